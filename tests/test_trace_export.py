@@ -1,0 +1,143 @@
+"""Trace exports: VCD read back with pyvcd's tokenizer, GTKWave save file, PNG overview."""
+import pathlib
+
+import matplotlib.image
+import numpy as np
+import pytest
+from vcd.reader import TokenKind, tokenize
+
+from host_tools.trace_plot import envelope, out_series, plot_trace, zoom_window
+from host_tools.trace_vcd import write_vcd
+
+HEADER = {"kind": "header", "t": 0.0, "format": "roller-trace/1", "runtime": "cpython",
+          "board": "sim", "firmware": "0.1.0", "scenario": "export test",
+          "limits": {"hard_max_ua": 500}}
+
+
+def square_outs(start_s, stop_s, freq_hz, amp_ua, ohm=20_000):
+    """`out` events of a square wave: one per polarity change, as the simulator emits them."""
+    outs = []
+    for k, t_s in enumerate(np.arange(start_s, stop_s, 0.5 / freq_hz)):
+        ua = amp_ua if k % 2 == 0 else -amp_ua
+        outs.append({"kind": "out", "t": round(float(t_s), 6), "ua": ua, "v": ua * 1e-6 * ohm})
+    return outs
+
+
+def synthetic_trace():
+    events = [HEADER,
+              {"kind": "state", "t": 0.0, "state": "OFF", "level": 1, "program": "lift"},
+              {"kind": "button", "t": 0.2, "pressed": True},
+              {"kind": "button", "t": 0.3, "pressed": False},
+              {"kind": "state", "t": 0.3, "state": "SELFTEST", "level": 1, "program": "lift"},
+              {"kind": "led", "t": 0.3, "rgb": [255, 160, 0]},
+              {"kind": "state", "t": 0.5, "state": "STANDBY", "level": 1, "program": "lift"},
+              {"kind": "led", "t": 0.5, "rgb": [0, 255, 0]},
+              {"kind": "state", "t": 1.0, "state": "RUN", "level": 2, "program": "lift"}]
+    events += square_outs(1.0, 3.0, 50, 160)
+    events += [{"kind": "cue", "t": 2.0, "zone": "left cheek"},
+               {"kind": "fault", "t": 3.0, "code": "OVER_CURRENT"},
+               {"kind": "out", "t": 3.0, "ua": 0, "v": 0.0},
+               {"kind": "state", "t": 3.0, "state": "FAULT", "level": 2, "program": "lift"},
+               {"kind": "led", "t": 3.0, "rgb": [255, 0, 0]},
+               {"kind": "end", "t": 4.0, "ticks": 4000, "wall_s": 0.2}]
+    return sorted(events, key=lambda e: e["t"])
+
+
+def read_vcd(path):
+    """{signal name: [(t_us, value), ...]} from the VCD, via pyvcd's tokenizer."""
+    names, changes, now = {}, {}, 0
+    with open(path, "rb") as f:
+        for token in tokenize(f):
+            if token.kind is TokenKind.VAR:
+                names[token.var.id_code] = token.var.reference
+                changes[token.var.reference] = []
+            elif token.kind is TokenKind.CHANGE_TIME:
+                now = token.time_change
+            elif token.kind in (TokenKind.CHANGE_SCALAR, TokenKind.CHANGE_VECTOR,
+                                TokenKind.CHANGE_REAL, TokenKind.CHANGE_STRING):
+                changes[names[token.data.id_code]].append((now, token.data.value))
+    return changes
+
+
+def value_at(changes, t_s):
+    t_us = round(t_s * 1e6)
+    return [value for when, value in changes if when <= t_us][-1]
+
+
+def test_vcd_signals_read_back(tmp_path):
+    path = tmp_path / "run.vcd"
+    gtkw = write_vcd(synthetic_trace(), str(path))
+    signals = read_vcd(path)
+    assert set(signals) >= {"ua", "v", "state", "fault", "zone", "led_r", "led_g", "led_b",
+                            "button"}
+    at = {name: (lambda t, c=changes: value_at(c, t)) for name, changes in signals.items()}
+    assert at["ua"](0.5) == 0
+    assert at["ua"](1.005) == 160 and at["ua"](1.015) == -160
+    assert at["v"](1.015) == pytest.approx(-3.2)
+    assert at["ua"](3.5) == 0
+    assert [at["state"](t) for t in (0.1, 0.4, 0.7, 1.5, 3.5)] == [
+        "OFF", "SELFTEST", "STANDBY", "RUN", "FAULT"]
+    assert at["button"](0.1) in (0, "0") and at["button"](0.25) in (1, "1")
+    assert [at[c](0.4) for c in ("led_r", "led_g", "led_b")] == [255, 160, 0]
+    assert [at[c](3.5) for c in ("led_r", "led_g", "led_b")] == [255, 0, 0]
+    assert at["zone"](2.5) == "left_cheek"  # VCD strings cannot hold spaces
+    assert at["fault"](2.9) == "" and at["fault"](3.0) == "OVER_CURRENT"
+    text = pathlib.Path(gtkw).read_text()
+    assert str(path) in text
+    for name in ("roller.ua", "roller.v", "roller.state", "roller.fault", "roller.led_r",
+                 "roller.button", "roller.zone"):
+        assert name in text
+
+
+def test_vcd_header_and_end_time(tmp_path):
+    path = tmp_path / "run.vcd"
+    write_vcd(synthetic_trace(), str(path))
+    with open(path, "rb") as f:
+        tokens = list(tokenize(f))
+    scale = next(t.timescale for t in tokens if t.kind is TokenKind.TIMESCALE)
+    assert (int(scale.magnitude), scale.unit.value) == (1, "us")
+    times = [t.time_change for t in tokens if t.kind is TokenKind.CHANGE_TIME]
+    assert times == sorted(times) and times[-1] == 4_000_000
+
+
+def test_envelope_is_sample_and_hold():
+    t_s = np.array([0.0, 1.0, 1.2, 3.0])
+    ua = np.array([0.0, 100.0, -50.0, 20.0])
+    edges, low, high = envelope(t_s, ua, 0.0, 4.0, bins=4)
+    assert list(edges) == [0, 1, 2, 3, 4]
+    assert list(low[:4]) == [0, -50, -50, 20]  # bin 2 holds -50 from t=1.2
+    assert list(high[:4]) == [0, 100, -50, 20]
+
+
+def test_zoom_window_and_no_current():
+    t_s, ua, _ = out_series(synthetic_trace())
+    start_s, stop_s = zoom_window(t_s, ua, 4.0)
+    assert 1.05 <= start_s < stop_s < 1.2  # a few 20 ms periods, 50 ms after full current
+    quiet = [HEADER, {"kind": "end", "t": 5.0, "ticks": 5000, "wall_s": 0.1}]
+    assert zoom_window(*out_series(quiet)[:2], 5.0) is None
+
+
+@pytest.mark.parametrize("events", [synthetic_trace(),
+                                    [HEADER, {"kind": "end", "t": 2.0}]],
+                         ids=["session", "no current"])
+def test_plot_png(tmp_path, events):
+    path = tmp_path / "run.png"
+    plot_trace(events, str(path))
+    assert path.stat().st_size > 20_000
+    image = matplotlib.image.imread(str(path))
+    assert image.shape[0] >= 600 and image.shape[1] >= 1000
+    assert image[..., :3].std() > 0.05  # not a blank canvas
+
+
+def test_plot_long_session_is_fast(tmp_path):
+    import time
+
+    events = [HEADER, {"kind": "state", "t": 0.0, "state": "RUN", "level": 3, "program": "lift"}]
+    events += square_outs(1.0, 600.0, 100, 200)  # 10 minutes: ~120k out events
+    events += [{"kind": "cue", "t": float(t), "zone": "zone %d" % t} for t in range(15, 600, 15)]
+    events.append({"kind": "end", "t": 600.0})
+    events.sort(key=lambda e: e["t"])
+    began = time.perf_counter()
+    plot_trace(events, str(tmp_path / "long.png"))
+    assert time.perf_counter() - began < 10
+    assert matplotlib.image.imread(str(tmp_path / "long.png"))[..., :3].std() > 0.05
