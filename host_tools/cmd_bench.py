@@ -23,7 +23,7 @@ def register(sub):
         description="Read a scope CSV export (Rigol, Siglent, Keysight, Tektronix, PicoScope "
         "or generic time,volts), convert to current through the dummy load, measure shape, "
         "frequency, peaks, DC and charge balance, and check expectations plus the safety "
-        "limits (|peak| <= 500 uA, balance <= 5 %%). Exit 0 all pass, 1 a check failed, "
+        "limits (|peak| <= 500 uA, balance <= 5 %). Exit 0 all pass, 1 a check failed, "
         "2 bad input.")
     p.add_argument("capture", metavar="CAPTURE.csv", help="scope CSV export")
     p.add_argument("--load-ohm", type=_positive, required=True, metavar="R",
