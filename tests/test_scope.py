@@ -9,6 +9,7 @@ import pytest
 
 from host_tools.__main__ import main
 from host_tools.paths import ROOT
+from host_tools.scope import measure
 
 LOAD_OHM = 10_000.0
 FREQ_TOL = 0.02
@@ -214,6 +215,17 @@ def test_selects_channel(tmp_path, capsys, layout, channel, label):
     assert code == 0
     assert (result["channel"], result["shape"]) == (label, "sine")
     assert result["freq_hz"] == pytest.approx(40, rel=FREQ_TOL)
+
+
+@pytest.mark.parametrize("shape, freq_hz", [
+    ("sine", 100), ("triangle", 100), ("square", 250), ("burst", 250)])
+def test_control_tick_staircase(shape, freq_hz):
+    # the firmware updates the output once per 1 ms tick: a 100 Hz sine is 10 steps
+    t_s = np.arange(-0.03, 0.1, 4e-6)
+    result = measure(t_s, wave_ua(shape, freq_hz, 200, np.floor(t_s * 1e3) / 1e3))
+    assert result["shape"] == shape
+    assert result["freq_hz"] == pytest.approx(freq_hz, rel=FREQ_TOL)
+    assert result["balance"] < 0.01
 
 
 def test_latin1_picoscope_units(tmp_path, capsys):
