@@ -1,0 +1,1 @@
+"""The virtual board: electrical model, fault injection, scenario runner (MicroPython-compatible)."""

@@ -1,0 +1,125 @@
+"""The virtual board: the board interface of docs/board.md on top of the electrical model."""
+from micropython import const
+
+from boards.sim import model as _model
+
+NAME = "sim"
+_TICKS_PERIOD = const(1 << 30)  # as on ESP32/RP2040: ticks_ms and ticks_us wrap at 2**30
+_TICKS_MASK = const((1 << 30) - 1)
+_TICKS_HALF = const(1 << 29)
+_CLOCK_START_MS = const((1 << 30) - 3000)  # every run crosses the ticks_ms wraparound ...
+_CLOCK_START_US = const((1 << 30) - 3_000_000)  # ... and the ticks_us one, 3 s in
+
+# calibration: ADC codes to physical units (the real boards keep theirs in boards/<name>/)
+_ISENSE_UA_PER_2048 = _model.ISENSE_FULL_UA
+_VSENSE_MV_PER_2048 = _model.VSENSE_FULL_MV
+
+
+class SimBoard:
+    """One powered lifetime of the virtual device (a power cycle makes a new SimBoard)."""
+
+    name = NAME
+    # sense readings at or beyond these mean the ADC sits on a rail: broken or stuck
+    isense_rail_ua = (2047 - 4) * _model.ISENSE_FULL_UA // 2048
+    deployed = ()  # names of the firmware files checked against the hash manifest
+
+    def __init__(self, model, flash, trace, elapsed_ms=0, reset_cause="power"):
+        self.model = model
+        self.fs = flash  # open/rename/remove/listdir/exists, like os on littlefs
+        self.trace = trace
+        self._elapsed_ms = elapsed_ms
+        self._reset_cause = reset_cause
+        self.button_pin_low = False  # active low: True while pressed (incl. bounce)
+        self.console_in = []
+        self.wdt_timeout_ms = 0
+        self.wdt_since_feed_ms = 0
+        self._led = (-1, -1, -1)
+        self.cue_on = False
+
+    # --- clock ---------------------------------------------------------------------------
+    def advance_ms(self, ms=1):
+        self._elapsed_ms += ms
+        self.wdt_since_feed_ms += ms
+
+    def ticks_ms(self):
+        return (_CLOCK_START_MS + self._elapsed_ms) & _TICKS_MASK
+
+    def ticks_us(self):
+        return (_CLOCK_START_US + self._elapsed_ms * 1000) & _TICKS_MASK
+
+    @staticmethod
+    def ticks_diff(end, start):
+        return ((end - start + _TICKS_HALF) & _TICKS_MASK) - _TICKS_HALF
+
+    @staticmethod
+    def ticks_add(ticks, delta):
+        return (ticks + delta) & _TICKS_MASK
+
+    # --- output stage (only the supervisor calls this) -----------------------------------
+    def write_output(self, enable, polarity, magnitude_ua):
+        m = self.model
+        # break before make: the leg being released goes first
+        m.leg_a = polarity > 0
+        m.leg_b = polarity < 0
+        code = (magnitude_ua * _model.DAC_MAX_CODE + _model.DAC_FULL_UA // 2) // _model.DAC_FULL_UA
+        m.dac_code = 0 if code < 0 else (_model.DAC_MAX_CODE if code > _model.DAC_MAX_CODE else code)
+        m.enable = bool(enable)
+
+    # --- sensing ---------------------------------------------------------------------------
+    def read_current_ua(self):
+        return (self.model.isense_code() - 2048) * _ISENSE_UA_PER_2048 // 2048
+
+    def read_electrode_mv(self):
+        return (self.model.vsense_code() - 2048) * _VSENSE_MV_PER_2048 // 2048
+
+    def read_battery_mv(self):
+        return self.model.vbat_code() * 2 * _model.VBAT_REF_MV // _model.ADC_MAX_CODE
+
+    def usb_present(self):
+        return self.model.usb
+
+    def button_pressed(self):
+        return self.button_pin_low
+
+    # --- user outputs -----------------------------------------------------------------------
+    def set_led(self, r, g, b):
+        if (r, g, b) != self._led:
+            self._led = (r, g, b)
+            self.trace.led(r, g, b)
+
+    def set_cue(self, on):
+        self.cue_on = bool(on)
+
+    # --- watchdog and reset -------------------------------------------------------------------
+    def wdt_start(self, timeout_ms):
+        self.wdt_timeout_ms = timeout_ms
+        self.wdt_since_feed_ms = 0
+
+    def wdt_feed(self):
+        self.wdt_since_feed_ms = 0
+
+    def wdt_expired(self):
+        return self.wdt_timeout_ms and self.wdt_since_feed_ms >= self.wdt_timeout_ms
+
+    def reset_cause(self):
+        return self._reset_cause
+
+    # --- console (the serial port) ------------------------------------------------------------
+    def console_read(self):
+        """Bytes received since the last call, or None."""
+        if self.console_in:
+            return self.console_in.pop(0)
+        return None
+
+    def console_write(self, line):
+        self.trace.serial("out", line)
+
+    # --- telemetry hooks: what the device shows, for the trace ---------------------------------
+    def emit_state(self, state, level, program):
+        self.trace.state(state, level, program)
+
+    def emit_fault(self, code):
+        self.trace.fault(code)
+
+    def emit_cue(self, zone):
+        self.trace.cue(zone)

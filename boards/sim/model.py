@@ -1,0 +1,160 @@
+"""Electrical model of the reference design (SPEC section 3), stepped once per simulated ms.
+
+Integer units: uA, mV, ohm, nF. The model is what the pins and the load make of each other;
+it knows nothing of the firmware.
+"""
+from micropython import const
+
+DAC_MAX_CODE = const(4095)
+DAC_FULL_UA = const(1000)  # current-source range 0..1000 uA
+COMPLIANCE_MV = const(15_000)
+ADC_MAX_CODE = const(4095)
+ADC_MID_CODE = const(2048)
+ISENSE_FULL_UA = const(1250)  # signed current sense: +-1250 uA over the ADC span
+VSENSE_FULL_MV = const(16_500)  # signed electrode-voltage sense
+VBAT_REF_MV = const(3300)  # battery ADC: 1/2 divider into a 3.3 V reference
+NOISE_LSB = const(2)
+
+FAULT_NAMES = (
+    "dac_stuck_high",
+    "polarity_stuck",
+    "sense_stuck_low",
+    "sense_stuck_high",
+    "vsense_stuck",
+    "enable_stuck_on",
+    "loop_hang",
+    "flash_corrupt",
+)
+
+
+class Model:
+    """Current source + H-bridge + enable switch into a skin R||C load, and the sense ADCs."""
+
+    def __init__(self, seed=1):
+        self._rng = (seed * 2654435761 + 12345) & 0xFFFFFFFF or 1
+        # pins, as the board last wrote them
+        self.enable = False
+        self.leg_a = False  # forward leg of the H-bridge
+        self.leg_b = False  # reverse leg
+        self.dac_code = 0
+        # load and supply
+        self.skin_ohm = 0  # 0 = no contact
+        self.skin_nf = 0
+        self._decay_q16 = 0  # exp(-1 ms / RC) in 1/65536
+        self.battery_mv = 3900
+        self.usb = False
+        self.faults = set()
+        self._vsense_frozen = ADC_MID_CODE
+        # results of the last step
+        self.delivered_ua = 0
+        self.electrode_mv = 0
+        self.hw_violation = None  # name of a hardware-rule violation seen in the last step
+
+    # --- load and faults -------------------------------------------------------------
+    def set_skin(self, ohm, nf=0):
+        self.skin_ohm = int(ohm) if ohm else 0
+        self.skin_nf = int(nf) if nf else 0
+        if self.skin_ohm and self.skin_nf:
+            import math
+
+            tau_us = self.skin_ohm * self.skin_nf / 1000
+            self._decay_q16 = int(math.exp(-1000 / tau_us) * 65536)
+        if not self.skin_ohm:
+            self.electrode_mv = 0
+
+    def set_fault(self, name):
+        if name == "vsense_stuck":
+            self._vsense_frozen = self._vsense_code_now()
+        self.faults.add(name)
+
+    def clear_faults(self):
+        self.faults = set()
+
+    def power_off(self):
+        """All pins fall to their reset level (enable is pulled low)."""
+        self.enable = self.leg_a = self.leg_b = False
+        self.dac_code = 0
+        self.step()
+
+    # --- one ms ----------------------------------------------------------------------
+    def source_ua(self):
+        """Signed current the source tries to drive, from the pins (and injected faults)."""
+        faults = self.faults
+        if not self.enable and "enable_stuck_on" not in faults:
+            return 0
+        code = DAC_MAX_CODE if "dac_stuck_high" in faults else self.dac_code
+        magnitude = (code * DAC_FULL_UA + DAC_MAX_CODE // 2) // DAC_MAX_CODE
+        if self.leg_a and self.leg_b:
+            return 0  # shoot-through: the supply is shorted, nothing reaches the skin
+        if self.leg_a or (self.leg_b and "polarity_stuck" in self.faults):
+            return magnitude
+        if self.leg_b:
+            return -magnitude
+        return 0
+
+    def step(self):
+        """Settle delivered current and electrode voltage for the pins of this ms."""
+        self.hw_violation = "shoot_through" if (self.leg_a and self.leg_b) else None
+        drive_ua = self.source_ua()
+        ohm = self.skin_ohm
+        if not ohm:
+            # open circuit: a driven source runs up to its compliance voltage
+            self.delivered_ua = 0
+            if drive_ua > 0:
+                self.electrode_mv = COMPLIANCE_MV
+            elif drive_ua < 0:
+                self.electrode_mv = -COMPLIANCE_MV
+            else:
+                self.electrode_mv = 0
+            return
+        if not self.skin_nf:
+            limit_ua = COMPLIANCE_MV * 1000 // ohm
+            if drive_ua > limit_ua:
+                drive_ua = limit_ua
+            elif drive_ua < -limit_ua:
+                drive_ua = -limit_ua
+            self.delivered_ua = drive_ua
+            self.electrode_mv = drive_ua * ohm // 1000
+            return
+        # R||C: the voltage moves exponentially towards I*R; the source holds I until compliance
+        target_mv = drive_ua * ohm // 1000
+        mv = target_mv + (self.electrode_mv - target_mv) * self._decay_q16 // 65536
+        if drive_ua and (mv > COMPLIANCE_MV or mv < -COMPLIANCE_MV):
+            mv = COMPLIANCE_MV if mv > 0 else -COMPLIANCE_MV
+            drive_ua = mv * 1000 // ohm
+        self.electrode_mv = mv
+        self.delivered_ua = drive_ua
+
+    # --- what the ADCs read ------------------------------------------------------------
+    def _noise(self):
+        x = self._rng
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        self._rng = x
+        return x % (2 * NOISE_LSB + 1) - NOISE_LSB
+
+    @staticmethod
+    def _clamp_code(code):
+        return 0 if code < 0 else (ADC_MAX_CODE if code > ADC_MAX_CODE else code)
+
+    def isense_code(self):
+        if "sense_stuck_high" in self.faults:
+            return ADC_MAX_CODE
+        if "sense_stuck_low" in self.faults:
+            return ADC_MID_CODE  # reads zero current whatever flows
+        ua = self.delivered_ua
+        return self._clamp_code(ADC_MID_CODE + ua * ADC_MID_CODE // ISENSE_FULL_UA + self._noise())
+
+    def _vsense_code_now(self):
+        mv = self.electrode_mv
+        return self._clamp_code(ADC_MID_CODE + mv * ADC_MID_CODE // VSENSE_FULL_MV + self._noise())
+
+    def vsense_code(self):
+        if "vsense_stuck" in self.faults:
+            return self._vsense_frozen
+        return self._vsense_code_now()
+
+    def vbat_code(self):
+        code = self.battery_mv * ADC_MAX_CODE // (2 * VBAT_REF_MV) + self._noise()
+        return self._clamp_code(code)

@@ -1,0 +1,185 @@
+"""Runs a checked scenario against the firmware on the virtual board, writing a C2 trace.
+
+MicroPython-compatible: the same code runs under CPython and the unix port.
+"""
+from boards.sim import deployfs
+from boards.sim import scenario as _scenario
+from boards.sim.board import SimBoard
+from boards.sim.flash import Flash, PowerLost
+from boards.sim.model import Model
+from boards.sim.trace import Trace
+
+BOUNCE_MS = 4  # contact bounce after each button edge
+
+
+def _limits():
+    from roller import limits
+
+    return {
+        "hard_max_ua": limits.HARD_MAX_UA,
+        "probe_ua": limits.PROBE_UA,
+        "cap_margin_percent": limits.CAP_MARGIN_PERCENT,
+        "cap_margin_ua": limits.CAP_MARGIN_UA,
+        "ramp_up_ms": limits.RAMP_UP_MS,
+        "ramp_down_ms": limits.RAMP_DOWN_MS,
+        "contact_confirm_ohm": limits.CONTACT_CONFIRM_OHM,
+        "liftoff_ohm": limits.LIFTOFF_OHM,
+        "session_default_s": limits.SESSION_DEFAULT_S,
+    }
+
+
+class Runner:
+    """One simulated device for the length of a scenario."""
+
+    def __init__(self, doc, trace_stream, runtime, flash_dir, firmware_dir):
+        from roller import VERSION
+
+        self.doc = doc
+        self.timeline = _scenario.timeline(doc)
+        self.duration_ms = _scenario.to_ms(doc["duration_s"])
+        self.model = Model(doc.get("seed", 1))
+        self.flash = Flash(flash_dir)
+        self.flash.on_cut = self.power_off
+        deployfs.prepare(self.flash, firmware_dir)
+        self.trace = Trace(trace_stream)
+        self.trace.header(runtime, SimBoard.name, VERSION, doc["name"], _limits())
+        self.board = None
+        self.app = None
+        self.hung = False
+        self.ticks = 0
+        self.elapsed_ms = 0
+        self._pressed = False
+        self._bounce_until_ms = 0
+        self._last_ua = 0
+        self._last_hw = None
+        self.power_on("power")
+
+    # --- power and resets ---------------------------------------------------------------------
+    def power_on(self, cause):
+        from roller.app import App
+
+        self.trace.reset(cause)
+        self.board = SimBoard(self.model, self.flash, self.trace, self.elapsed_ms, cause)
+        self.app = App(self.board)
+        if cause == "power" and "settings" in self.doc and self.elapsed_ms == 0:
+            self.app.apply_settings(self.doc["settings"])
+
+    def power_off(self):
+        self.app = None
+        self.board = None
+        self.hung = False
+        self.model.power_off()
+
+    # --- scenario events ----------------------------------------------------------------------
+    def apply(self, key, value, t_ms):
+        model = self.model
+        if key == "pin":
+            if value != self._pressed:
+                self._pressed = value
+                self._bounce_until_ms = t_ms + BOUNCE_MS
+                self.trace.button(value)
+        elif key == "skin":
+            if value is None:
+                model.set_skin(0)
+            else:
+                model.set_skin(value["ohm"], value.get("nf", 0))
+        elif key == "battery_v":
+            model.battery_mv = int(value * 1000 + 0.5)
+        elif key == "usb":
+            model.usb = value
+        elif key == "fault":
+            self._inject(value)
+        elif key == "serial":
+            self.trace.serial("in", value)
+            if self.board:
+                self.board.console_in.append(value.encode() + b"\n")
+        elif key == "power":
+            if value == "cut":
+                self.power_off()
+            elif value == "on":
+                if self.app is None:
+                    self.power_on("power")
+            else:
+                self.flash.tear_next_write = True
+
+    def _inject(self, name):
+        if name is None:
+            self.model.clear_faults()
+            self.hung = False
+        elif name == "loop_hang":
+            self.hung = True
+        elif name == "flash_corrupt":
+            self._corrupt_flash()
+        else:
+            self.model.set_fault(name)
+
+    def _corrupt_flash(self):
+        """Flip one byte in the first deployed firmware file, as a failing flash cell would."""
+        for name in self.flash.listdir():
+            if name.endswith(".py") or name.endswith(".mpy"):
+                with open(self.flash.path(name), "rb") as f:
+                    data = bytearray(f.read())
+                if data:
+                    data[len(data) // 2] ^= 0x01
+                    with open(self.flash.path(name), "wb") as f:
+                        f.write(data)
+                    return
+
+    # --- the loop -----------------------------------------------------------------------------
+    def run(self, wall_clock=None):
+        timeline = self.timeline
+        n_events = len(timeline)
+        next_event = 0
+        model = self.model
+        trace = self.trace
+        rng = Model(self.doc.get("seed", 1) + 7)  # bounce pattern, independent of ADC noise
+        start_s = wall_clock() if wall_clock else 0
+        for t_ms in range(self.duration_ms):
+            trace.now_ms = t_ms
+            self.elapsed_ms = t_ms
+            if next_event < n_events and timeline[next_event][0] <= t_ms:
+                while next_event < n_events and timeline[next_event][0] <= t_ms:
+                    _, key, value = timeline[next_event]
+                    next_event += 1
+                    self.apply(key, value, t_ms)
+                model.step()  # the load may have changed: sense reads it this ms
+            board = self.board
+            if board is not None:
+                if t_ms < self._bounce_until_ms:
+                    board.button_pin_low = rng._noise() > 0
+                else:
+                    board.button_pin_low = self._pressed
+                if not self.hung:
+                    try:
+                        self.app.tick()
+                        self.ticks += 1
+                    except PowerLost:
+                        pass  # the flash's on_cut has already powered the device off
+            model.step()
+            ua = model.delivered_ua
+            if ua != self._last_ua:
+                self._last_ua = ua
+                trace.out(ua, model.electrode_mv)
+            if model.hw_violation != self._last_hw:
+                self._last_hw = model.hw_violation
+                if self._last_hw:
+                    trace.hw(self._last_hw)
+            board = self.board
+            if board is not None:
+                board.advance_ms(1)
+                if board.wdt_expired():
+                    self.power_off()
+                    self.elapsed_ms = t_ms + 1
+                    trace.now_ms = t_ms + 1
+                    self.hung = False
+                    self.power_on("watchdog")
+        trace.now_ms = self.duration_ms
+        wall_s = (wall_clock() - start_s) if wall_clock else 0
+        trace.end(self.ticks, wall_s)
+        return self.ticks
+
+
+def run_text(text, trace_stream, runtime, flash_dir, firmware_dir, wall_clock=None):
+    """Parse, check and run scenario text; raises ScenarioError for a malformed one."""
+    doc = _scenario.parse(text)
+    return Runner(doc, trace_stream, runtime, flash_dir, firmware_dir).run(wall_clock)

@@ -1,0 +1,58 @@
+"""C2 trace writer: one JSON object per line, times in simulated seconds."""
+import json
+
+
+def _seconds(ms):
+    return "%d.%03d" % (ms // 1000, ms % 1000)
+
+
+class Trace:
+    """Writes trace lines; `now_ms` is kept current by the runner."""
+
+    def __init__(self, stream):
+        self._out = stream
+        self.now_ms = 0
+        self.lines = 0
+
+    def _line(self, kind, body):
+        self.lines += 1
+        self._out.write('{"kind":"%s","t":%s%s}\n' % (kind, _seconds(self.now_ms), body))
+
+    def header(self, runtime, board, firmware, scenario, limits):
+        self._line(
+            "header",
+            ',"format":"roller-trace/1","runtime":%s,"board":%s,"firmware":%s,"scenario":%s,'
+            '"limits":%s' % tuple(json.dumps(x) for x in (runtime, board, firmware, scenario, limits)),
+        )
+
+    def out(self, ua, mv):
+        sign = "-" if mv < 0 else ""
+        mv = -mv if mv < 0 else mv
+        self._line("out", ',"ua":%d,"v":%s%d.%03d' % (ua, sign, mv // 1000, mv % 1000))
+
+    def state(self, state, level, program):
+        self._line("state", ',"state":"%s","level":%d,"program":"%s"' % (state, level, program))
+
+    def fault(self, code):
+        self._line("fault", ',"code":"%s"' % code)
+
+    def led(self, r, g, b):
+        self._line("led", ',"rgb":[%d,%d,%d]' % (r, g, b))
+
+    def cue(self, zone):
+        self._line("cue", ',"zone":"%s"' % zone)
+
+    def button(self, pressed):
+        self._line("button", ',"pressed":%s' % ("true" if pressed else "false"))
+
+    def serial(self, direction, line):
+        self._line("serial", ',"dir":"%s","line":%s' % (direction, json.dumps(line)))
+
+    def reset(self, cause):
+        self._line("reset", ',"cause":"%s"' % cause)
+
+    def hw(self, event):
+        self._line("hw", ',"event":"%s"' % event)
+
+    def end(self, ticks, wall_s):
+        self._line("end", ',"ticks":%d,"wall_s":%s' % (ticks, _seconds(int(wall_s * 1000))))

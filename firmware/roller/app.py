@@ -1,0 +1,311 @@
+"""The application: one run-to-completion control tick per ms on a board object.
+
+tick(): read sense -> supervisor check -> contact -> UI events -> waveform -> supervisor clamp
+and write; every 10 ms the slower work (battery, timers, session, LED). Nothing here imports
+machine: the board object is the only way out.
+"""
+from micropython import const
+
+from roller import faults, programs, ui
+from roller.battery import Battery
+from roller.button import Button
+from roller.contact import Contact
+from roller.envelope import Envelope
+from roller.led import FAULT_PATTERNS, LedPlayer, level_brightness
+from roller.limits import (
+    BATTERY_RUN_MIN_MV,
+    DONE_TO_OFF_MS,
+    IDLE_OFF_MS,
+    LEVEL_MAX,
+    PROBE_UA,
+    WATCHDOG_TIMEOUT_MS,
+    level_cap_ua,
+)
+from roller.selftest import FAILED, LOW_BATTERY, PASSED, SelfTest
+from roller.session import Session
+from roller.settings import Settings
+from roller.supervisor import Supervisor
+from roller.waveform import Waveform
+
+_SLOW_MS = const(10)
+_LOW_BATTERY_SIGNAL_MS = const(3000)
+_CHARGED_MV = const(4150)
+_STATE_LED = ("off", "selftest", "standby", "run", "paused", "done", "charging", "off")
+
+
+class App:
+    def __init__(self, board):
+        board.write_output(False, 0, 0)  # output off before anything else
+        self.board = board
+        self.supervisor = Supervisor(board)
+        self.settings = Settings()
+        self.wave = Waveform()
+        self.envelope = Envelope()
+        self.contact = Contact()
+        self.button = Button()
+        self.led = LedPlayer(board)
+        self.battery = Battery()
+        self.session = Session()
+        self.selftest = None
+        self.state = ui.OFF
+        self.fault = faults.NONE
+        self.cap_ua = 0
+        self.pending = None  # OFF or DONE while ramping down towards it
+        self.low_battery_signal_ms = 0
+        self.low_battery = False
+        self.timer_ms = 0  # idle time in STANDBY/PAUSED, time in DONE
+        self.usb = False
+        self._slow_ms = 0
+        self._posted = []
+        self._configure_program()
+        board.wdt_start(WATCHDOG_TIMEOUT_MS)
+        self._enter(ui.OFF)
+        if board.reset_cause() == "watchdog":
+            self.on_fault(faults.WATCHDOG)
+
+    # --- the control tick ---------------------------------------------------------------------
+    def tick(self):
+        board = self.board
+        current_ua = board.read_current_ua()
+        electrode_mv = board.read_electrode_mv()
+        sup = self.supervisor
+        code = sup.check(current_ua, electrode_mv)
+        if code:
+            self.on_fault(code)
+        state = self.state
+        if state == ui.SELFTEST:
+            self._selftest_tick(current_ua, electrode_mv)
+        elif ui.STANDBY <= state <= ui.PAUSED and sup.reading_ok:
+            contact = self.contact
+            contact.update(sup.last_ua, current_ua, electrode_mv)
+            if contact.lost:
+                contact.lost = False
+                self._cut()
+                self.dispatch(ui.LIFTOFF)
+            elif contact.confirmed and state != ui.RUN:
+                self.dispatch(ui.CONTACT)
+        usb = board.usb_present()
+        if usb != self.usb:
+            self.usb = usb
+            self.dispatch(ui.USB_IN if usb else ui.USB_OUT)
+        gesture = self.button.update(board.button_pressed())
+        if gesture:
+            self.dispatch(gesture)  # button gesture numbers are the UI's event numbers
+        self._slow_ms += 1
+        if self._slow_ms >= _SLOW_MS:
+            self._slow_ms = 0
+            self._slow_tick()
+        self._output()
+        board.wdt_feed()
+
+    def _output(self):
+        state = self.state
+        sup = self.supervisor
+        if ui.STANDBY <= state <= ui.PAUSED:
+            confirmed = state == ui.RUN and self.contact.confirmed
+            amplitude_ua = self.envelope.next_ua() if confirmed else PROBE_UA
+            wave = self.wave
+            setpoint_ua = wave.next_ua(amplitude_ua, PROBE_UA)
+            sup.drive(setpoint_ua, self.cap_ua, confirmed, wave.period_done)
+        elif state == ui.OFF or state == ui.DONE:
+            sup.drive(0, 0, False, False)  # output off, enable switch under test
+        elif state != ui.SELFTEST:
+            sup.halt()
+
+    def _selftest_tick(self, current_ua, electrode_mv):
+        test = self.selftest
+        test.step(current_ua, electrode_mv, self.battery.filtered_mv or self.board.read_battery_mv())
+        if test.result == PASSED:
+            self.dispatch(ui.SELFTEST_PASSED)
+        elif test.result == FAILED:
+            self.on_fault(faults.SELFTEST)
+        elif test.result == LOW_BATTERY:
+            self.dispatch(ui.BATTERY_TOO_LOW)
+
+    def _slow_tick(self):
+        board = self.board
+        battery = self.battery
+        battery.update(board.read_battery_mv())
+        state = self.state
+        if ui.STANDBY <= state <= ui.PAUSED:
+            if battery.filtered_mv < BATTERY_RUN_MIN_MV and not self.low_battery:
+                self.dispatch(ui.BATTERY_TOO_LOW)
+            if state == ui.RUN:
+                zone = self.session.add_contact(_SLOW_MS)
+                if zone is not None:
+                    board.emit_cue(zone)
+                if self.session.finished() and self.pending is None:
+                    self.dispatch(ui.SESSION_END)
+            else:
+                self._count_timer(IDLE_OFF_MS, ui.IDLE_TIMEOUT)
+            if self.pending is not None and self.envelope.now_na == 0:
+                self.dispatch(ui.RAMPED_DOWN)
+        elif state == ui.DONE:
+            self._count_timer(DONE_TO_OFF_MS, ui.DONE_TIMEOUT)
+        if self.low_battery_signal_ms > 0:
+            self.low_battery_signal_ms -= _SLOW_MS
+        board.set_cue(self.session.cue_tick(_SLOW_MS))
+        self._show_led()
+        self.led.update(_SLOW_MS)
+
+    def _count_timer(self, limit_ms, event):
+        self.timer_ms += _SLOW_MS
+        if self.timer_ms >= limit_ms:
+            self.dispatch(event)
+
+    # --- events and transitions ---------------------------------------------------------------
+    def dispatch(self, event):
+        """Run one event to completion, then any the actions posted."""
+        self._run_event(event)
+        while self._posted:
+            self._run_event(self._posted.pop(0))
+
+    def _run_event(self, event):
+        row = ui.find(self.state, event)
+        if row is None:
+            return
+        target = row[2]
+        action = row[3]
+        if target is not None:
+            self._exit(self.state)
+        if action is not None:
+            getattr(self, "_do_" + action)()
+        if target is not None:
+            self._enter(target)
+
+    def _enter(self, state):
+        self.state = state
+        self.timer_ms = 0
+        sup = self.supervisor
+        if state == ui.RUN:
+            self.envelope.ramp_to(self.cap_ua)
+        elif state == ui.SELFTEST:
+            sup.clear_latch()  # switched off and on: the self-test decides
+            self.fault = faults.NONE
+            self.selftest = SelfTest(self.board, sup)
+        elif state == ui.STANDBY:
+            self.contact.reset()
+            self.low_battery = False
+        elif state != ui.PAUSED:  # OFF, DONE, CHARGING, FAULT: no stimulation
+            self.envelope.off()
+            self.pending = None
+            self._restart_wave()
+            self.contact.reset()
+            if state == ui.FAULT or state == ui.CHARGING:
+                sup.halt()
+        self._emit_state()
+
+    def _exit(self, state):
+        if state == ui.SELFTEST:
+            self.selftest = None
+
+    def on_fault(self, code):
+        """A latched fault: it shows, it is logged, the state machine goes to FAULT."""
+        if self.supervisor.latched != code:
+            self.supervisor.trip(code)
+        self.fault = code
+        self.board.emit_fault(faults.NAMES[code])
+        self.dispatch(ui.FAULTED)
+
+    def _emit_state(self):
+        self.board.emit_state(ui.STATE_NAMES[self.state], self.settings.level, self.settings.program_name())
+
+    # --- actions (named in ui.TRANSITIONS) ----------------------------------------------------
+    def _do_new_session(self):
+        s = self.settings
+        self.session.start(s.session_s, s.cue_s, programs.PROGRAMS[s.program][4])
+
+    def _do_level_up(self):
+        self.apply_settings({"level": self.settings.level % LEVEL_MAX + 1})
+
+    def _do_next_program(self):
+        # a new shape starts from zero, with a soft start (apply_settings cuts)
+        self.apply_settings({"program": programs.NAMES[(self.settings.program + 1) % len(programs.NAMES)]})
+
+    def _do_ramp_down_to_off(self):
+        self._ramp_down(ui.OFF)
+
+    def _do_ramp_down_to_done(self):
+        self._ramp_down(ui.DONE)
+
+    def _do_ramp_down_low_battery(self):
+        self.low_battery = True
+        self.low_battery_signal_ms = _LOW_BATTERY_SIGNAL_MS
+        self._ramp_down(ui.OFF)
+
+    def _do_finish_ramp_down(self):
+        target = self.pending
+        self._exit(self.state)
+        self._enter(target)
+
+    def _do_signal_low_battery(self):
+        self.low_battery_signal_ms = _LOW_BATTERY_SIGNAL_MS
+
+    def apply_settings(self, changes):
+        """Validated settings change (serial `set`, scenario settings); error text or None."""
+        s = self.settings
+        old_program = s.program
+        old_level = s.level
+        error = s.update(changes)
+        if error is not None:
+            return error
+        if s.program != old_program:
+            self._configure_program()
+            self.session.zones = programs.PROGRAMS[s.program][4]
+            self._cut()
+        else:
+            self._update_cap()
+        if self.state == ui.RUN and self.pending is None and (
+            s.program != old_program or s.level != old_level
+        ):
+            self.envelope.ramp_to(self.cap_ua)
+        self._emit_state()
+        return None
+
+    # --- helpers ------------------------------------------------------------------------------
+    def _ramp_down(self, target):
+        if self.pending is not None:
+            return
+        self.pending = target
+        self.envelope.ramp_to(0)
+        if self.envelope.now_na == 0:
+            self._posted.append(ui.RAMPED_DOWN)
+
+    def _cut(self):
+        self.envelope.cut()
+        self._restart_wave()
+
+    def _restart_wave(self):
+        self.wave.restart()
+        self.supervisor.new_waveform()
+
+    def _configure_program(self):
+        _, shape, hz, _, _ = programs.PROGRAMS[self.settings.program]
+        self.wave.configure(shape, hz, programs.BURST_ON_PERIODS, programs.BURST_OFF_PERIODS)
+        self._update_cap()
+
+    def _update_cap(self):
+        s = self.settings
+        self.cap_ua = level_cap_ua(s.level, programs.PROGRAMS[s.program][3])
+        self.supervisor.set_cap(self.cap_ua)
+
+    def _show_led(self):
+        state = self.state
+        led = self.led
+        if state == ui.RUN:
+            if self.session.cue_left_ms > 0:
+                led.show("cue")
+            elif self.low_battery:
+                led.show("low_battery")
+            elif self.contact.poor:
+                led.show("poor_contact")
+            else:
+                led.show("run", level_brightness(self.settings.level))
+        elif state == ui.FAULT:
+            led.show(FAULT_PATTERNS[self.fault])
+        elif state == ui.CHARGING:
+            led.show("charged" if self.battery.filtered_mv >= _CHARGED_MV else "charging")
+        elif self.low_battery_signal_ms > 0 or (self.low_battery and state != ui.OFF):
+            led.show("low_battery")
+        else:
+            led.show(_STATE_LED[state])

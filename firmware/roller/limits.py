@@ -1,0 +1,83 @@
+"""Every safety limit and timing constant, in one place (SPEC R1-R12).
+
+Units live in the names. The control tick is 1 ms, so *_MS values are also tick counts.
+"""
+from micropython import const
+
+TICK_MS = const(1)
+
+# R1: current caps
+HARD_MAX_UA = const(500)  # nothing above this ever reaches the DAC
+CAP_MARGIN_PERCENT = const(10)  # delivered may exceed the level cap by 10 % ...
+CAP_MARGIN_UA = const(10)  # ... plus 10 uA (sense noise, DAC rounding)
+
+# R2: over-current trip on |I| > cap, or |I| > setpoint * 1.25 + 20 uA
+OVERCURRENT_SETPOINT_PERCENT = const(125)
+OVERCURRENT_SETPOINT_UA = const(20)
+
+# R3: charge balance
+IMBALANCE_MAX_PERMILLE = const(50)
+WRONG_POLARITY_TICKS = const(3)  # consecutive ticks of reversed current before DC_IMBALANCE
+POLARITY_CHECK_MIN_UA = const(20)  # below this the sign of the sense reading is noise
+
+# R4: contact
+PROBE_UA = const(15)  # probe level while contact is not confirmed (<= 20 uA)
+CONTACT_CONFIRM_OHM = const(150_000)
+CONTACT_CONFIRM_MS = const(150)
+LIFTOFF_OHM = const(250_000)
+LIFTOFF_READINGS = const(2)  # consecutive readings above LIFTOFF_OHM: lift-off within 2 ms
+IMPEDANCE_MIN_UA = const(10)  # smaller commanded currents give too coarse an impedance
+OPEN_CIRCUIT_UA = const(2)  # sense below this while driving = open circuit
+COMPLIANCE_MV = const(15_000)
+POOR_CONTACT_MV = const(13_500)  # electrode voltage near compliance = current-limited
+
+# R5: ramps
+RAMP_UP_MS = const(1200)  # zero to target (>= 1000 ms, no rise over 10 % per 100 ms)
+RAMP_DOWN_MS = const(500)
+
+# R6 / R7: power
+BATTERY_START_MIN_MV = const(3450)
+BATTERY_RUN_MIN_MV = const(3300)
+BATTERY_FILTER_MS = const(1000)
+
+# R8: sense plausibility
+SENSE_CHECK_MIN_UA = const(20)
+IMPLAUSIBLE_MS = const(10)
+MIN_LOAD_OHM = const(500)  # lower readings mean a shorted or stuck voltage sense
+SENSE_RAIL_MARGIN_CODES = const(4)  # an ADC this close to a rail is stuck or broken
+
+# R9 / R10
+WATCHDOG_TIMEOUT_MS = const(250)
+SELFTEST_ZERO_UA = const(5)
+SELFTEST_ZERO_MV = const(300)
+ENABLE_CHECK_PERIOD_MS = const(50)  # output-off states test the enable switch this often
+
+# R11 / R12: sessions and idle
+SESSION_DEFAULT_S = const(600)
+SESSION_MIN_S = const(60)
+SESSION_MAX_S = const(900)
+CUE_DEFAULT_S = const(15)
+CUE_MIN_S = const(10)
+CUE_MAX_S = const(15)
+IDLE_OFF_MS = const(120_000)
+DONE_TO_OFF_MS = const(5000)
+
+# Intensity levels
+LEVEL_MIN = const(1)
+LEVEL_MAX = const(5)
+
+
+def level_cap_ua(level, program_cap_ua):
+    """Peak current of `level` (1-5) for a program whose level 5 is `program_cap_ua`."""
+    if level < LEVEL_MIN:
+        level = LEVEL_MIN
+    elif level > LEVEL_MAX:
+        level = LEVEL_MAX
+    cap = program_cap_ua * level // LEVEL_MAX
+    return cap if cap < HARD_MAX_UA else HARD_MAX_UA
+
+
+def allowed_peak_ua(cap_ua):
+    """R1: what the sense may show for a cap before it counts as too much."""
+    allowed = cap_ua + cap_ua * CAP_MARGIN_PERCENT // 100 + CAP_MARGIN_UA
+    return allowed if allowed < HARD_MAX_UA else HARD_MAX_UA

@@ -1,0 +1,36 @@
+"""Stimulation programs: shape, frequency, level-5 peak current and the face zones they guide."""
+from micropython import const
+
+SQUARE = const(0)
+SINE = const(1)
+TRIANGLE = const(2)
+BURST = const(3)  # square carrier, gated on/off in whole carrier periods
+
+SHAPE_NAMES = ("square", "sine", "triangle", "burst")
+
+FACE_ZONES = ("forehead", "cheeks", "jawline", "neck")
+EYE_ZONES = ("left eye", "right eye", "brow", "temples")
+
+# name, shape, hz, level-5 peak uA, zone sequence
+PROGRAMS = (
+    ("lift", SQUARE, 10, 400, FACE_ZONES),
+    ("tone", BURST, 50, 400, FACE_ZONES),
+    ("eye", SINE, 30, 200, EYE_ZONES),
+    ("sculpt", TRIANGLE, 5, 400, FACE_ZONES),
+)
+NAMES = tuple(p[0] for p in PROGRAMS)
+
+BURST_ON_PERIODS = const(10)  # tone: 200 ms of carrier ...
+BURST_OFF_PERIODS = const(10)  # ... then 200 ms at probe level, so contact stays watched
+
+MIN_HZ = 0.5
+MAX_HZ = 250
+MAX_SMOOTH_HZ = 100  # sine/triangle need >= 10 samples per period at the 1 kHz tick
+
+
+def index_of(name):
+    """Program number for `name`, or -1."""
+    for i in range(len(NAMES)):
+        if NAMES[i] == name:
+            return i
+    return -1

@@ -1,0 +1,108 @@
+"""The UI state machine (SPEC C3), hierarchical, run-to-completion, table-driven.
+
+ACTIVE is the superstate of STANDBY, RUN and PAUSED: it owns the gestures that change level
+and program, stopping, lift-off, faults, USB and low battery. A transition names a source
+(a state or ACTIVE), an event, a target (None = internal, no exit/entry) and an action.
+docs/states.md is generated from TRANSITIONS (python -m host_tools.statechart).
+"""
+from micropython import const
+
+# states (the names are the trace's)
+OFF = const(0)
+SELFTEST = const(1)
+STANDBY = const(2)
+RUN = const(3)
+PAUSED = const(4)
+DONE = const(5)
+CHARGING = const(6)
+FAULT = const(7)
+ACTIVE = const(8)  # superstate
+STATE_NAMES = ("OFF", "SELFTEST", "STANDBY", "RUN", "PAUSED", "DONE", "CHARGING", "FAULT", "ACTIVE")
+
+# events
+CLICK = const(1)
+DOUBLE = const(2)
+HOLD = const(3)
+START = const(4)  # serial `start`
+STOP = const(5)  # serial `stop`
+SELFTEST_PASSED = const(6)
+SELFTEST_FAILED = const(7)
+BATTERY_TOO_LOW = const(8)  # refused start, or sagged below the run limit
+CONTACT = const(9)
+LIFTOFF = const(10)
+SESSION_END = const(11)
+IDLE_TIMEOUT = const(12)
+DONE_TIMEOUT = const(13)
+USB_IN = const(14)
+USB_OUT = const(15)
+FAULTED = const(16)
+RAMPED_DOWN = const(17)  # a ramp-down to OFF or DONE has reached zero
+EVENT_NAMES = (
+    "",
+    "click",
+    "double",
+    "hold",
+    "start",
+    "stop",
+    "selftest passed",
+    "selftest failed",
+    "battery low",
+    "contact",
+    "lift-off",
+    "session end",
+    "idle 120 s",
+    "5 s",
+    "USB in",
+    "USB out",
+    "fault",
+    "ramped down",
+)
+
+# (source, event, target or None for internal, action or None)
+TRANSITIONS = (
+    (OFF, CLICK, SELFTEST, None),
+    (OFF, START, SELFTEST, None),
+    (OFF, USB_IN, CHARGING, None),
+    (SELFTEST, SELFTEST_PASSED, STANDBY, "new_session"),
+    (SELFTEST, SELFTEST_FAILED, FAULT, None),
+    (SELFTEST, BATTERY_TOO_LOW, OFF, "signal_low_battery"),
+    (SELFTEST, USB_IN, CHARGING, None),
+    (SELFTEST, FAULTED, FAULT, None),
+    (STANDBY, CONTACT, RUN, None),
+    (STANDBY, IDLE_TIMEOUT, OFF, None),
+    (RUN, LIFTOFF, PAUSED, None),
+    (RUN, SESSION_END, None, "ramp_down_to_done"),
+    (PAUSED, CONTACT, RUN, None),
+    (PAUSED, IDLE_TIMEOUT, OFF, None),
+    (ACTIVE, CLICK, None, "level_up"),
+    (ACTIVE, DOUBLE, None, "next_program"),
+    (ACTIVE, HOLD, None, "ramp_down_to_off"),
+    (ACTIVE, STOP, None, "ramp_down_to_off"),
+    (ACTIVE, RAMPED_DOWN, None, "finish_ramp_down"),
+    (ACTIVE, BATTERY_TOO_LOW, None, "ramp_down_low_battery"),
+    (ACTIVE, USB_IN, CHARGING, None),
+    (ACTIVE, FAULTED, FAULT, None),
+    (DONE, DONE_TIMEOUT, OFF, None),
+    (DONE, CLICK, OFF, None),
+    (DONE, USB_IN, CHARGING, None),
+    (DONE, FAULTED, FAULT, None),
+    (OFF, FAULTED, FAULT, None),
+    (CHARGING, USB_OUT, OFF, None),
+    (CHARGING, FAULTED, FAULT, None),
+    (FAULT, HOLD, OFF, None),
+)
+
+
+def superstate(state):
+    return ACTIVE if STANDBY <= state <= PAUSED else None
+
+
+def find(state, event):
+    """The transition taken for `event` in `state` (innermost first), or None."""
+    for source in (state, superstate(state)):
+        if source is None:
+            continue
+        for row in TRANSITIONS:
+            if row[0] == source and row[1] == event:
+                return row
+    return None

@@ -1,0 +1,1 @@
+"""Host-side tools for the roller firmware: simulator, bench analysis, deploy, perf."""
