@@ -1,0 +1,43 @@
+"""Shared fixtures: the firmware importable on CPython, and scenario runs on both runtimes."""
+import json
+import os
+import subprocess
+import tempfile
+
+import pytest
+
+from host_tools import paths
+
+paths.use_firmware_on_cpython()
+
+
+def run_sim(doc, runtime="cpython", tmp_dir=None):
+    """Run a scenario dict on the virtual board; returns the trace as a list of events."""
+    tmp_dir = tmp_dir or tempfile.mkdtemp(prefix="roller-test-")
+    scenario_path = os.path.join(tmp_dir, "scenario.json")
+    trace_path = os.path.join(tmp_dir, "trace.jsonl")
+    with open(scenario_path, "w") as f:
+        json.dump(doc, f)
+    from host_tools.cmd_sim import run_scenario
+
+    code, error = run_scenario(scenario_path, trace_path, runtime)
+    assert code == 0, error
+    with open(trace_path) as f:
+        return [json.loads(line) for line in f]
+
+
+@pytest.fixture
+def sim(tmp_path):
+    def _run(doc, runtime="cpython"):
+        return run_sim(doc, runtime, str(tmp_path))
+
+    return _run
+
+
+def run_cli(*args, stdin=None):
+    """`python -m host_tools ARGS` in a subprocess: (exit code, stdout, stderr)."""
+    proc = subprocess.run(
+        [os.path.join(os.path.dirname(paths.micropython_exe()), "python"), "-m", "host_tools", *args],
+        capture_output=True, text=True, cwd=paths.ROOT, input=stdin,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
