@@ -25,8 +25,13 @@ lint: setup
 test: setup lint
 	$(PY) -m pytest -n 2 -q
 
+# valgrind gives the deterministic instruction counts; a fresh CI machine may lack it
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 bench: setup
-	$(PY) -m host_tools perf
+	@command -v valgrind >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq valgrind; }
+	$(PY) -m host_tools perf --record bench
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .hypothesis

