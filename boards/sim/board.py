@@ -1,4 +1,5 @@
 """The virtual board: the board interface of docs/board.md on top of the electrical model."""
+import micropython
 from micropython import const
 
 from boards.sim import model as _model
@@ -10,9 +11,12 @@ _TICKS_HALF = const(1 << 29)
 _CLOCK_START_MS = const((1 << 30) - 3000)  # every run crosses the ticks_ms wraparound ...
 _CLOCK_START_US = const((1 << 30) - 3_000_000)  # ... and the ticks_us one, 3 s in
 
-# calibration: ADC codes to physical units (the real boards keep theirs in boards/<name>/)
+# calibration: ADC codes to physical units (the real boards keep theirs in boards/<name>/);
+# module globals, not _model.X: one lookup per use instead of two
 _ISENSE_UA_PER_2048 = _model.ISENSE_FULL_UA
 _VSENSE_MV_PER_2048 = _model.VSENSE_FULL_MV
+_DAC_MAX_CODE = _model.DAC_MAX_CODE
+_DAC_FULL_UA = _model.DAC_FULL_UA
 
 
 class SimBoard:
@@ -33,13 +37,16 @@ class SimBoard:
         self.console_in = []
         self.wdt_timeout_ms = 0
         self.wdt_since_feed_ms = 0
-        self._led = (-1, -1, -1)
+        self._led_r = self._led_g = self._led_b = -1  # three ints: a tuple per call allocates
         self.cue_on = False
 
     # --- clock ---------------------------------------------------------------------------
+    @micropython.native
     def advance_ms(self, ms=1):
+        """Move the clock on; True when the watchdog has expired."""
         self._elapsed_ms += ms
         self.wdt_since_feed_ms += ms
+        return self.wdt_timeout_ms and self.wdt_since_feed_ms >= self.wdt_timeout_ms
 
     def ticks_ms(self):
         return (_CLOCK_START_MS + self._elapsed_ms) & _TICKS_MASK
@@ -56,19 +63,22 @@ class SimBoard:
         return (ticks + delta) & _TICKS_MASK
 
     # --- output stage (only the supervisor calls this) -----------------------------------
+    @micropython.native
     def write_output(self, enable, polarity, magnitude_ua):
         m = self.model
         # break before make: the leg being released goes first
         m.leg_a = polarity > 0
         m.leg_b = polarity < 0
-        code = (magnitude_ua * _model.DAC_MAX_CODE + _model.DAC_FULL_UA // 2) // _model.DAC_FULL_UA
-        m.dac_code = 0 if code < 0 else (_model.DAC_MAX_CODE if code > _model.DAC_MAX_CODE else code)
+        code = (magnitude_ua * _DAC_MAX_CODE + _DAC_FULL_UA // 2) // _DAC_FULL_UA
+        m.dac_code = 0 if code < 0 else (_DAC_MAX_CODE if code > _DAC_MAX_CODE else code)
         m.enable = bool(enable)
 
     # --- sensing ---------------------------------------------------------------------------
+    @micropython.native
     def read_current_ua(self):
         return (self.model.isense_code() - 2048) * _ISENSE_UA_PER_2048 // 2048
 
+    @micropython.native
     def read_electrode_mv(self):
         return (self.model.vsense_code() - 2048) * _VSENSE_MV_PER_2048 // 2048
 
@@ -83,8 +93,10 @@ class SimBoard:
 
     # --- user outputs -----------------------------------------------------------------------
     def set_led(self, r, g, b):
-        if (r, g, b) != self._led:
-            self._led = (r, g, b)
+        if r != self._led_r or g != self._led_g or b != self._led_b:
+            self._led_r = r
+            self._led_g = g
+            self._led_b = b
             self.trace.led(r, g, b)
 
     def set_cue(self, on):
@@ -97,9 +109,6 @@ class SimBoard:
 
     def wdt_feed(self):
         self.wdt_since_feed_ms = 0
-
-    def wdt_expired(self):
-        return self.wdt_timeout_ms and self.wdt_since_feed_ms >= self.wdt_timeout_ms
 
     def reset_cause(self):
         return self._reset_cause

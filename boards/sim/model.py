@@ -3,6 +3,7 @@
 Integer units: uA, mV, ohm, nF. The model is what the pins and the load make of each other;
 it knows nothing of the firmware.
 """
+import micropython
 from micropython import const
 
 DAC_MAX_CODE = const(4095)
@@ -64,7 +65,8 @@ class Model:
 
     def set_fault(self, name):
         if name == "vsense_stuck":
-            self._vsense_frozen = self._vsense_code_now()
+            self.faults.discard(name)  # (re)freeze at what it reads now
+            self._vsense_frozen = self.vsense_code()
         self.faults.add(name)
 
     def clear_faults(self):
@@ -77,25 +79,22 @@ class Model:
         self.step()
 
     # --- one ms ----------------------------------------------------------------------
-    def source_ua(self):
-        """Signed current the source tries to drive, from the pins (and injected faults)."""
-        faults = self.faults
-        if not self.enable and "enable_stuck_on" not in faults:
-            return 0
-        code = DAC_MAX_CODE if "dac_stuck_high" in faults else self.dac_code
-        magnitude = (code * DAC_FULL_UA + DAC_MAX_CODE // 2) // DAC_MAX_CODE
-        if self.leg_a and self.leg_b:
-            return 0  # shoot-through: the supply is shorted, nothing reaches the skin
-        if self.leg_a or (self.leg_b and "polarity_stuck" in self.faults):
-            return magnitude
-        if self.leg_b:
-            return -magnitude
-        return 0
-
+    @micropython.native
     def step(self):
         """Settle delivered current and electrode voltage for the pins of this ms."""
-        self.hw_violation = "shoot_through" if (self.leg_a and self.leg_b) else None
-        drive_ua = self.source_ua()
+        leg_a = self.leg_a
+        leg_b = self.leg_b
+        self.hw_violation = "shoot_through" if (leg_a and leg_b) else None
+        # the source current, from the pins and injected faults ("faults and": most ms have none)
+        faults = self.faults
+        drive_ua = 0
+        if self.enable or (faults and "enable_stuck_on" in faults):
+            code = DAC_MAX_CODE if faults and "dac_stuck_high" in faults else self.dac_code
+            magnitude = (code * DAC_FULL_UA + DAC_MAX_CODE // 2) // DAC_MAX_CODE
+            if leg_a:
+                drive_ua = 0 if leg_b else magnitude  # shoot-through: nothing reaches the skin
+            elif leg_b:
+                drive_ua = magnitude if faults and "polarity_stuck" in faults else -magnitude
         ohm = self.skin_ohm
         if not ohm:
             # open circuit: a driven source runs up to its compliance voltage
@@ -126,35 +125,36 @@ class Model:
         self.delivered_ua = drive_ua
 
     # --- what the ADCs read ------------------------------------------------------------
-    def _noise(self):
+    @micropython.native
+    def _adc(self, code):
+        """An ADC reading of `code`: noise added (xorshift32), clamped to the 12-bit range."""
         x = self._rng
         x ^= (x << 13) & 0xFFFFFFFF
         x ^= x >> 17
         x ^= (x << 5) & 0xFFFFFFFF
         self._rng = x
-        return x % (2 * NOISE_LSB + 1) - NOISE_LSB
-
-    @staticmethod
-    def _clamp_code(code):
+        code += x % (2 * NOISE_LSB + 1) - NOISE_LSB
         return 0 if code < 0 else (ADC_MAX_CODE if code > ADC_MAX_CODE else code)
 
+    def _noise(self):
+        return self._adc(ADC_MID_CODE) - ADC_MID_CODE
+
+    @micropython.native
     def isense_code(self):
-        if "sense_stuck_high" in self.faults:
-            return ADC_MAX_CODE
-        if "sense_stuck_low" in self.faults:
-            return ADC_MID_CODE  # reads zero current whatever flows
-        ua = self.delivered_ua
-        return self._clamp_code(ADC_MID_CODE + ua * ADC_MID_CODE // ISENSE_FULL_UA + self._noise())
+        faults = self.faults
+        if faults:
+            if "sense_stuck_high" in faults:
+                return ADC_MAX_CODE
+            if "sense_stuck_low" in faults:
+                return ADC_MID_CODE  # reads zero current whatever flows
+        return self._adc(ADC_MID_CODE + self.delivered_ua * ADC_MID_CODE // ISENSE_FULL_UA)
 
-    def _vsense_code_now(self):
-        mv = self.electrode_mv
-        return self._clamp_code(ADC_MID_CODE + mv * ADC_MID_CODE // VSENSE_FULL_MV + self._noise())
-
+    @micropython.native
     def vsense_code(self):
-        if "vsense_stuck" in self.faults:
+        faults = self.faults
+        if faults and "vsense_stuck" in faults:
             return self._vsense_frozen
-        return self._vsense_code_now()
+        return self._adc(ADC_MID_CODE + self.electrode_mv * ADC_MID_CODE // VSENSE_FULL_MV)
 
     def vbat_code(self):
-        code = self.battery_mv * ADC_MAX_CODE // (2 * VBAT_REF_MV) + self._noise()
-        return self._clamp_code(code)
+        return self._adc(self.battery_mv * ADC_MAX_CODE // (2 * VBAT_REF_MV))

@@ -50,8 +50,6 @@ class Runner:
         self.elapsed_ms = 0
         self._pressed = False
         self._bounce_until_ms = 0
-        self._last_ua = 0
-        self._last_hw = None
         self.power_on("power")
 
     # --- power and resets ---------------------------------------------------------------------
@@ -130,18 +128,24 @@ class Runner:
         timeline = self.timeline
         n_events = len(timeline)
         next_event = 0
+        never_ms = self.duration_ms
+        next_ms = timeline[0][0] if timeline else never_ms
         model = self.model
         trace = self.trace
         rng = Model(self.doc.get("seed", 1) + 7)  # bounce pattern, independent of ADC noise
+        ticks = 0
+        last_ua = 0
+        last_hw = None
         start_s = wall_clock() if wall_clock else 0
         for t_ms in range(self.duration_ms):
             trace.now_ms = t_ms
             self.elapsed_ms = t_ms
-            if next_event < n_events and timeline[next_event][0] <= t_ms:
+            if t_ms >= next_ms:
                 while next_event < n_events and timeline[next_event][0] <= t_ms:
                     _, key, value = timeline[next_event]
                     next_event += 1
                     self.apply(key, value, t_ms)
+                next_ms = timeline[next_event][0] if next_event < n_events else never_ms
                 model.step()  # the load may have changed: sense reads it this ms
             board = self.board
             if board is not None:
@@ -152,31 +156,30 @@ class Runner:
                 if not self.hung:
                     try:
                         self.app.tick()
-                        self.ticks += 1
+                        ticks += 1
                     except PowerLost:
                         pass  # the flash's on_cut has already powered the device off
             model.step()
             ua = model.delivered_ua
-            if ua != self._last_ua:
-                self._last_ua = ua
+            if ua != last_ua:
+                last_ua = ua
                 trace.out(ua, model.electrode_mv)
-            if model.hw_violation != self._last_hw:
-                self._last_hw = model.hw_violation
-                if self._last_hw:
-                    trace.hw(self._last_hw)
+            if model.hw_violation != last_hw:
+                last_hw = model.hw_violation
+                if last_hw:
+                    trace.hw(last_hw)
             board = self.board
-            if board is not None:
-                board.advance_ms(1)
-                if board.wdt_expired():
-                    self.power_off()
-                    self.elapsed_ms = t_ms + 1
-                    trace.now_ms = t_ms + 1
-                    self.hung = False
-                    self.power_on("watchdog")
+            if board is not None and board.advance_ms(1):  # the watchdog expired
+                self.power_off()
+                self.elapsed_ms = t_ms + 1
+                trace.now_ms = t_ms + 1
+                self.hung = False
+                self.power_on("watchdog")
+        self.ticks = ticks
         trace.now_ms = self.duration_ms
         wall_s = (wall_clock() - start_s) if wall_clock else 0
-        trace.end(self.ticks, wall_s)
-        return self.ticks
+        trace.end(ticks, wall_s)
+        return ticks
 
 
 def run_text(text, trace_stream, runtime, flash_dir, firmware_dir, wall_clock=None):
