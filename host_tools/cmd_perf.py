@@ -54,10 +54,10 @@ def measure(quick=False):
     timing = perf_probe.tick_us(300 if quick else TIME_TICKS, 2 if quick else TIME_REPS)
     empty_us = timing.pop("empty")
     report["tick_us"] = {state: round(us, 3) for state, us in timing.items()}
-    counts = None
+    counts = gc_allocs = None
     if not quick and perf_probe.valgrind_exe():
         _progress("callgrind instruction counts")
-        counts = perf_probe.tick_instructions(COUNT_TICKS)
+        counts, gc_allocs = perf_probe.tick_instructions(COUNT_TICKS)
     elif not quick:
         _progress("valgrind not found: no instruction counts (make bench installs it)")
     empty_instructions = counts.pop("empty") if counts else None
@@ -79,6 +79,9 @@ def measure(quick=False):
         "all": not any(errors.values()), "ticks_per_state": ticks,
         "states": {state: not error for state, error in errors.items()},
         "errors": {state: error for state, error in errors.items() if error},
+        # heap_lock cannot see these: a bytecode frame over 11 slots is heap-allocated and
+        # freed per call, and falls back to the C stack when the heap is locked
+        "gc_alloc_calls_per_tick": gc_allocs,
     }
     scenario = "demo" if quick else "session10"
     scenario_path = os.path.join(paths.SCENARIOS, scenario + ".json")

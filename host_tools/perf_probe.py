@@ -11,6 +11,7 @@ from host_tools import paths
 PERF_RUN = os.path.join(paths.ROOT, "boards", "sim", "perf_run.py")
 HEAPSIZE = "1M"  # room for the rig; the firmware's own need is measured by min_heapsize_kb
 MARK_FUNCTION = "mp_builtin_divmod"  # perf_run.py's block marks: divmod(0, 1)
+ALLOC_FUNCTION = "gc_alloc"  # every heap allocation, including bytecode frames over 11 slots
 
 
 class ProbeError(Exception):
@@ -50,44 +51,66 @@ def valgrind_exe():
 
 
 def tick_instructions(ticks):
-    """Callgrind instructions: {state: per tick, "empty": per empty-loop iteration}.
+    """Callgrind, per tick: ({state: instructions, "empty": per empty-loop iteration},
+    {state: gc_alloc calls}).
 
     Every block runs n and 2n times between two marks; (cost(2n) - cost(n)) / n leaves the
     per-iteration cost alone. A tick's cost is its loop's minus the same loop without it.
     """
     out_dir = tempfile.mkdtemp(prefix="roller-callgrind-")
     try:
-        prefix = [valgrind_exe(), "--tool=callgrind", "--dump-before=" + MARK_FUNCTION,
+        prefix = [valgrind_exe(), "--tool=callgrind", "--compress-strings=no",
+                  "--dump-before=" + MARK_FUNCTION,
                   "--callgrind-out-file=" + os.path.join(out_dir, "cg.out")]
         result = _run(["count", ticks], prefix)
-        costs = _block_costs(out_dir, len(result["blocks"]))
+        blocks = _read_blocks(out_dir, len(result["blocks"]))
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
     n = result["n"]
+    instructions = _per_tick([b[0] for b in blocks], result["blocks"], n)
+    allocs = _per_tick([b[1] for b in blocks], result["blocks"], n)
+    instructions["empty"] = round(instructions["empty"])
+    allocs.pop("empty")
+    return ({k: round(v) for k, v in instructions.items()},
+            {k: round(v, 2) for k, v in allocs.items()})
+
+
+def _per_tick(values, labels, n):
     per = {}
-    for label, cost in zip(result["blocks"], costs, strict=True):
+    for label, value in zip(labels, values, strict=True):
         name, times = label.rsplit("/", 1)
-        per.setdefault(name, {})[times] = cost
-    slope = {name: (c["2"] - c["1"]) / n for name, c in per.items()}
-    out = {"empty": round(slope.pop("empty"))}
+        per.setdefault(name, {})[times] = value
+    slope = {name: (v["2"] - v["1"]) / n for name, v in per.items()}
+    out = {"empty": slope.pop("empty")}
     for name in slope:
         if name.endswith("/tick"):
             state = name[: -len("/tick")]
-            out[state] = round(slope[name] - slope[state + "/idle"])
+            out[state] = slope[name] - slope[state + "/idle"]
     return out
 
 
-def _block_costs(out_dir, n_blocks):
-    """Dump k holds the cost up to mark k: block i (between marks 2i+1 and 2i+2) is 2i+2."""
+def _read_blocks(out_dir, n_blocks):
+    """[(instructions, gc_alloc calls)] per block. Dump k holds the cost up to mark k:
+    block i (between marks 2i+1 and 2i+2) is dump 2i+2."""
     dumps = glob.glob(os.path.join(out_dir, "cg.out.*"))
     if len(dumps) < 2 * n_blocks:
         raise ProbeError("callgrind wrote %d dumps for %d blocks" % (len(dumps), n_blocks))
-    return [_totals(os.path.join(out_dir, "cg.out.%d" % (2 * i + 2))) for i in range(n_blocks)]
+    return [_read_dump(os.path.join(out_dir, "cg.out.%d" % (2 * i + 2))) for i in range(n_blocks)]
 
 
-def _totals(path):
+def _read_dump(path):
+    """(total instructions, calls of ALLOC_FUNCTION) of one uncompressed callgrind dump."""
+    totals = None
+    allocs = 0
+    to_alloc = False
     with open(path) as f:
         for line in f:
-            if line.startswith("totals:"):
-                return int(line.split()[1])
-    raise ProbeError("no totals in " + path)
+            if line.startswith("cfn="):
+                to_alloc = line.split()[0] == "cfn=" + ALLOC_FUNCTION
+            elif line.startswith("calls=") and to_alloc:
+                allocs += int(line[6:].split()[0])
+            elif line.startswith("totals:"):
+                totals = int(line.split()[1])
+    if totals is None:
+        raise ProbeError("no totals in " + path)
+    return totals, allocs

@@ -62,13 +62,18 @@ def test_callgrind_blocks_give_per_tick_costs(tmp_path, monkeypatch):
     """n vs 2n removes fixed costs; the idle loop's cost is taken off the tick's."""
     blocks = ["empty/1", "empty/2", "RUN_lift/tick/1", "RUN_lift/tick/2", "RUN_lift/idle/1",
               "RUN_lift/idle/2"]
-    # per block: fixed cost 5000 + iterations x per-iteration cost
+    # per block: fixed cost 5000 + iterations x per-iteration cost; gc_alloc calls alike
     per_iteration = {"empty": 250, "RUN_lift/tick": 10_300, "RUN_lift/idle": 300}
+    allocs = {"empty": 0, "RUN_lift/tick": 3, "RUN_lift/idle": 1}
     dump = 1
     for label in blocks:
         name, times = label.rsplit("/", 1)
-        for cost in (123_456, 5000 + int(times) * 100 * per_iteration[name]):  # gap, block
-            (tmp_path / ("cg.out.%d" % dump)).write_text("events: Ir\ntotals: %d\n" % cost)
+        cost = 5000 + int(times) * 100 * per_iteration[name]
+        calls = 7 + int(times) * 100 * allocs[name]
+        for text in ("totals: 123456\n",  # the gap before the block, then the block
+                     "fn=fun_bc_call\ncfn=gc_alloc\ncalls=%d 866\n* 99\ncfn=gc_free\n"
+                     "calls=5 12\ntotals: %d\n" % (calls, cost)):
+            (tmp_path / ("cg.out.%d" % dump)).write_text("events: Ir\n" + text)
             dump += 1
 
     def fake_run(args, prefix=()):
@@ -77,4 +82,5 @@ def test_callgrind_blocks_give_per_tick_costs(tmp_path, monkeypatch):
     monkeypatch.setattr(perf_probe, "_run", fake_run)
     monkeypatch.setattr(perf_probe.tempfile, "mkdtemp", lambda prefix: str(tmp_path))
     monkeypatch.setattr(perf_probe.shutil, "rmtree", lambda *a, **k: None)
-    assert perf_probe.tick_instructions(100) == {"empty": 250, "RUN_lift": 10_000}
+    assert perf_probe.tick_instructions(100) == ({"empty": 250, "RUN_lift": 10_000},
+                                                 {"RUN_lift": 2})
