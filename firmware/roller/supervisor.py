@@ -5,6 +5,7 @@ fault at once (enable off, DAC zero, bridge off in the same tick); then `drive` 
 proposed setpoint and writes it. A zero setpoint opens the enable switch and drives a probe-level
 test current through the bridge: current seen next tick means the enable switch is stuck closed.
 """
+import micropython
 from micropython import const
 
 from roller import faults
@@ -74,6 +75,7 @@ class Supervisor:
     def set_cap(self, cap_ua):
         self.allowed_ua = allowed_peak_ua(cap_ua if cap_ua > PROBE_UA else PROBE_UA)
 
+    @micropython.native
     def drive(self, setpoint_ua, cap_ua, contact_confirmed, period_done):
         """Clamp and write one setpoint; `period_done` closes a charge-balance period."""
         if self.latched:
@@ -98,6 +100,7 @@ class Supervisor:
             self._close_period = True
 
     # --- judging the readings ---------------------------------------------------------------
+    @micropython.native
     def check(self, current_ua, electrode_mv):
         """Judge this tick's readings; returns a fault code when one is newly latched."""
         self.reading_ok = False
@@ -124,6 +127,7 @@ class Supervisor:
             return code if self.trip(code) else faults.NONE
         return faults.NONE
 
+    @micropython.native
     def _check_polarity_and_charge(self, current_ua, i_abs, last, last_abs):
         if last_abs >= POLARITY_CHECK_MIN_UA and i_abs >= POLARITY_CHECK_MIN_UA and (
             (current_ua > 0) != (last > 0)
@@ -144,6 +148,7 @@ class Supervisor:
                 return faults.DC_IMBALANCE
         return faults.NONE
 
+    @micropython.native
     def _check_plausible(self, current_ua, i_abs, electrode_mv, last_abs):
         """R8: the current and voltage sense must agree with the setpoint and each other."""
         if last_abs < SENSE_CHECK_MIN_UA:
