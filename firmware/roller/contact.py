@@ -1,4 +1,6 @@
 """Skin-contact detection from the sense readings (R4): impedance with hysteresis."""
+import micropython
+
 from roller.limits import (
     CONTACT_CONFIRM_MS,
     CONTACT_CONFIRM_OHM,
@@ -28,6 +30,7 @@ class Contact:
         self.good_ms = 0
         self.high_readings = 0
 
+    @micropython.native
     def update(self, commanded_ua, current_ua, electrode_mv):
         """One tick: `commanded_ua` was written last tick, the readings show what it did."""
         if commanded_ua < 0:
