@@ -4,6 +4,7 @@ tick(): read sense -> supervisor check -> contact -> UI events -> waveform -> su
 and write; every 10 ms the slower work (battery, timers, session, LED). Nothing here imports
 machine: the board object is the only way out.
 """
+import micropython
 from micropython import const
 
 from roller import faults, programs, ui
@@ -64,6 +65,7 @@ class App:
             self.on_fault(faults.WATCHDOG)
 
     # --- the control tick ---------------------------------------------------------------------
+    @micropython.native
     def tick(self):
         board = self.board
         current_ua = board.read_current_ua()
@@ -98,6 +100,7 @@ class App:
         self._output()
         board.wdt_feed()
 
+    @micropython.native
     def _output(self):
         state = self.state
         sup = self.supervisor
@@ -122,6 +125,7 @@ class App:
         elif test.result == LOW_BATTERY:
             self.dispatch(ui.BATTERY_TOO_LOW)
 
+    @micropython.native
     def _slow_tick(self):
         board = self.board
         battery = self.battery
@@ -289,6 +293,7 @@ class App:
         self.cap_ua = level_cap_ua(s.level, programs.PROGRAMS[s.program][3])
         self.supervisor.set_cap(self.cap_ua)
 
+    @micropython.native
     def _show_led(self):
         state = self.state
         led = self.led
