@@ -4,6 +4,7 @@ After Peter Hinch's Pushbutton: an edge is taken at once, then the switch is ign
 `debounce_ms` (contact bounce); tunables are class attributes. Polled once per tick with the
 tick's duration (time injected), allocation-free, so it is testable without hardware.
 """
+import micropython
 from micropython import const
 
 NONE = const(0)
@@ -25,6 +26,7 @@ class Button:
         self._awaiting_second = False
         self._gesture_done = False  # the current press already produced its gesture
 
+    @micropython.native
     def update(self, raw_pressed, elapsed_ms=1):
         """Feed the raw switch (True = pressed); returns the gesture completed now, or NONE."""
         self._since_edge_ms += elapsed_ms

@@ -2,6 +2,8 @@
 
 Works in nA so slow ramps of small targets still move every tick.
 """
+import micropython
+
 from roller.limits import RAMP_DOWN_MS, RAMP_UP_MS
 
 
@@ -30,6 +32,7 @@ class Envelope:
     def off(self):
         self.now_na = self.target_na = 0
 
+    @micropython.native
     def next_ua(self):
         now = self.now_na
         target = self.target_na

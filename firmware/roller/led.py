@@ -1,4 +1,5 @@
 """The LED language: one pattern table, and a non-blocking player updated every few ms."""
+import micropython
 from micropython import const
 
 SOLID = const(0)
@@ -57,6 +58,7 @@ class LedPlayer:
             self.scale = scale
             self.phase_ms = 0
 
+    @micropython.native
     def update(self, elapsed_ms):
         r, g, b, mode, period = self.pattern
         level = self.scale

@@ -8,6 +8,7 @@ uses to test the output-enable switch.
 """
 from array import array
 
+import micropython
 from micropython import const
 
 from roller.programs import BURST, SINE, SQUARE, TRIANGLE
@@ -65,6 +66,7 @@ class Waveform:
         self.burst_count = 0
         self.restarted = True
 
+    @micropython.native
     def next_ua(self, amplitude_ua, gap_ua):
         """Setpoint for this tick; `gap_ua` is the amplitude during burst gaps."""
         i = self.index
