@@ -25,6 +25,9 @@ class Button:
         self._since_release_ms = 0
         self._awaiting_second = False
         self._gesture_done = False  # the current press already produced its gesture
+        # released and settled, no gesture pending: update(False) would change nothing that
+        # matters (_since_edge_ms only counts up to debounce_ms), so the caller may skip it
+        self.idle = True
 
     @micropython.native
     def update(self, raw_pressed, elapsed_ms=1):
@@ -32,6 +35,7 @@ class Button:
         self._since_edge_ms += elapsed_ms
         gesture = NONE
         if raw_pressed != self.pressed and self._since_edge_ms >= self.debounce_ms:
+            self.idle = False
             self.pressed = raw_pressed
             self._since_edge_ms = 0
             if raw_pressed:
@@ -55,4 +59,6 @@ class Button:
             if self._since_release_ms >= self.double_click_ms:
                 self._awaiting_second = False
                 gesture = CLICK
+        else:
+            self.idle = self._since_edge_ms >= self.debounce_ms
         return gesture
