@@ -1,7 +1,8 @@
 """The application: one run-to-completion control tick per ms on a board object.
 
 tick(): read sense -> supervisor check -> contact -> UI events -> waveform -> supervisor clamp
-and write; every 10 ms the slower work (battery, timers, session, LED). Nothing here imports
+and write; every 10 ms the slower work (battery, timers, session, LED). The tick is the hot
+path (docs/performance.md): native, few calls, no allocation. Nothing here imports
 machine: the board object is the only way out.
 """
 import micropython
@@ -26,6 +27,7 @@ from roller.selftest import FAILED, LOW_BATTERY, PASSED, SelfTest
 from roller.session import Session
 from roller.settings import Settings
 from roller.supervisor import Supervisor
+from roller.ui import PAUSED, RUN, SELFTEST, STANDBY  # the tick's: one lookup, not two
 from roller.waveform import Waveform
 
 _SLOW_MS = const(10)
@@ -75,45 +77,44 @@ class App:
         if code:
             self.on_fault(code)
         state = self.state
-        if state == ui.SELFTEST:
+        if state == SELFTEST:
             self._selftest_tick(current_ua, electrode_mv)
-        elif ui.STANDBY <= state <= ui.PAUSED and sup.reading_ok:
+        elif STANDBY <= state <= PAUSED and sup.reading_ok:
             contact = self.contact
             contact.update(sup.last_ua, current_ua, electrode_mv)
             if contact.lost:
                 contact.lost = False
                 self._cut()
                 self.dispatch(ui.LIFTOFF)
-            elif contact.confirmed and state != ui.RUN:
+            elif contact.confirmed and state != RUN:
                 self.dispatch(ui.CONTACT)
         usb = board.usb_present()
         if usb != self.usb:
             self.usb = usb
             self.dispatch(ui.USB_IN if usb else ui.USB_OUT)
-        gesture = self.button.update(board.button_pressed())
-        if gesture:
-            self.dispatch(gesture)  # button gesture numbers are the UI's event numbers
+        pressed = board.button_pressed()
+        button = self.button
+        if pressed or not button.idle:  # released and settled: nothing to debounce or time
+            gesture = button.update(pressed)
+            if gesture:
+                self.dispatch(gesture)  # button gesture numbers are the UI's event numbers
         self._slow_ms += 1
         if self._slow_ms >= _SLOW_MS:
             self._slow_ms = 0
             self._slow_tick()
-        self._output()
-        board.wdt_feed()
-
-    @micropython.native
-    def _output(self):
+        # outputs, for the state the events above left
         state = self.state
-        sup = self.supervisor
-        if ui.STANDBY <= state <= ui.PAUSED:
-            confirmed = state == ui.RUN and self.contact.confirmed
+        if STANDBY <= state <= PAUSED:
+            confirmed = state == RUN and self.contact.confirmed
             amplitude_ua = self.envelope.next_ua() if confirmed else PROBE_UA
             wave = self.wave
             setpoint_ua = wave.next_ua(amplitude_ua, PROBE_UA)
             sup.drive(setpoint_ua, self.cap_ua, confirmed, wave.period_done)
         elif state == ui.OFF or state == ui.DONE:
             sup.drive(0, 0, False, False)  # output off, enable switch under test
-        elif state != ui.SELFTEST:
+        elif state != SELFTEST:
             sup.halt()
+        board.wdt_feed()
 
     def _selftest_tick(self, current_ua, electrode_mv):
         test = self.selftest
