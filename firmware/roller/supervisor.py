@@ -32,6 +32,7 @@ _BALANCE_MIN_CHARGE = const(2000)  # uA*ms per period below which the ratio is o
 class Supervisor:
     def __init__(self, board):
         self.board = board
+        self._rail_ua = board.isense_rail_ua  # a board constant: read once, not per tick
         self.latched = faults.NONE
         self.last_ua = 0  # signed setpoint written last tick (0 = enable test)
         self.enable_test = False
@@ -107,7 +108,7 @@ class Supervisor:
         if self.latched:
             return faults.NONE
         i_abs = current_ua if current_ua >= 0 else -current_ua
-        if i_abs >= self.board.isense_rail_ua:
+        if i_abs >= self._rail_ua:
             return faults.SENSE_FAULT if self.trip(faults.SENSE_FAULT) else faults.NONE
         if self.enable_test:
             if i_abs >= _ENABLE_LEAK_UA:
