@@ -11,10 +11,7 @@ _TICKS_HALF = const(1 << 29)
 _CLOCK_START_MS = const((1 << 30) - 3000)  # every run crosses the ticks_ms wraparound ...
 _CLOCK_START_US = const((1 << 30) - 3_000_000)  # ... and the ticks_us one, 3 s in
 
-# calibration: ADC codes to physical units (the real boards keep theirs in boards/<name>/);
 # module globals, not _model.X: one lookup per use instead of two
-_ISENSE_UA_PER_2048 = _model.ISENSE_FULL_UA
-_VSENSE_MV_PER_2048 = _model.VSENSE_FULL_MV
 _DAC_MAX_CODE = _model.DAC_MAX_CODE
 _DAC_FULL_UA = _model.DAC_FULL_UA
 
@@ -29,6 +26,10 @@ class SimBoard:
 
     def __init__(self, model, flash, trace, elapsed_ms=0, reset_cause="power"):
         self.model = model
+        # the sense reads, ideally calibrated (the real boards keep their calibration in
+        # boards/<name>/): the model's own methods, so a read is one call
+        self.read_current_ua = model.isense_ua
+        self.read_electrode_mv = model.vsense_mv
         self.fs = flash  # open/rename/remove/listdir/exists, like os on littlefs
         self.trace = trace
         self._elapsed_ms = elapsed_ms
@@ -71,17 +72,9 @@ class SimBoard:
         m.leg_b = polarity < 0
         code = (magnitude_ua * _DAC_MAX_CODE + _DAC_FULL_UA // 2) // _DAC_FULL_UA
         m.dac_code = 0 if code < 0 else (_DAC_MAX_CODE if code > _DAC_MAX_CODE else code)
-        m.enable = bool(enable)
+        m.enable = enable
 
     # --- sensing ---------------------------------------------------------------------------
-    @micropython.native
-    def read_current_ua(self):
-        return (self.model.isense_code() - 2048) * _ISENSE_UA_PER_2048 // 2048
-
-    @micropython.native
-    def read_electrode_mv(self):
-        return (self.model.vsense_code() - 2048) * _VSENSE_MV_PER_2048 // 2048
-
     def read_battery_mv(self):
         return self.model.vbat_code() * 2 * _model.VBAT_REF_MV // _model.ADC_MAX_CODE
 

@@ -64,9 +64,9 @@ class Model:
             self.electrode_mv = 0
 
     def set_fault(self, name):
-        if name == "vsense_stuck":
-            self.faults.discard(name)  # (re)freeze at what it reads now
-            self._vsense_frozen = self.vsense_code()
+        if name == "vsense_stuck":  # frozen at what it reads now
+            self._vsense_frozen = self._adc(
+                ADC_MID_CODE + self.electrode_mv * ADC_MID_CODE // VSENSE_FULL_MV)
         self.faults.add(name)
 
     def clear_faults(self):
@@ -139,22 +139,42 @@ class Model:
     def _noise(self):
         return self._adc(ADC_MID_CODE) - ADC_MID_CODE
 
+    # The two sense reads run every ms, so they return the calibrated value a board reads
+    # (SimBoard binds them as its read_current_ua / read_electrode_mv) and inline _adc():
+    # one call per read instead of three.
     @micropython.native
-    def isense_code(self):
+    def isense_ua(self):
         faults = self.faults
-        if faults:
-            if "sense_stuck_high" in faults:
-                return ADC_MAX_CODE
-            if "sense_stuck_low" in faults:
-                return ADC_MID_CODE  # reads zero current whatever flows
-        return self._adc(ADC_MID_CODE + self.delivered_ua * ADC_MID_CODE // ISENSE_FULL_UA)
+        if faults and "sense_stuck_high" in faults:
+            code = ADC_MAX_CODE
+        elif faults and "sense_stuck_low" in faults:
+            code = ADC_MID_CODE  # reads zero current whatever flows
+        else:
+            x = self._rng
+            x ^= (x << 13) & 0xFFFFFFFF
+            x ^= x >> 17
+            x ^= (x << 5) & 0xFFFFFFFF
+            self._rng = x
+            code = ADC_MID_CODE + self.delivered_ua * ADC_MID_CODE // ISENSE_FULL_UA
+            code += x % (2 * NOISE_LSB + 1) - NOISE_LSB
+            code = 0 if code < 0 else (ADC_MAX_CODE if code > ADC_MAX_CODE else code)
+        return (code - ADC_MID_CODE) * ISENSE_FULL_UA // ADC_MID_CODE
 
     @micropython.native
-    def vsense_code(self):
+    def vsense_mv(self):
         faults = self.faults
         if faults and "vsense_stuck" in faults:
-            return self._vsense_frozen
-        return self._adc(ADC_MID_CODE + self.electrode_mv * ADC_MID_CODE // VSENSE_FULL_MV)
+            code = self._vsense_frozen
+        else:
+            x = self._rng
+            x ^= (x << 13) & 0xFFFFFFFF
+            x ^= x >> 17
+            x ^= (x << 5) & 0xFFFFFFFF
+            self._rng = x
+            code = ADC_MID_CODE + self.electrode_mv * ADC_MID_CODE // VSENSE_FULL_MV
+            code += x % (2 * NOISE_LSB + 1) - NOISE_LSB
+            code = 0 if code < 0 else (ADC_MAX_CODE if code > ADC_MAX_CODE else code)
+        return (code - ADC_MID_CODE) * VSENSE_FULL_MV // ADC_MID_CODE
 
     def vbat_code(self):
         return self._adc(self.battery_mv * ADC_MAX_CODE // (2 * VBAT_REF_MV))
