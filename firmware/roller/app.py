@@ -130,7 +130,7 @@ class App:
         if ui.STANDBY <= state <= ui.PAUSED:
             if battery.filtered_mv < BATTERY_RUN_MIN_MV and not self.low_battery:
                 self.dispatch(ui.BATTERY_TOO_LOW)
-            if state == ui.RUN:
+            if state == ui.RUN and self.pending is None:
                 zone = self.session.add_contact(_SLOW_MS)
                 if zone is not None:
                     board.emit_cue(zone)
