@@ -81,6 +81,8 @@ class Checker:
         self.powered = True
         self.sign, self.sign_run = 0, 0
         self.run_segments = []  # (start ms, end ms or None, cap uA, half period ms)
+        self.session_run_ms = 0  # contact time (ms in RUN) of the session
+        self.last_cue_run_ms = None
 
     def inject(self, key, value):
         t = self.t
@@ -126,6 +128,7 @@ class Checker:
         elif kind == "hw":
             raise AssertionError("hardware rule broken: %s at %s" % (e["event"], e["t"]))
         elif kind == "state":
+            previous = self.state
             if e["state"] != self.state:
                 pair = (self.state, e["state"])
                 assert pair in ALLOWED or e["state"] in ("OFF", "FAULT") and self.just_reset, \
@@ -138,6 +141,13 @@ class Checker:
                 self.run_segments.append((self.t, None, cap, HALF_MS[self.program]))
             if self.state == "SELFTEST":
                 self.latched_at = None
+            if self.state == "STANDBY" and previous == "SELFTEST":  # a new session
+                self.session_run_ms, self.last_cue_run_ms = 0, None
+        elif kind == "cue":
+            if self.last_cue_run_ms is not None:  # R11: cue period in contact time
+                gap_ms = self.session_run_ms - self.last_cue_run_ms
+                assert abs(gap_ms - limits.CUE_DEFAULT_S * 1000) <= 15, "cue after %d ms of contact" % gap_ms
+            self.last_cue_run_ms = self.session_run_ms
         elif kind == "fault":
             self.latched_at = self.t
             self.sense_fault_since = None
@@ -181,6 +191,8 @@ class Checker:
                 assert self.sign_run <= HALF_MS[self.program] + 5, "same polarity too long at %d ms" % t
         else:
             self.sign, self.sign_run = sign, 1 if sign else 0
+        if self.state == "RUN":
+            self.session_run_ms += 1
         self.series.append(ua)
 
     def check_ramps(self):
@@ -300,6 +312,10 @@ class RollerMachine(RuleBasedStateMachine):
     @rule(ms=st.integers(1, 2500))
     def wait(self, ms):
         self._advance(ms)
+
+    @rule()
+    def long_wait(self):
+        self._advance(16_000)
 
     @rule()
     def session(self):
