@@ -37,6 +37,7 @@ USB_IN = const(14)
 USB_OUT = const(15)
 FAULTED = const(16)
 RAMPED_DOWN = const(17)  # a ramp-down to OFF or DONE has reached zero
+CHECK_PASSED = const(18)  # a self-test run by serial `selftest` passed: back to OFF
 EVENT_NAMES = (
     "",
     "click",
@@ -56,6 +57,7 @@ EVENT_NAMES = (
     "USB out",
     "fault",
     "ramped down",
+    "check passed",
 )
 
 # (source, event, target or None for internal, action or None)
@@ -68,6 +70,7 @@ TRANSITIONS = (
     (SELFTEST, BATTERY_TOO_LOW, OFF, "signal_low_battery"),
     (SELFTEST, USB_IN, CHARGING, None),
     (SELFTEST, FAULTED, FAULT, None),
+    (SELFTEST, CHECK_PASSED, OFF, None),
     (STANDBY, CONTACT, RUN, None),
     (STANDBY, IDLE_TIMEOUT, OFF, None),
     (RUN, LIFTOFF, PAUSED, None),
