@@ -46,7 +46,8 @@ class Device:
         self.board = None
         self.app = None
         self.hung = False
-        self.lines = []  # everything the device wrote to the console, parsed
+        self.text = []  # everything the device wrote to the console
+        self.lines = []  # ... parsed
         self.resets = []  # (t_ms, cause)
         self.power_on()
 
@@ -69,6 +70,7 @@ class Device:
 
     # --- console --------------------------------------------------------------------------
     def _console_write(self, line):
+        self.text.append(line)
         self.lines.append(json.loads(line))
 
     def send(self, data):

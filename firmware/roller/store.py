@@ -43,10 +43,14 @@ def _valid(doc):
     return True
 
 
+def _header(body):
+    return ("%s %08x %d\n" % (MAGIC, binascii.crc32(body) & 0xFFFFFFFF, len(body))).encode()
+
+
 def encode(doc):
     """The bytes of one record."""
     body = json.dumps(doc).encode()
-    return ("%s %08x %d\n" % (MAGIC, binascii.crc32(body) & 0xFFFFFFFF, len(body))).encode() + body
+    return _header(body) + body
 
 
 def decode(data):
@@ -54,16 +58,8 @@ def decode(data):
     nl = data.find(b"\n")
     if nl < 0:
         return None
-    try:
-        header = data[:nl].decode().split()
-        if len(header) != 3 or header[0] != MAGIC:
-            return None
-        crc = int(header[1], 16)
-        length = int(header[2])
-    except ValueError:  # UnicodeError is one too
-        return None
     body = data[nl + 1 :]
-    if len(body) != length or binascii.crc32(body) & 0xFFFFFFFF != crc:
+    if data[: nl + 1] != _header(body):  # length and CRC of what is there, byte for byte
         return None
     try:
         doc = json.loads(body)
