@@ -271,3 +271,36 @@ def test_bench_runs_a_fixed_waveform_under_the_safety_rules(dev):
     dev.request({"cmd": "stop"})
     dev.step(600)
     assert dev.app.state == 0 and dev.app.bench_ua == 0
+
+
+# --- the built-in protocol scenario on both runtimes ------------------------------------------
+def test_protocol_scenario_same_on_both_runtimes(sim):
+    with open(paths.SCENARIOS + "/protocol.json") as f:
+        doc = json.load(f)
+    traces = {rt: sim(doc, rt) for rt in ("cpython", "micropython")}
+    body = {rt: [e for e in t if e["kind"] not in ("header", "end")] for rt, t in traces.items()}
+    assert body["cpython"] == body["micropython"]
+    serial = [e for e in body["micropython"] if e["kind"] == "serial"]
+    asked = [e for e in serial if e["dir"] == "in"]
+    answers = [json.loads(e["line"]) for e in serial if e["dir"] == "out"]
+    answers = [a for a in answers if "ok" in a]  # telemetry lines carry no "ok"
+    assert len(answers) == len(asked)
+    by_request = dict(zip([e["t"] for e in asked], answers, strict=True))
+    assert by_request[0.3] == {"ok": False, "error": "level must be 1..5"}
+    assert by_request[4.5]["ok"] and by_request[7.0]["bench"]["ua"] == 300
+    assert by_request[9.5]["selftest"]["result"] == "passed" and by_request[9.5]["state"] == "OFF"
+    assert by_request[10.5]["fault"] == "SELFTEST"
+    assert by_request[11.6]["ok"] and by_request[12.1]["level"] == 3  # torn write: the old level
+    assert by_request[13.8]["level"] == 4  # a completed write survives the cut
+    assert by_request[13.7]["sessions"] == 2 and by_request[13.7]["boot"] == 3
+    peak = max(abs(e["ua"]) for e in body["cpython"] if e["kind"] == "out")
+    assert 290 <= peak <= allowed_peak_ua(300)
+
+
+def test_scenario_serial_must_be_one_line(tmp_path):
+    from boards.sim.scenario import ScenarioError, check
+
+    for bad in ("a\nb", "\udc80"):
+        doc = {"name": "x", "duration_s": 1, "events": [{"t": 0, "serial": bad}]}
+        with pytest.raises(ScenarioError, match=r"events\[0\]\.serial: expected one line of text"):
+            check(doc)

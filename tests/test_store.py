@@ -96,6 +96,14 @@ def test_a_flood_of_set_commands_is_coalesced(dev):
     assert _loaded(dev.flash)[0] == dev.app.settings.as_dict()
 
 
+def test_a_change_is_on_flash_within_a_second(dev):
+    dev.request({"cmd": "set", "level": 2})  # written at once: nothing written for a second
+    dev.request({"cmd": "set", "level": 3}, ms=10)
+    assert _loaded(dev.flash)[0]["level"] == 2
+    dev.step(990)
+    assert _loaded(dev.flash)[0]["level"] == 3
+
+
 def test_a_fault_is_written_at_once(dev):
     dev.request({"cmd": "set", "level": 2})
     writes = dev.flash.writes
