@@ -234,11 +234,11 @@ def test_log_lists_usage_and_faults(dev):
     ({"shape": "square", "hz": 251, "ua": 100}, "hz must be 0.5..250 for square"),
     ({"shape": "square", "hz": 0.4, "ua": 100}, "hz must be 0.5..250 for square"),
     ({"shape": "square", "hz": True, "ua": 100}, "hz must be a number"),
-    ({"shape": "square", "hz": 10, "ua": 501}, "ua must be an integer 1..500"),
-    ({"shape": "square", "hz": 10, "ua": 0}, "ua must be an integer 1..500"),
-    ({"shape": "square", "hz": 10, "ua": 100.0}, "ua must be an integer 1..500"),
-    ({"shape": "square", "hz": 10, "ua": True}, "ua must be an integer 1..500"),
-    ({"shape": "square", "hz": 10}, "ua must be an integer 1..500"),
+    ({"shape": "square", "hz": 10, "ua": 501}, "ua must be an integer 15..500"),
+    ({"shape": "square", "hz": 10, "ua": 14}, "ua must be an integer 15..500"),
+    ({"shape": "square", "hz": 10, "ua": 100.0}, "ua must be an integer 15..500"),
+    ({"shape": "square", "hz": 10, "ua": True}, "ua must be an integer 15..500"),
+    ({"shape": "square", "hz": 10}, "ua must be an integer 15..500"),
 ])
 def test_bench_rejects_bad_arguments(dev, args, error):
     r = dev.request(dict(args, cmd="bench"))

@@ -49,6 +49,19 @@ ARGS = {
 COMMAND = st.sampled_from(sorted(COMMANDS) * 2 + ["bench", "set"] * 3).flatmap(
     lambda c: ARGS.get(c, st.just({})).map(lambda a: dict(a, cmd=c)))
 
+SMOOTH = st.sampled_from(("sine", "triangle"))
+VALID = st.one_of(
+    st.fixed_dictionaries({"cmd": st.just("set")}, optional={
+        "level": st.integers(1, 5), "program": st.sampled_from(programs.NAMES),
+        "session_s": st.integers(60, 900), "cue_s": st.integers(10, 15)}),
+    st.fixed_dictionaries({"cmd": st.just("bench"), "shape": st.sampled_from(("square", "burst")),
+                           "hz": st.floats(0.5, 250), "ua": st.integers(10, 500)}),
+    st.fixed_dictionaries({"cmd": st.just("bench"), "shape": SMOOTH,
+                           "hz": st.integers(1, 100), "ua": st.integers(10, 500)}),
+    st.sampled_from(("info", "status", "start", "stop", "log", "selftest")).map(lambda c: {"cmd": c}),
+    st.booleans().map(lambda on: {"cmd": "stream", "on": on}),
+)
+
 
 def _mutate(data):
     line, pos, byte, kind = data
@@ -61,7 +74,9 @@ def _mutate(data):
 
 
 LINES = st.one_of(
-    COMMAND.map(_dump),
+    VALID.map(_dump),
+    VALID.map(_dump),
+    VALID.map(_dump),
     COMMAND.map(_dump),
     st.dictionaries(st.sampled_from(FIELDS), VALUES, max_size=4).map(_dump),
     st.tuples(COMMAND.map(_dump), st.integers(0, 300), st.integers(0, 255), st.integers(0, 2)).map(

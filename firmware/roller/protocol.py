@@ -8,7 +8,7 @@ supervisor still clamps and checks whatever they start.
 from roller import VERSION, faults, programs, ui
 from roller.contact import OPEN_OHM
 from roller.jsonline import dumps, parse
-from roller.limits import HARD_MAX_UA, LINE_MAX_BYTES, STREAM_PERIOD_MS
+from roller.limits import HARD_MAX_UA, LINE_MAX_BYTES, PROBE_UA, STREAM_PERIOD_MS
 from roller.linebuf import LONG, LineBuffer
 from roller.selftest import FAILED, LOW_BATTERY, PASSED
 
@@ -190,8 +190,9 @@ class Protocol:
         top_hz = programs.MAX_SMOOTH_HZ if smooth else programs.MAX_HZ
         if hz < programs.MIN_HZ or hz > top_hz:
             return _error("hz must be %s..%d for %s" % (programs.MIN_HZ, top_hz, shape))
-        if not isinstance(ua, int) or isinstance(ua, bool) or ua < 1 or ua > HARD_MAX_UA:
-            return _error("ua must be an integer 1..%d" % HARD_MAX_UA)
+        # below the contact probe the cap could not hold in STANDBY (nor contact be measured)
+        if not isinstance(ua, int) or isinstance(ua, bool) or ua < PROBE_UA or ua > HARD_MAX_UA:
+            return _error("ua must be an integer %d..%d" % (PROBE_UA, HARD_MAX_UA))
         if app.state != ui.OFF and ui.superstate(app.state) is None:
             return _error("bench needs state OFF, STANDBY, RUN or PAUSED, not " + _state_name(app))
         if app.pending is not None:
