@@ -58,7 +58,8 @@ VALID = st.one_of(
                            "hz": st.floats(0.5, 250), "ua": st.integers(10, 500)}),
     st.fixed_dictionaries({"cmd": st.just("bench"), "shape": SMOOTH,
                            "hz": st.integers(1, 100), "ua": st.integers(10, 500)}),
-    st.sampled_from(("info", "status", "start", "stop", "log", "selftest")).map(lambda c: {"cmd": c}),
+    st.sampled_from(("info", "status", "start", "stop", "log", "selftest")).map(
+        lambda c: {"cmd": c}),
     st.booleans().map(lambda on: {"cmd": "stream", "on": on}),
 )
 
