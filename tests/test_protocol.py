@@ -102,8 +102,17 @@ def _reader(chunks):
     return lambda: chunks.pop(0) if chunks else None
 
 
+def _poll(buf, read):
+    """What Protocol.service does each call."""
+    if buf.empty():
+        chunk = read()
+        if chunk:
+            buf.feed(chunk)
+    return buf.line()
+
+
 def _drain(buf, read, calls=100):
-    return [x for x in (buf.poll(read) for _ in range(calls)) if x is not None]
+    return [x for x in (_poll(buf, read) for _ in range(calls)) if x is not None]
 
 
 def test_linebuffer_joins_chunks_and_splits_lines():
@@ -118,17 +127,13 @@ def test_linebuffer_drops_an_overlong_line_whole_and_once():
     assert _drain(buf, read) == [b"12345678", LONG, b"ok", LONG]
 
 
-def test_linebuffer_reads_at_most_one_chunk_per_poll():
+def test_linebuffer_holds_a_chunk_until_its_lines_are_taken():
     buf = LineBuffer(8)
-    calls = []
-
-    def read():
-        calls.append(1)
-        return b"x" * 5
-
-    for _ in range(10):
-        assert buf.poll(read) is None
-    assert len(calls) == 10
+    buf.feed(b"a\nb\nc")
+    assert not buf.empty() and buf.line() == b"a"
+    assert buf.line() == b"b" and buf.line() is None and buf.empty()
+    buf.feed(b"d\n")
+    assert buf.line() == b"cd" and buf.empty()
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -304,3 +309,51 @@ def test_scenario_serial_must_be_one_line(tmp_path):
         doc = {"name": "x", "duration_s": 1, "events": [{"t": 0, "serial": bad}]}
         with pytest.raises(ScenarioError, match=r"events\[0\]\.serial: expected one line of text"):
             check(doc)
+
+
+HEAP_SCRIPT = """
+import sys
+sys.path.insert(0, %(firmware)r)
+sys.path.insert(0, %(root)r)
+import micropython
+from boards.sim import deployfs
+from boards.sim.board import SimBoard
+from boards.sim.flash import Flash
+from boards.sim.model import Model
+from boards.sim.trace import Trace
+from roller.app import App
+
+class Sink:
+    def write(self, s):
+        pass
+
+model = Model(1)
+model.set_skin(20000)
+flash = Flash(%(flash)r)
+deployfs.prepare(flash, %(firmware)r)
+board = SimBoard(model, flash, Trace(Sink()))
+app = App(board)
+board.console_in.append(b'{"cmd": "start"}\\n')
+for i in range(3000):
+    app.tick(); app.service(); model.step(); board.advance_ms(1)
+allocated = 0
+for i in range(2000):
+    app.tick(); model.step(); board.advance_ms(1)
+    micropython.heap_lock()
+    try:
+        app.service()
+    except MemoryError:
+        allocated += 1
+    micropython.heap_unlock()
+print(app.state, allocated)
+"""
+
+
+def test_idle_service_allocates_nothing_on_micropython(tmp_path):
+    """service() runs after every tick: with no input and nothing to store it must not allocate."""
+    script = tmp_path / "heap.py"
+    script.write_text(HEAP_SCRIPT % {"firmware": paths.FIRMWARE, "root": paths.ROOT,
+                                     "flash": str(tmp_path / "fs")})
+    out = subprocess.run([paths.micropython_exe(), "-X", "heapsize=256k", str(script)],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["3", "0"]  # in RUN, no allocation in 2000 calls

@@ -1,6 +1,6 @@
 """Bounded line assembly for the serial console: a fixed buffer, over-long lines dropped whole."""
 
-LONG = object()  # what `poll` returns for a line that did not fit
+LONG = object()  # what `line` returns for a line that did not fit
 
 
 class LineBuffer:
@@ -8,21 +8,25 @@ class LineBuffer:
         self.buf = bytearray(size)
         self.n = 0
         self.overflow = False  # discarding up to the next newline
-        self._chunk = None  # bytes read but not yet consumed
+        self._chunk = None  # bytes received but not yet consumed
         self._pos = 0
 
-    def poll(self, read):
+    def empty(self):
+        """True when the last chunk is used up: time to feed the next."""
+        return self._chunk is None
+
+    def feed(self, chunk):
+        self._chunk = chunk
+        self._pos = 0
+
+    def line(self):
         """The next complete line (bytes, without the newline), LONG, or None.
 
-        Calls `read()` at most once, so one call does bounded work whatever arrives.
+        Looks at most at the rest of one chunk, so one call does bounded work.
         """
         chunk = self._chunk
         if chunk is None:
-            chunk = read()
-            if not chunk:
-                return None
-            self._chunk = chunk
-            self._pos = 0
+            return None
         pos = self._pos
         end = chunk.find(b"\n", pos)
         stop = len(chunk) if end < 0 else end

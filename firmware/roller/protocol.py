@@ -5,6 +5,8 @@ ASCII, strict JSON, command, field names, types, ranges) before anything acts on
 line changes nothing. Commands act only through the App's own events and setters; the
 supervisor still clamps and checks whatever they start.
 """
+from micropython import const
+
 from roller import VERSION, faults, programs, ui
 from roller.contact import OPEN_OHM
 from roller.jsonline import dumps, parse
@@ -12,7 +14,7 @@ from roller.limits import HARD_MAX_UA, LINE_MAX_BYTES, PROBE_UA, STREAM_PERIOD_M
 from roller.linebuf import LONG, LineBuffer
 from roller.selftest import FAILED, LOW_BATTERY, PASSED
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = const(1)
 # command: the fields it takes besides "cmd"
 COMMANDS = {
     "info": (),
@@ -51,7 +53,12 @@ class Protocol:
     def service(self):
         """At most one request line, then telemetry when due."""
         board = self.app.board
-        line = self.lines.poll(board.console_read)
+        lines = self.lines
+        if lines.empty():
+            chunk = board.console_read()
+            if chunk:
+                lines.feed(chunk)
+        line = lines.line()
         if line is not None:
             try:
                 response = self.handle(line)
