@@ -3,6 +3,7 @@
 Mirrors boards/sim/runner.py (tick, service, power cuts, watchdog resets) but lets a test look
 at the model and the App between any two milliseconds.
 """
+import atexit
 import json
 import os
 import shutil
@@ -27,7 +28,9 @@ class _Sink:
 def deployed_flash(flash_dir):
     """A flash dir holding the firmware files and their manifest, as `deploy` leaves it."""
     if "dir" not in _TEMPLATE:
-        template = tempfile.mkdtemp(prefix="roller-deployed-") + "/fs"
+        root = tempfile.mkdtemp(prefix="roller-deployed-")
+        atexit.register(shutil.rmtree, root, True)
+        template = root + "/fs"
         deployfs.prepare(Flash(template), paths.FIRMWARE)
         _TEMPLATE["dir"] = template
     shutil.copytree(_TEMPLATE["dir"], flash_dir)
