@@ -83,6 +83,11 @@ ROWS = [
     ("charging-fault", 3, [{"t": 0.5, "usb": True}, {"t": 1, "fault": "sense_stuck_high"}], {},
      ["CHARGING", "FAULT"]),
     ("selftest-usb-charging", 3, ON + [{"t": 0.63, "usb": True}], {}, ["SELFTEST", "CHARGING"]),
+    ("off-serial-start-selftest", 3, [{"t": 0.5, "serial": '{"cmd": "start"}'}], {},
+     ["OFF", "SELFTEST", "STANDBY"]),
+    ("active-serial-stop-off", 6, RUNNING + [{"t": 3, "serial": '{"cmd": "stop"}'}], {}, ["RUN", "OFF"]),
+    ("selftest-check-passed-off", 3, [{"t": 0.5, "serial": '{"cmd": "selftest"}'}], {},
+     ["OFF", "SELFTEST", "OFF"]),
 ]
 
 
@@ -95,8 +100,8 @@ def test_transition(sim, duration, events, settings, expected):
 
 def test_every_table_row_has_a_scenario():
     """Rows without a scenario above are covered by the named tests below."""
-    covered_elsewhere = {("ACTIVE", "click"), ("ACTIVE", "double"), ("ACTIVE", "stop"),
-                         ("OFF", "start"), ("ACTIVE", "ramped down"), ("RUN", "session end"),
+    covered_elsewhere = {("ACTIVE", "click"), ("ACTIVE", "double"), ("ACTIVE", "ramped down"),
+                         ("RUN", "session end"),
                          ("SELFTEST", "selftest passed"), ("DONE", "5 s")}
     slugs = " ".join(r[0] for r in ROWS)
     for source, event, _, _ in ui.TRANSITIONS:
