@@ -181,19 +181,20 @@ class Checker:
             assert self.skin_ohm, "current without skin at %d ms" % t
             assert self.eligible_at is not None and t >= self.eligible_at, \
                 "%d uA before contact could be confirmed at %d ms" % (ua, t)
-        if self.lost_at is not None and t >= self.lost_at + 5 and not self.hw_faults:
-            if self.eligible_at is None:
-                assert ua <= limits.PROBE_UA, "%d uA 5 ms after lift-off at %d ms" % (ua, t)
+        lifted = self.lost_at is not None and t >= self.lost_at + 5 and self.eligible_at is None
+        if lifted and not self.hw_faults:
+            assert ua <= limits.PROBE_UA, "%d uA 5 ms after lift-off at %d ms" % (ua, t)
         if self.sense_fault_since is not None and ua >= 20:
             # R8: once current flows, a stuck sense is caught within a period + 10 ms
             self.sense_exposed_ms += 1
-            assert self.sense_exposed_ms <= 2 * HALF_MS[self.program] + 15, "sense fault not caught by %d ms" % t
+            assert self.sense_exposed_ms <= 2 * HALF_MS[self.program] + 15, "sense fault missed at %d ms" % t
         if self.hang_at is not None:
             assert t <= self.hang_at + 300, "no watchdog reset 300 ms after a hang (R9)"
         sign = (self.ua > 0) - (self.ua < 0)
         if sign and sign == self.sign:
             self.sign_run += 1
-            if "polarity_stuck" not in self.hw_faults and self.hang_at is None:  # a hung loop holds its polarity until the watchdog
+            # a hung loop holds its polarity until the watchdog resets it
+            if "polarity_stuck" not in self.hw_faults and self.hang_at is None:
                 assert self.sign_run <= HALF_MS[self.program] + 5, "same polarity too long at %d ms" % t
         else:
             self.sign, self.sign_run = sign, 1 if sign else 0
