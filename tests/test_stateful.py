@@ -80,13 +80,12 @@ class Checker:
         self.hw_faults = set()
         self.sense_fault_since = None
         self.hang_at = None
-        self.powered = True
         self.sign, self.sign_run = 0, 0
         self.run_segments = []  # (start ms, end ms or None, cap uA, half period ms)
         self.session_run_ms = 0  # contact time (ms in RUN) of the session
         self.last_cue_run_ms = None
 
-    def inject(self, key, value):
+    def inject(self, key, value, powered):
         t = self.t
         if key == "skin":
             old = self.skin_ohm
@@ -124,14 +123,10 @@ class Checker:
                 if self.sense_fault_since is None:
                     self.sense_fault_since = t
                     self.sense_exposed_ms = 0
-            elif value == "loop_hang" and self.powered:
+            elif value == "loop_hang" and powered:
                 self.hang_at = t
-        elif key == "power":
-            if value == "cut":
-                self.powered = False
-                self.hang_at = None
-            elif value == "on":
-                self.powered = True
+        elif key == "power" and value == "cut":
+            self.hang_at = None
 
     def event(self, e):
         kind = e["kind"]
@@ -184,12 +179,13 @@ class Checker:
             assert ua == 0, "current with USB present at %d ms (R6)" % t
         if self.away_since is not None and t >= self.away_since + 5:
             self.eligible_at = None  # a real lift-off: contact must be confirmed again
-        if ua > limits.PROBE_UA + 2 and not self.hw_faults:  # R4
+        frozen = self.hang_at is not None  # a hung loop cannot react until the watchdog
+        if ua > limits.PROBE_UA + 2 and not self.hw_faults and not frozen:  # R4
             assert self.skin_ohm, "current without skin at %d ms" % t
             assert self.eligible_at is not None and t >= self.eligible_at, \
                 "%d uA before contact could be confirmed at %d ms" % (ua, t)
         lifted = self.lost_at is not None and t >= self.lost_at + 5 and self.eligible_at is None
-        if lifted and not self.hw_faults:
+        if lifted and not self.hw_faults and not frozen:
             assert ua <= limits.PROBE_UA, "%d uA 5 ms after lift-off at %d ms" % (ua, t)
         if self.sense_fault_since is not None and ua >= 20:
             # R8: once current flows, a stuck sense is caught within a period + 10 ms
@@ -254,6 +250,7 @@ class RollerMachine(RuleBasedStateMachine):
             t = self.now_ms
             due = [p for p in self.pending if p[0] <= t]
             self.pending = [p for p in self.pending if p[0] > t]
+            powered = self.runner.app is not None  # a torn flash write may have cut it
             for _, key, value in due:
                 self.runner.apply(key, value, t)
             if due:
@@ -269,7 +266,7 @@ class RollerMachine(RuleBasedStateMachine):
                 if ms_now == t:
                     for _, key, value in due:
                         if key != "pin":
-                            checker.inject(key, value)
+                            checker.inject(key, value, powered)
                 while index < len(events) and round(events[index]["t"] * 1000) <= ms_now:
                     checker.event(events[index])
                     index += 1

@@ -153,9 +153,11 @@ class Runner:
                     board.button_pin_low = self._pressed
                 if not self.hung:
                     try:
+                        # a real board services the console in the time left after a tick,
+                        # so what it decides takes effect at the next tick: this one
+                        self.app.service()
                         self.app.tick()
                         self.ticks += 1
-                        self.app.service()  # a real board runs it in the time left
                     except PowerLost:
                         pass  # the flash's on_cut has already powered the device off
             model.step()
