@@ -23,7 +23,7 @@ class ScenarioError(Exception):
 
 
 def _is_number(x):
-    return (isinstance(x, int) or isinstance(x, float)) and not isinstance(x, bool)
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def _finite(x):
