@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 _TICK_US = const(1000)
 _RESYNC_US = const(20_000)  # this far behind (a long flash write): drop missed ticks, no burst
-_CONSOLE_MAX_BYTES = const(128)  # per call, so a flood of input cannot starve the tick
+_CONSOLE_READ_BYTES = const(64)  # per call, so a flood of input cannot starve the tick
+_CONSOLE_KEEP_BYTES = const(512)  # unread input beyond this is dropped, like a full UART FIFO
 _HALF_SCALE = const(32768)
 
 
@@ -69,15 +70,27 @@ class Console:
         self._out = stdout or sys.stdout
         self._poll = select.poll()
         self._poll.register(stdin, select.POLLIN)
+        self._pending = b""
 
-    def read(self):
-        """Bytes waiting on stdin, or None."""
-        data = b""
-        while len(data) < _CONSOLE_MAX_BYTES and self._poll.poll(0):
+    def pump(self):
+        """Take in what waits on stdin. A board's port catches Ctrl-C before stdin; the unix
+        port in raw-REPL mode hands it over as a byte, so it interrupts here, as on a board."""
+        for _ in range(_CONSOLE_READ_BYTES):
+            if not self._poll.poll(0):
+                return
             byte = self._in.read(1)
             if not byte:
-                break
-            data += byte
+                return
+            if byte == b"\x03":
+                raise KeyboardInterrupt
+            if len(self._pending) < _CONSOLE_KEEP_BYTES:
+                self._pending += byte
+
+    def read(self):
+        """Bytes received since the last call, or None."""
+        self.pump()
+        data = self._pending
+        self._pending = b""
         return data or None
 
     def write(self, line):
