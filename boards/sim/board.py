@@ -66,11 +66,12 @@ class SimBoard:
         m.enable = bool(enable)
 
     # --- sensing ---------------------------------------------------------------------------
+    # calibration rounds to nearest, so positive and negative readings carry no bias
     def read_current_ua(self):
-        return (self.model.isense_code() - 2048) * _ISENSE_UA_PER_2048 // 2048
+        return ((self.model.isense_code() - 2048) * _ISENSE_UA_PER_2048 + 1024) // 2048
 
     def read_electrode_mv(self):
-        return (self.model.vsense_code() - 2048) * _VSENSE_MV_PER_2048 // 2048
+        return ((self.model.vsense_code() - 2048) * _VSENSE_MV_PER_2048 + 1024) // 2048
 
     def read_battery_mv(self):
         return self.model.vbat_code() * 2 * _model.VBAT_REF_MV // _model.ADC_MAX_CODE

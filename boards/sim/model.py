@@ -143,12 +143,15 @@ class Model:
             return ADC_MAX_CODE
         if "sense_stuck_low" in self.faults:
             return ADC_MID_CODE  # reads zero current whatever flows
+        # round to nearest: a floor would bias every reading negative (a fake DC component)
         ua = self.delivered_ua
-        return self._clamp_code(ADC_MID_CODE + ua * ADC_MID_CODE // ISENSE_FULL_UA + self._noise())
+        code = (ua * ADC_MID_CODE + ISENSE_FULL_UA // 2) // ISENSE_FULL_UA
+        return self._clamp_code(ADC_MID_CODE + code + self._noise())
 
     def _vsense_code_now(self):
         mv = self.electrode_mv
-        return self._clamp_code(ADC_MID_CODE + mv * ADC_MID_CODE // VSENSE_FULL_MV + self._noise())
+        code = (mv * ADC_MID_CODE + VSENSE_FULL_MV // 2) // VSENSE_FULL_MV
+        return self._clamp_code(ADC_MID_CODE + code + self._noise())
 
     def vsense_code(self):
         if "vsense_stuck" in self.faults:

@@ -52,6 +52,9 @@ class Runner:
         self._bounce_until_ms = 0
         self._last_ua = 0
         self._last_hw = None
+        self._bounce_rng = Model(doc.get("seed", 1) + 7)  # bounce pattern, apart from ADC noise
+        self._next_event = 0
+        self.now_ms = 0
         self.power_on("power")
 
     # --- power and resets ---------------------------------------------------------------------
@@ -126,27 +129,26 @@ class Runner:
                     return
 
     # --- the loop -----------------------------------------------------------------------------
-    def run(self, wall_clock=None):
+    def advance_to(self, end_ms):
+        """Simulate up to (not including) `end_ms`, applying the timeline on the way."""
         timeline = self.timeline
         n_events = len(timeline)
-        next_event = 0
         model = self.model
         trace = self.trace
-        rng = Model(self.doc.get("seed", 1) + 7)  # bounce pattern, independent of ADC noise
-        start_s = wall_clock() if wall_clock else 0
-        for t_ms in range(self.duration_ms):
+        bounce_rng = self._bounce_rng
+        for t_ms in range(self.now_ms, end_ms):
             trace.now_ms = t_ms
             self.elapsed_ms = t_ms
-            if next_event < n_events and timeline[next_event][0] <= t_ms:
-                while next_event < n_events and timeline[next_event][0] <= t_ms:
-                    _, key, value = timeline[next_event]
-                    next_event += 1
+            if self._next_event < n_events and timeline[self._next_event][0] <= t_ms:
+                while self._next_event < n_events and timeline[self._next_event][0] <= t_ms:
+                    _, key, value = timeline[self._next_event]
+                    self._next_event += 1
                     self.apply(key, value, t_ms)
                 model.step()  # the load may have changed: sense reads it this ms
             board = self.board
             if board is not None:
                 if t_ms < self._bounce_until_ms:
-                    board.button_pin_low = rng._noise() > 0
+                    board.button_pin_low = bounce_rng._noise() > 0
                 else:
                     board.button_pin_low = self._pressed
                 if not self.hung:
@@ -171,11 +173,15 @@ class Runner:
                     self.power_off()
                     self.elapsed_ms = t_ms + 1
                     trace.now_ms = t_ms + 1
-                    self.hung = False
                     self.power_on("watchdog")
-        trace.now_ms = self.duration_ms
-        wall_s = (wall_clock() - start_s) if wall_clock else 0
-        trace.end(self.ticks, wall_s)
+        if end_ms > self.now_ms:
+            self.now_ms = end_ms
+
+    def run(self, wall_clock=None):
+        start_s = wall_clock() if wall_clock else 0
+        self.advance_to(self.duration_ms)
+        self.trace.now_ms = self.duration_ms
+        self.trace.end(self.ticks, (wall_clock() - start_s) if wall_clock else 0)
         return self.ticks
 
 

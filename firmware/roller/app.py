@@ -103,8 +103,13 @@ class App:
         sup = self.supervisor
         if ui.STANDBY <= state <= ui.PAUSED:
             confirmed = state == ui.RUN and self.contact.confirmed
-            amplitude_ua = self.envelope.next_ua() if confirmed else PROBE_UA
             wave = self.wave
+            if not confirmed:
+                amplitude_ua = PROBE_UA
+            elif wave.index < wave.half:
+                amplitude_ua = self.envelope.next_ua()  # the negative half replays these
+            else:
+                amplitude_ua = 0  # unused: the negative half is the mirror
             setpoint_ua = wave.next_ua(amplitude_ua, PROBE_UA)
             sup.drive(setpoint_ua, self.cap_ua, confirmed, wave.period_done)
         elif state == ui.OFF or state == ui.DONE:
@@ -130,7 +135,7 @@ class App:
         if ui.STANDBY <= state <= ui.PAUSED:
             if battery.filtered_mv < BATTERY_RUN_MIN_MV and not self.low_battery:
                 self.dispatch(ui.BATTERY_TOO_LOW)
-            if state == ui.RUN:
+            if state == ui.RUN and self.pending is None:
                 zone = self.session.add_contact(_SLOW_MS)
                 if zone is not None:
                     board.emit_cue(zone)
@@ -249,12 +254,17 @@ class App:
         error = s.update(changes)
         if error is not None:
             return error
+        old_cap_ua = self.cap_ua
         if s.program != old_program:
             self._configure_program()
             self.session.zones = programs.PROGRAMS[s.program][4]
             self._cut()
         else:
             self._update_cap()
+        if self.cap_ua < old_cap_ua and self.envelope.now_na > self.cap_ua * 1000:
+            # a lower level applies at once; the half-done period restarts so balance holds
+            self.envelope.clip(self.cap_ua)
+            self._restart_wave()
         if self.state == ui.RUN and self.pending is None and (
             s.program != old_program or s.level != old_level
         ):
