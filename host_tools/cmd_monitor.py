@@ -71,8 +71,15 @@ def format_response(doc):
     return "ok  " + "  ".join("%s %s" % (k, _value(doc[k])) for k in keys)
 
 
+# telemetry fields shown first, with their units
+_TELEMETRY = (("t", "t %s s"), ("state", "%s"), ("ua", "%s uA"), ("v", "%s V"), ("ohm", "%s ohm"),
+              ("level", "level %s"))
+
+
 def format_telemetry(doc):
-    return "  ".join("%s %s" % (k, _value(v)) for k, v in doc.items())
+    known = [fmt % _value(doc[k]) for k, fmt in _TELEMETRY if k in doc]
+    rest = ["%s %s" % (k, _value(v)) for k, v in doc.items() if k not in dict(_TELEMETRY)]
+    return "  ".join(known + rest)
 
 
 class Display:
