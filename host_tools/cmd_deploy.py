@@ -60,6 +60,7 @@ def register(sub):
     p.add_argument("--port", metavar="P", help="serial port of the device (devsim: its pty)")
     p.add_argument("--dry-run", action="store_true",
                    help="build and print the size and the mpremote commands; touch no device")
+    p.add_argument("--out", metavar="DIR", help="build folder (default build/deploy/BOARD)")
     p.set_defaults(func=run)
 
 
@@ -103,7 +104,7 @@ def run(args):
     board = firmware_build.board(args.board)
     if not args.dry_run and not args.port:
         return fail("--port is required (or --dry-run)", 2)
-    out_dir = os.path.join(paths.ROOT, "build", "deploy", board.name)
+    out_dir = args.out or os.path.join(paths.ROOT, "build", "deploy", board.name)
     try:
         build = firmware_build.build(board, out_dir)
     except subprocess.CalledProcessError as exc:

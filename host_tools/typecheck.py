@@ -54,16 +54,18 @@ def stubs_dir(port):
         staging = tempfile.mkdtemp(prefix=port + "-", dir=os.path.dirname(target))
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                         "--no-deps", "--target", staging, *specs], check=True)
-        shutil.rmtree(target, ignore_errors=True)
-        os.rename(staging, target)
+        try:
+            os.rename(staging, target)
+        except OSError:  # another run installed the same set meanwhile
+            shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
-def check(port, firmware_dir=paths.FIRMWARE):
+def check(port, firmware_dir=paths.FIRMWARE, work=None):
     """(exit code, mypy output) for one port's HAL, hal/common.py and board_config."""
     _, hal_file, board = PORTS[port]
     stubs = stubs_dir(port)
-    work = os.path.join(BUILD, "typecheck", port)
+    work = work or os.path.join(BUILD, "typecheck", port)
     os.makedirs(work, exist_ok=True)
     config_dir = os.path.join(work, "config")  # board.py is board_config.py on the device
     os.makedirs(config_dir, exist_ok=True)
