@@ -3,8 +3,8 @@
 Type a command as JSON or in short form (`status`, `set level=3 program=eye`, `stream on`,
 `bench shape=square hz=50 ua=100`); responses are pretty-printed, `stream` telemetry shows as
 one refreshing line on a terminal (one line per update otherwise). Non-interactive: --command
-(repeatable) or lines on stdin, then --wait-s seconds of output, then exit (1 if any request
-got an error).
+(repeatable; `sleep S` waits S seconds in between) or lines on stdin, then --wait-s seconds of
+output, then exit (1 if any request got an error).
 """
 import json
 import select
@@ -125,6 +125,9 @@ def run_commands(link, display, commands, wait_s):
     errors = 0
     streaming = False
     for text in commands:
+        if text.split()[0] == "sleep":  # local: let the device work, show what it sends
+            _pump(link, display, float(text.split()[1]))
+            continue
         request = to_request(text)
         display.out.write("> %s\n" % request)
         response = link.request(request)

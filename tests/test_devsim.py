@@ -90,7 +90,7 @@ def test_a_file_altered_after_deploy_fails_the_next_self_test(devsim):
         pytest.xfail(NO_PROTOCOL + ": FAULT SELFTEST cannot be read over the serial port")
     mpremote(port, "exec", "--no-follow", firmware_build.DEVSIM_START)
     time.sleep(0.3)
-    code, out, err = run_cli("monitor", "--port", port, "-c", "selftest", "--wait-s", "0.5", "-c", "status")
+    code, out, err = run_cli("monitor", "--port", port, "-c", "selftest", "-c", "sleep 1", "-c", "status")
     assert code == 0, out + err
     assert "state FAULT" in out and "fault SELFTEST" in out and "roller/led.mpy" in out
 
