@@ -274,3 +274,23 @@ def test_flash_adapter_over_os(tmp_path, monkeypatch):
     fs.remove("b.bin")
     fs.remove("b.bin")  # already gone: no error
     assert fs.listdir() == []
+
+
+@pytest.mark.parametrize("module_name,board_dir", sorted(BOARDS.values()))
+def test_hal_runs_on_the_micropython_unix_port(module_name, board_dir):
+    import ast
+    import subprocess
+
+    script = os.path.join(paths.ROOT, "tests", "mpy", "hal_on_unix_port.py")
+    proc = subprocess.run([paths.micropython_exe(), script, paths.ROOT, board_dir, module_name],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines())
+    cfg = load_config(board_dir)
+    assert lines["first"] == "True"
+    writes = [tuple(e) for e in ast.literal_eval(lines["events"]) if e[0] == "value"]
+    a, b, en = cfg.LEG_A_PIN, cfg.LEG_B_PIN, cfg.ENABLE_PIN
+    assert writes == [("value", a, 1), ("value", en, 1), ("value", a, 0), ("value", b, 1),
+                      ("value", en, 1), ("value", en, 0), ("value", b, 0)]
+    assert int(lines["current_ua"]) == cfg.ISENSE_UA_PER_32768 // 2
+    assert lines["interrupted"].startswith("20 True ")
