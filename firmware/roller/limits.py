@@ -41,9 +41,9 @@ BATTERY_RUN_MIN_MV = const(3300)
 BATTERY_FILTER_MS = const(1000)
 
 # R8: sense plausibility
-SENSE_CHECK_MIN_UA = const(20)
+SENSE_CHECK_MIN_UA = const(10)  # probe level is judged too
 IMPLAUSIBLE_MS = const(10)
-MIN_LOAD_OHM = const(500)  # lower readings mean a shorted or stuck voltage sense
+MIN_LOAD_OHM = const(2000)  # no skin reads this low: a short or a stuck voltage sense
 SENSE_RAIL_MARGIN_CODES = const(4)  # an ADC this close to a rail is stuck or broken
 
 # R9 / R10

@@ -162,9 +162,7 @@ class Supervisor:
         self._implausible = 0
         # the electrode voltage must follow the current's sign; with skin capacitance it lags,
         # but a live sense moves towards it, a stuck one does not
-        if i_abs >= SENSE_CHECK_MIN_UA and v_abs >= _VSENSE_MOVE_MV and (
-            (electrode_mv > 0) != (current_ua > 0)
-        ):
+        if i_abs >= SENSE_CHECK_MIN_UA and (electrode_mv > 0) != (current_ua > 0):
             if self._vsense_wrong == 0:
                 self._vsense_first_mv = electrode_mv
             self._vsense_wrong += 1
