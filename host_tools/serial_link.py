@@ -51,9 +51,13 @@ class Link:
         """One received line as text (CR/LF stripped), or None after timeout_s."""
         end = time.monotonic() + timeout_s
         while b"\n" not in self._buf:
-            if time.monotonic() >= end:
+            waiting = self.port.in_waiting
+            if waiting:
+                self._buf += self.port.read(waiting)
+            elif time.monotonic() >= end:
                 return None
-            self._buf += self.port.read(self.port.in_waiting or 1)
+            else:
+                self._buf += self.port.read(1)  # waits up to the port timeout
         line, self._buf = self._buf.split(b"\n", 1)
         return line.decode("utf-8", "replace").strip("\r")
 
