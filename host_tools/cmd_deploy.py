@@ -67,9 +67,9 @@ def register(sub):
 def plan(build):
     """The mpremote argument lists: prepare + copy, verify, restart (without `connect P`)."""
     files = build.files
-    dirs = sorted({os.path.dirname(f) for f in files if "/" in f})
-    dirs = sorted({"/".join(d.split("/")[: i + 1]) for d in dirs for i in range(d.count("/") + 1)})
-    tops = sorted({d.split("/")[0] for d in dirs})
+    # every folder a file sits in, parents first (boards, boards/sim)
+    dirs = sorted({f.rsplit("/", i)[0] for f in files for i in range(1, f.count("/") + 1)})
+    tops = [d for d in dirs if "/" not in d]
     shadows = [f[:-4] + ".py" for f in files if f.endswith(".mpy") and "/" not in f]
     copy = ["resume", "exec", _PREPARE % ([firmware_build.MANIFEST] + tops + shadows, dirs)]
     for name in files:  # the manifest is last in build.files
