@@ -50,7 +50,8 @@ def main(argv):
     if "--check" in argv:
         with open(DOC) as f:
             if f.read() != text:
-                sys.stderr.write("statechart: docs/states.md is out of date; run python -m host_tools.statechart\n")
+                sys.stderr.write("statechart: docs/states.md is out of date; "
+                                 "run python -m host_tools.statechart\n")
                 return 1
         return 0
     with open(DOC, "w") as f:

@@ -71,18 +71,24 @@ ROWS = [
     ("active-usb-charging", 5, RUNNING + [{"t": 3, "usb": True}], {}, ["RUN", "CHARGING"]),
     ("active-low-battery-off", 7, RUNNING + [{"t": 3, "battery_v": 3.2}], {}, ["RUN", "OFF"]),
     ("active-fault", 5, RUNNING + [{"t": 3, "fault": "dac_stuck_high"}], {}, ["RUN", "FAULT"]),
-    ("fault-during-paused", 6, RUNNING + [{"t": 3, "skin": {"ohm": 20000}}, {"t": 3.1, "skin": None},
-                                          {"t": 3.5, "fault": "sense_stuck_high"}], {}, ["PAUSED", "FAULT"]),
+    ("fault-during-paused", 6, RUNNING + [{"t": 3.1, "skin": None}, {"t": 3.5, "fault": "sense_stuck_high"}],
+     {}, ["PAUSED", "FAULT"]),
     ("fault-hold-off", 7, RUNNING + [{"t": 3, "fault": "dac_stuck_high"}, {"t": 4, "button": "hold"}], {},
      ["FAULT", "OFF"]),
     ("done-click-off", 70, RUNNING + [{"t": 63, "button": "click"}], {"session_s": 60},
      ["DONE", "OFF"]),
     ("done-usb-charging", 70, RUNNING + [{"t": 63, "usb": True}], {"session_s": 60}, ["DONE", "CHARGING"]),
-    ("done-fault", 70, RUNNING + [{"t": 63, "fault": "enable_stuck_on"}], {"session_s": 60}, ["DONE", "FAULT"]),
+    ("done-fault", 70, RUNNING + [{"t": 63, "fault": "enable_stuck_on"}], {"session_s": 60},
+     ["DONE", "FAULT"]),
     ("off-fault", 3, [{"t": 0.5, "skin": SKIN}, {"t": 1, "fault": "enable_stuck_on"}], {}, ["OFF", "FAULT"]),
     ("charging-fault", 3, [{"t": 0.5, "usb": True}, {"t": 1, "fault": "sense_stuck_high"}], {},
      ["CHARGING", "FAULT"]),
     ("selftest-usb-charging", 3, ON + [{"t": 0.63, "usb": True}], {}, ["SELFTEST", "CHARGING"]),
+    ("off-serial-start-selftest", 3, [{"t": 0.5, "serial": '{"cmd": "start"}'}], {},
+     ["OFF", "SELFTEST", "STANDBY"]),
+    ("active-serial-stop-off", 6, RUNNING + [{"t": 3, "serial": '{"cmd": "stop"}'}], {}, ["RUN", "OFF"]),
+    ("selftest-check-passed-off", 3, [{"t": 0.5, "serial": '{"cmd": "selftest"}'}], {},
+     ["OFF", "SELFTEST", "OFF"]),
 ]
 
 
@@ -95,8 +101,8 @@ def test_transition(sim, duration, events, settings, expected):
 
 def test_every_table_row_has_a_scenario():
     """Rows without a scenario above are covered by the named tests below."""
-    covered_elsewhere = {("ACTIVE", "click"), ("ACTIVE", "double"), ("ACTIVE", "stop"),
-                         ("OFF", "start"), ("ACTIVE", "ramped down"), ("RUN", "session end"),
+    covered_elsewhere = {("ACTIVE", "click"), ("ACTIVE", "double"), ("ACTIVE", "ramped down"),
+                         ("RUN", "session end"),
                          ("SELFTEST", "selftest passed"), ("DONE", "5 s")}
     slugs = " ".join(r[0] for r in ROWS)
     for source, event, _, _ in ui.TRANSITIONS:
@@ -209,7 +215,8 @@ def test_cues_follow_the_zone_sequence_every_15_s_of_contact_time(sim):
     cues = [(e["t"], e["zone"]) for e in trace if e["kind"] == "cue"]
     assert [zone for _, zone in cues] == ["forehead", "cheeks", "jawline", "neck"]
     run_start = first(trace, "state", state="RUN")["t"]
-    paused_s = first(trace, "state", after_s=30, state="RUN")["t"] - first(trace, "state", state="PAUSED")["t"]
+    paused_s = (first(trace, "state", after_s=30, state="RUN")["t"]
+                - first(trace, "state", state="PAUSED")["t"])
     expected = [run_start, run_start + 15, run_start + 30 + paused_s, run_start + 45 + paused_s]
     assert np.allclose([t for t, _ in cues], expected, atol=0.02)  # contact time, not wall time
 

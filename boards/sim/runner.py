@@ -155,6 +155,7 @@ class Runner:
                     try:
                         self.app.tick()
                         self.ticks += 1
+                        self.app.service()  # a real board runs it in the time left
                     except PowerLost:
                         pass  # the flash's on_cut has already powered the device off
             model.step()

@@ -62,6 +62,14 @@ CUE_MAX_S = const(15)
 IDLE_OFF_MS = const(120_000)
 DONE_TO_OFF_MS = const(5000)
 
+# R13: serial protocol
+LINE_MAX_BYTES = const(256)  # longer request lines are discarded and answered with one error
+STREAM_PERIOD_MS = const(100)  # telemetry at 10 Hz
+
+# R14: persistence
+STORE_WRITE_MIN_MS = const(1000)  # flash wear: at most one write per second, faults excepted
+FAULT_LOG_ENTRIES = const(32)
+
 # Intensity levels
 LEVEL_MIN = const(1)
 LEVEL_MAX = const(5)

@@ -34,7 +34,8 @@ class Supervisor:
         self.latched = faults.NONE
         self.last_ua = 0  # signed setpoint written last tick (0 = enable test)
         self.enable_test = False
-        self.allowed_ua = allowed_peak_ua(PROBE_UA)
+        self.allowed_ua = allowed_peak_ua(PROBE_UA)  # what this tick's check allows
+        self._next_allowed_ua = self.allowed_ua  # from the next write on
         self.reading_ok = False  # last readings plausible: contact detection may use them
         self._wrong_polarity = 0
         self._implausible = 0
@@ -72,10 +73,13 @@ class Supervisor:
         self._wrong_polarity = 0
 
     def set_cap(self, cap_ua):
-        self.allowed_ua = allowed_peak_ua(cap_ua if cap_ua > PROBE_UA else PROBE_UA)
+        # a reading is judged against the cap its write was clamped to: a cap lowered between
+        # write and check (serial `set` in service) must not make the last write an over-current
+        self._next_allowed_ua = allowed_peak_ua(cap_ua if cap_ua > PROBE_UA else PROBE_UA)
 
     def drive(self, setpoint_ua, cap_ua, contact_confirmed, period_done):
         """Clamp and write one setpoint; `period_done` closes a charge-balance period."""
+        self.allowed_ua = self._next_allowed_ua
         if self.latched:
             self.halt()
             return

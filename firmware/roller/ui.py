@@ -36,6 +36,7 @@ USB_IN = const(13)
 USB_OUT = const(14)
 FAULTED = const(15)
 RAMPED_DOWN = const(16)  # a ramp-down to OFF or DONE has reached zero
+CHECK_PASSED = const(17)  # a self-test run by serial `selftest` passed: back to OFF
 EVENT_NAMES = (
     "",
     "click",
@@ -54,6 +55,7 @@ EVENT_NAMES = (
     "USB out",
     "fault",
     "ramped down",
+    "check passed",
 )
 
 # (source, event, target or None for internal, action or None)
@@ -65,6 +67,7 @@ TRANSITIONS = (
     (SELFTEST, BATTERY_TOO_LOW, OFF, "signal_low_battery"),
     (SELFTEST, USB_IN, CHARGING, None),
     (SELFTEST, FAULTED, FAULT, None),
+    (SELFTEST, CHECK_PASSED, OFF, None),
     (STANDBY, CONTACT, RUN, None),
     (STANDBY, IDLE_TIMEOUT, OFF, None),
     (RUN, LIFTOFF, PAUSED, None),
