@@ -4,6 +4,7 @@ The layout under the build folder is the device's file system: main.py and boot.
 (the port runs them by name at reset), everything else is .mpy from mpy-cross.
 """
 import glob
+import json
 import hashlib
 import os
 import shutil
@@ -121,3 +122,26 @@ def manifest_text(out_dir, files):
     from roller.integrity import manifest_line
 
     return "".join(manifest_line(name, _sha256(os.path.join(out_dir, name))) for name in files)
+
+
+def package_json(b):
+    """mip's package.json for board b: the source files, paths relative to boards/<name>/."""
+    from roller import VERSION
+
+    base = os.path.join(paths.ROOT, "boards", b.name)
+    urls = [[dev, os.path.relpath(os.path.join(paths.ROOT, src), base)] for src, dev in sources(b)]
+    return json.dumps({"urls": urls, "version": VERSION}, indent=1) + "\n"
+
+
+def main():
+    """Rewrite boards/*/package.json after firmware files were added or removed."""
+    paths.use_firmware_on_cpython()
+    for b in BOARDS.values():
+        if b.config:
+            with open(os.path.join(paths.ROOT, "boards", b.name, "package.json"), "w") as f:
+                f.write(package_json(b))
+            print("wrote boards/%s/package.json" % b.name)
+
+
+if __name__ == "__main__":
+    main()

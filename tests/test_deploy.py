@@ -108,16 +108,12 @@ def test_a_wrong_machine_call_fails_the_type_check(port, wrong, tmp_path):
 
 @pytest.mark.parametrize("board", REAL_BOARDS)
 def test_frozen_manifest_and_mip_package_cover_the_deployed_modules(board):
-    import json
-
-    files = firmware_build.sources(firmware_build.board(board))
+    b = firmware_build.board(board)
     with open(os.path.join(paths.ROOT, "boards", board, "package.json")) as f:
-        package = json.load(f)
-    listed = {dev for dev, _ in package["urls"]}
-    assert listed == {dev for _, dev in files}
-    for _, url in package["urls"]:
-        src = os.path.normpath(os.path.join(paths.ROOT, "boards", board, url))
-        assert os.path.isfile(src), url
+        assert f.read() == firmware_build.package_json(b), \
+            "out of date: run python -m host_tools.firmware_build"
+    for src, _ in firmware_build.sources(b):
+        assert os.path.isfile(os.path.join(paths.ROOT, src)), src
     with open(os.path.join(paths.ROOT, "boards", board, "manifest.py")) as f:
         manifest = f.read()
     assert 'package("roller"' in manifest and "hal" in manifest
