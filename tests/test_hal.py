@@ -256,6 +256,9 @@ def test_console_reads_without_blocking_and_ctrl_c_interrupts():
         assert console.read() is None
         feed.write(b'{"cmd":"info"}\n')
         assert console.read() == b'{"cmd":"info"}\n'
+        feed.write(b"x" * 100 + b"\n")
+        assert console.read() == b"x" * 64  # small chunks: one line per service() call
+        assert console.read() == b"x" * 36 + b"\n"
         feed.write(b"\x03")
         with pytest.raises(KeyboardInterrupt):
             console.read()

@@ -87,10 +87,10 @@ class Console:
                 self._pending += byte
 
     def read(self):
-        """Bytes received since the last call, or None."""
+        """Up to 64 received bytes (App.service takes one line per call), or None."""
         self.pump()
-        data = self._pending
-        self._pending = b""
+        data = self._pending[:_CONSOLE_READ_BYTES]
+        self._pending = self._pending[_CONSOLE_READ_BYTES:]
         return data or None
 
     def write(self, line):
