@@ -350,7 +350,7 @@ class RollerMachine(RuleBasedStateMachine):
 
 
 TestRoller = RollerMachine.TestCase
-TestRoller.settings = settings(max_examples=30, stateful_step_count=25, deadline=None,
+TestRoller.settings = settings(max_examples=200, stateful_step_count=30, deadline=None,
                                suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -358,5 +358,5 @@ TestRoller.settings = settings(max_examples=30, stateful_step_count=25, deadline
 class TestRollerLong(RollerMachine.TestCase):
     """`pytest -m slow`: ten times the hunt."""
 
-    settings = settings(max_examples=300, stateful_step_count=40, deadline=None,
+    settings = settings(max_examples=2000, stateful_step_count=50, deadline=None,
                         suppress_health_check=[HealthCheck.too_slow])
