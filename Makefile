@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum < requirements-dev.txt | cut -d' ' -f1)
 BUILD := build
 
-.PHONY: setup sim test lint bench clean
+.PHONY: setup sim test lint bench build deploy devsim clean
 
 setup: $(STAMP)
 
@@ -19,8 +19,10 @@ sim: setup
 	@mkdir -p $(BUILD)
 	$(PY) -m host_tools sim demo --trace $(BUILD)/demo.jsonl --vcd $(BUILD)/demo.vcd --plot $(BUILD)/demo.png
 
+# ruff everywhere; mypy on the board HALs against each port's MicroPython stubs
 lint: setup
 	$(VENV)/bin/ruff check firmware boards host_tools tests
+	$(PY) -m host_tools.typecheck
 
 test: setup lint
 	$(PY) -m pytest -n 2 -q
@@ -32,6 +34,19 @@ bench: setup
 	@command -v valgrind >/dev/null || { $(SUDO) apt-get update -qq && \
 		$(SUDO) apt-get install -y -qq valgrind; }
 	$(PY) -m host_tools perf --record bench
+
+# cross-compile the firmware for every board and print the .mpy bytes (limit 64 KB each)
+build: setup
+	for b in esp32_devkitc rp2040_pico sim; do $(PY) -m host_tools deploy --board $$b --dry-run || exit 1; done
+
+# make deploy BOARD=esp32_devkitc|rp2040_pico|sim PORT=/dev/ttyUSB0
+deploy: setup
+	@test -n "$(BOARD)" -a -n "$(PORT)" || { echo "usage: make deploy BOARD=<board> PORT=<serial port>"; exit 2; }
+	$(PY) -m host_tools deploy --board $(BOARD) --port $(PORT)
+
+# the firmware on the unix port behind a pseudo-terminal; prints the device path first
+devsim: setup
+	$(PY) -m host_tools devsim --link $(BUILD)/devsim.tty
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .hypothesis

@@ -7,6 +7,8 @@ def _board():
         from hal.esp32 import Board
     elif sys.platform == "rp2":
         from hal.rp2040 import Board
+    elif sys.platform == "linux":  # the unix port: host_tools devsim
+        from boards.sim.devboard import Board
     else:
         raise SystemExit("no board support for " + sys.platform)
     return Board()

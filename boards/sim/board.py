@@ -103,6 +103,9 @@ class SimBoard:
     def wdt_feed(self):
         self.wdt_since_feed_ms = 0
 
+    def wdt_expired(self):
+        return self.wdt_timeout_ms and self.wdt_since_feed_ms >= self.wdt_timeout_ms
+
     def reset_cause(self):
         return self._reset_cause
 

@@ -65,8 +65,9 @@ class Model:
 
     def set_fault(self, name):
         if name == "vsense_stuck":  # frozen at what it reads now
+            mv = self.electrode_mv
             self._vsense_frozen = self._adc(
-                ADC_MID_CODE + self.electrode_mv * ADC_MID_CODE // VSENSE_FULL_MV)
+                ADC_MID_CODE + (mv * ADC_MID_CODE + VSENSE_FULL_MV // 2) // VSENSE_FULL_MV)
         self.faults.add(name)
 
     def clear_faults(self):
@@ -155,10 +156,12 @@ class Model:
             x ^= x >> 17
             x ^= (x << 5) & 0xFFFFFFFF
             self._rng = x
-            code = ADC_MID_CODE + self.delivered_ua * ADC_MID_CODE // ISENSE_FULL_UA
-            code += x % (2 * NOISE_LSB + 1) - NOISE_LSB
+            # round to nearest, here and in the calibration: a floor would bias every reading
+            # negative (a fake DC component)
+            code = (self.delivered_ua * ADC_MID_CODE + ISENSE_FULL_UA // 2) // ISENSE_FULL_UA
+            code += ADC_MID_CODE + x % (2 * NOISE_LSB + 1) - NOISE_LSB
             code = 0 if code < 0 else (ADC_MAX_CODE if code > ADC_MAX_CODE else code)
-        return (code - ADC_MID_CODE) * ISENSE_FULL_UA // ADC_MID_CODE
+        return ((code - ADC_MID_CODE) * ISENSE_FULL_UA + ADC_MID_CODE // 2) // ADC_MID_CODE
 
     @micropython.native
     def vsense_mv(self):
@@ -171,10 +174,10 @@ class Model:
             x ^= x >> 17
             x ^= (x << 5) & 0xFFFFFFFF
             self._rng = x
-            code = ADC_MID_CODE + self.electrode_mv * ADC_MID_CODE // VSENSE_FULL_MV
-            code += x % (2 * NOISE_LSB + 1) - NOISE_LSB
+            code = (self.electrode_mv * ADC_MID_CODE + VSENSE_FULL_MV // 2) // VSENSE_FULL_MV
+            code += ADC_MID_CODE + x % (2 * NOISE_LSB + 1) - NOISE_LSB
             code = 0 if code < 0 else (ADC_MAX_CODE if code > ADC_MAX_CODE else code)
-        return (code - ADC_MID_CODE) * VSENSE_FULL_MV // ADC_MID_CODE
+        return ((code - ADC_MID_CODE) * VSENSE_FULL_MV + ADC_MID_CODE // 2) // ADC_MID_CODE
 
     def vbat_code(self):
         return self._adc(self.battery_mv * ADC_MAX_CODE // (2 * VBAT_REF_MV))

@@ -1,7 +1,7 @@
 """Unix-port entry for `perf`: micropython boards/sim/perf_run.py MODE FLASH_DIR [N [REPS]]
 
 Modes (the last stdout line is JSON; per-state results are [state, value] pairs in tour order):
-  heap              gc.mem_alloc() once the App is constructed (after a collection)
+  heap              gc.mem_alloc() once the App is constructed on an empty flash
   alloc N           N ticks per state under heap_lock: null when alloc-free, else why
   alloc-bad N       the same with a tick that allocates (proves the check can fail)
   time N REPS       best of REPS: us per tick (tick loop minus the same loop without it)
@@ -25,12 +25,13 @@ def empty(n):
         pass
 
 
-def heap():
+def heap(flash_dir):
+    from boards.sim.flash import Flash
     from boards.sim.model import Model
     from boards.sim.quiet_board import QuietBoard
     from roller.app import App
 
-    app = App(QuietBoard(Model(1), None))
+    app = App(QuietBoard(Model(1), Flash(flash_dir)))
     gc.collect()
     return {"heap_after_boot_bytes": gc.mem_alloc(), "app": app.state}
 
@@ -94,7 +95,7 @@ def count(rig, n):
 def main(argv):
     mode = argv[1]
     if mode == "heap":
-        print(json.dumps(heap()))
+        print(json.dumps(heap(argv[2])))
         return 0
     from boards.sim.perf_rig import Rig
 

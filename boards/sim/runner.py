@@ -50,6 +50,11 @@ class Runner:
         self.elapsed_ms = 0
         self._pressed = False
         self._bounce_until_ms = 0
+        self._last_ua = 0
+        self._last_hw = None
+        self._bounce_rng = Model(doc.get("seed", 1) + 7)  # bounce pattern, apart from ADC noise
+        self._next_event = 0
+        self.now_ms = 0
         self.power_on("power")
 
     # --- power and resets ---------------------------------------------------------------------
@@ -124,20 +129,20 @@ class Runner:
                     return
 
     # --- the loop -----------------------------------------------------------------------------
-    def run(self, wall_clock=None):
+    def advance_to(self, end_ms):
+        """Simulate up to (not including) `end_ms`, applying the timeline on the way."""
+        # what changes every ms lives in locals for the loop (one lookup less each time)
         timeline = self.timeline
         n_events = len(timeline)
-        next_event = 0
-        never_ms = self.duration_ms
-        next_ms = timeline[0][0] if timeline else never_ms
+        next_event = self._next_event
+        next_ms = timeline[next_event][0] if next_event < n_events else end_ms
         model = self.model
         trace = self.trace
-        rng = Model(self.doc.get("seed", 1) + 7)  # bounce pattern, independent of ADC noise
-        ticks = 0
-        last_ua = 0
-        last_hw = None
-        start_s = wall_clock() if wall_clock else 0
-        for t_ms in range(self.duration_ms):
+        bounce_rng = self._bounce_rng
+        last_ua = self._last_ua
+        last_hw = self._last_hw
+        ticks = self.ticks
+        for t_ms in range(self.now_ms, end_ms):
             trace.now_ms = t_ms
             self.elapsed_ms = t_ms
             if t_ms >= next_ms:
@@ -145,16 +150,19 @@ class Runner:
                     _, key, value = timeline[next_event]
                     next_event += 1
                     self.apply(key, value, t_ms)
-                next_ms = timeline[next_event][0] if next_event < n_events else never_ms
+                next_ms = timeline[next_event][0] if next_event < n_events else end_ms
                 model.step()  # the load may have changed: sense reads it this ms
             board = self.board
             if board is not None:
                 if t_ms < self._bounce_until_ms:
-                    board.button_pin_low = rng._noise() > 0
+                    board.button_pin_low = bounce_rng._noise() > 0
                 else:
                     board.button_pin_low = self._pressed
                 if not self.hung:
                     try:
+                        # a real board services the console in the time left after a tick,
+                        # so what it decides takes effect at the next tick: this one
+                        self.app.service()
                         self.app.tick()
                         ticks += 1
                     except PowerLost:
@@ -173,13 +181,20 @@ class Runner:
                 self.power_off()
                 self.elapsed_ms = t_ms + 1
                 trace.now_ms = t_ms + 1
-                self.hung = False
                 self.power_on("watchdog")
+        self._next_event = next_event
+        self._last_ua = last_ua
+        self._last_hw = last_hw
         self.ticks = ticks
-        trace.now_ms = self.duration_ms
-        wall_s = (wall_clock() - start_s) if wall_clock else 0
-        trace.end(ticks, wall_s)
-        return ticks
+        if end_ms > self.now_ms:
+            self.now_ms = end_ms
+
+    def run(self, wall_clock=None):
+        start_s = wall_clock() if wall_clock else 0
+        self.advance_to(self.duration_ms)
+        self.trace.now_ms = self.duration_ms
+        self.trace.end(self.ticks, (wall_clock() - start_s) if wall_clock else 0)
+        return self.ticks
 
 
 def run_text(text, trace_stream, runtime, flash_dir, firmware_dir, wall_clock=None):

@@ -23,7 +23,7 @@ class ScenarioError(Exception):
 
 
 def _is_number(x):
-    return (isinstance(x, int) or isinstance(x, float)) and not isinstance(x, bool)
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def _finite(x):
@@ -102,6 +102,9 @@ def _check_event(index, event, duration_s, last_t):
     elif key == "serial":
         if not isinstance(value, str):
             raise ScenarioError("%s: expected a string" % field)
+        for ch in value:
+            if ch == "\n" or 0xD800 <= ord(ch) <= 0xDFFF:  # two lines, or text no UTF-8 can carry
+                raise ScenarioError("%s: expected one line of text" % field)
     elif key == "power" and value not in ("cut", "on", "cut_during_write"):
         raise ScenarioError("%s: expected cut|on|cut_during_write" % field)
     return t

@@ -1,9 +1,10 @@
 """The application: one run-to-completion control tick per ms on a board object.
 
 tick(): read sense -> supervisor check -> contact -> UI events -> waveform -> supervisor clamp
-and write; every 10 ms the slower work (battery, timers, session, LED). The tick is the hot
-path (docs/performance.md): native, few calls, no allocation. Nothing here imports
-machine: the board object is the only way out.
+and write; every 10 ms the slower work (battery, timers, session, LED). service(), called in
+the time left between ticks: serial requests and flash writes. The tick is the hot path
+(docs/performance.md): native, few calls, no allocation. Nothing here imports machine: the
+board object is the only way out.
 """
 import micropython
 from micropython import const
@@ -17,15 +18,18 @@ from roller.led import FAULT_PATTERNS, LedPlayer, level_brightness
 from roller.limits import (
     BATTERY_RUN_MIN_MV,
     DONE_TO_OFF_MS,
+    HARD_MAX_UA,
     IDLE_OFF_MS,
     LEVEL_MAX,
     PROBE_UA,
     WATCHDOG_TIMEOUT_MS,
     level_cap_ua,
 )
+from roller.protocol import Protocol
 from roller.selftest import FAILED, LOW_BATTERY, PASSED, SelfTest
 from roller.session import Session
 from roller.settings import Settings
+from roller.store import Store
 from roller.supervisor import Supervisor
 from roller.ui import PAUSED, RUN, SELFTEST, STANDBY  # the tick's: one lookup, not two
 from roller.waveform import Waveform
@@ -42,6 +46,10 @@ class App:
         self.board = board
         self.supervisor = Supervisor(board)
         self.settings = Settings()
+        self.store = Store(board.fs)
+        self.store.load()
+        for key in self.store.settings:  # one by one: a stale key costs only itself
+            self.settings.update({key: self.store.settings[key]})
         self.wave = Waveform()
         self.envelope = Envelope()
         self.contact = Contact()
@@ -50,6 +58,10 @@ class App:
         self.battery = Battery()
         self.session = Session()
         self.selftest = None
+        self.last_selftest = None
+        self.check_only = False  # serial `selftest`: back to OFF when it passes
+        self.bench_ua = 0  # serial `bench`: a fixed waveform with this cap (0 = programs)
+        self.bench_shape = 0
         self.state = ui.OFF
         self.fault = faults.NONE
         self.cap_ua = 0
@@ -60,6 +72,11 @@ class App:
         self.usb = False
         self._slow_ms = 0
         self._posted = []
+        self.sense_ua = 0  # last readings, for telemetry
+        self.sense_mv = 0
+        self.up_ms = 0  # since boot, kept by service()
+        self._up_ticks = board.ticks_ms()
+        self.protocol = Protocol(self)
         self._configure_program()
         board.wdt_start(WATCHDOG_TIMEOUT_MS)
         self._enter(ui.OFF)
@@ -72,6 +89,8 @@ class App:
         board = self.board
         current_ua = board.read_current_ua()
         electrode_mv = board.read_electrode_mv()
+        self.sense_ua = current_ua
+        self.sense_mv = electrode_mv
         sup = self.supervisor
         code = sup.check(current_ua, electrode_mv)
         if code:
@@ -106,8 +125,13 @@ class App:
         state = self.state
         if STANDBY <= state <= PAUSED:
             confirmed = state == RUN and self.contact.confirmed
-            amplitude_ua = self.envelope.next_ua() if confirmed else PROBE_UA
             wave = self.wave
+            if not confirmed:
+                amplitude_ua = PROBE_UA
+            elif wave.index < wave.half:
+                amplitude_ua = self.envelope.next_ua()  # the negative half replays these
+            else:
+                amplitude_ua = 0  # unused: the negative half is the mirror
             setpoint_ua = wave.next_ua(amplitude_ua, PROBE_UA)
             sup.drive(setpoint_ua, self.cap_ua, confirmed, wave.period_done)
         elif state == ui.OFF or state == ui.DONE:
@@ -116,11 +140,20 @@ class App:
             sup.halt()
         board.wdt_feed()
 
+    def service(self):
+        """Work outside the control tick: one serial request, then any flash write due."""
+        board = self.board
+        now = board.ticks_ms()
+        self.up_ms += board.ticks_diff(now, self._up_ticks)
+        self._up_ticks = now
+        self.protocol.service()
+        self.store.service(self.up_ms, self.settings)
+
     def _selftest_tick(self, current_ua, electrode_mv):
         test = self.selftest
         test.step(current_ua, electrode_mv, self.battery.filtered_mv or self.board.read_battery_mv())
         if test.result == PASSED:
-            self.dispatch(ui.SELFTEST_PASSED)
+            self.dispatch(ui.CHECK_PASSED if self.check_only else ui.SELFTEST_PASSED)
         elif test.result == FAILED:
             self.on_fault(faults.SELFTEST)
         elif test.result == LOW_BATTERY:
@@ -135,7 +168,7 @@ class App:
         if ui.STANDBY <= state <= ui.PAUSED:
             if battery.filtered_mv < BATTERY_RUN_MIN_MV and not self.low_battery:
                 self.dispatch(ui.BATTERY_TOO_LOW)
-            if state == ui.RUN:
+            if state == ui.RUN and self.pending is None:
                 zone = self.session.add_contact(_SLOW_MS)
                 if zone is not None:
                     board.emit_cue(zone)
@@ -179,6 +212,8 @@ class App:
             self._enter(target)
 
     def _enter(self, state):
+        if ui.superstate(self.state) is not None and ui.superstate(state) is None:
+            self.store.add_session(self.session.contact_ms)  # a session ends
         self.state = state
         self.timer_ms = 0
         sup = self.supervisor
@@ -192,6 +227,8 @@ class App:
             self.contact.reset()
             self.low_battery = False
         elif state != ui.PAUSED:  # OFF, DONE, CHARGING, FAULT: no stimulation
+            if self.bench_ua:
+                self._end_bench()
             self.envelope.off()
             self.pending = None
             self._restart_wave()
@@ -202,7 +239,9 @@ class App:
 
     def _exit(self, state):
         if state == ui.SELFTEST:
+            self.last_selftest = self.selftest
             self.selftest = None
+            self.check_only = False
 
     def on_fault(self, code):
         """A latched fault: it shows, it is logged, the state machine goes to FAULT."""
@@ -210,6 +249,7 @@ class App:
             self.supervisor.trip(code)
         self.fault = code
         self.board.emit_fault(faults.NAMES[code])
+        self.store.add_fault(faults.NAMES[code], self.up_ms)
         self.dispatch(ui.FAULTED)
 
     def _emit_state(self):
@@ -254,18 +294,45 @@ class App:
         error = s.update(changes)
         if error is not None:
             return error
+        old_cap_ua = self.cap_ua
+        self.store.dirty = True
+        if self.bench_ua:  # any settings change ends bench mode: the program comes back
+            self.bench_ua = 0
+            old_program = -1
         if s.program != old_program:
             self._configure_program()
             self.session.zones = programs.PROGRAMS[s.program][4]
             self._cut()
         else:
             self._update_cap()
+        if self.cap_ua < old_cap_ua and self.envelope.now_na > self.cap_ua * 1000:
+            # a lower level applies at once; the half-done period restarts so balance holds
+            self.envelope.clip(self.cap_ua)
+            self._restart_wave()
         if self.state == ui.RUN and self.pending is None and (
             s.program != old_program or s.level != old_level
         ):
             self.envelope.ramp_to(self.cap_ua)
         self._emit_state()
         return None
+
+    def start_bench(self, shape, hz, ua):
+        """Serial `bench` (checked by the protocol): a session whose waveform is fixed and whose
+        cap is `ua`. From OFF it starts like a click; contact, ramps and every supervisor check
+        apply as in any session."""
+        self.bench_ua = ua if ua < HARD_MAX_UA else HARD_MAX_UA
+        self.bench_shape = shape
+        self.wave.configure(shape, hz, programs.BURST_ON_PERIODS, programs.BURST_OFF_PERIODS)
+        self._update_cap()
+        self._cut()
+        if self.state == ui.OFF:
+            self.dispatch(ui.START)
+        elif self.state == ui.RUN:
+            self.envelope.ramp_to(self.cap_ua)
+
+    def _end_bench(self):
+        self.bench_ua = 0
+        self._configure_program()
 
     # --- helpers ------------------------------------------------------------------------------
     def _ramp_down(self, target):
@@ -291,7 +358,7 @@ class App:
 
     def _update_cap(self):
         s = self.settings
-        self.cap_ua = level_cap_ua(s.level, programs.PROGRAMS[s.program][3])
+        self.cap_ua = self.bench_ua or level_cap_ua(s.level, programs.PROGRAMS[s.program][3])
         self.supervisor.set_cap(self.cap_ua)
 
     @micropython.native

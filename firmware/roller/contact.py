@@ -15,7 +15,7 @@ OPEN_OHM = 1_000_000_000  # what an open circuit reads as
 
 
 class Contact:
-    """Confirmed after CONTACT_CONFIRM_MS of readings <= 150 kOhm; lost on two > 250 kOhm."""
+    """Confirmed after CONTACT_CONFIRM_MS of readings <= 150 kOhm; lost when open, or two > 250 kOhm."""
 
     def __init__(self):
         self.confirmed = False
@@ -54,7 +54,8 @@ class Contact:
         if ohm > LIFTOFF_OHM:
             self.good_ms = 0
             self.high_readings += 1
-            if self.confirmed and self.high_readings >= LIFTOFF_READINGS:
+            # an open circuit is unambiguous; a high reading needs a second to rule out noise
+            if self.confirmed and (ohm == OPEN_OHM or self.high_readings >= LIFTOFF_READINGS):
                 self.confirmed = False
                 self.lost = True
             return

@@ -1,5 +1,8 @@
 """Amplitude envelope (R5): soft start, ramped level changes, 0.5 s ramp-down, instant cut.
 
+The envelope advances only on the ticks of a positive half-wave; the negative half mirrors
+them (roller.waveform). So the output magnitude moves at the envelope's own rate, never in a
+step between halves, and a rise of RAMP_UP_MS envelope ticks takes twice that in real time.
 Works in nA so slow ramps of small targets still move every tick.
 """
 import micropython
@@ -20,7 +23,7 @@ class Envelope:
         if target_na > self.now_na:
             step = target_na // RAMP_UP_MS
         else:
-            step = (self.now_na - target_na) // down_ms
+            step = (self.now_na - target_na) // (down_ms // 2)  # advances every other ms
         self.step_na = step if step > 0 else 1
 
     def cut(self):
@@ -28,6 +31,13 @@ class Envelope:
         self.now_na = 0
         if self.target_na:
             self.ramp_to(self.target_na // 1000)
+
+    def clip(self, cap_ua):
+        """A lower cap applies at once (clamp at the setter): step down, never ramp above it."""
+        cap_na = cap_ua * 1000
+        if self.now_na > cap_na:
+            self.now_na = cap_na
+        self.ramp_to(cap_ua)
 
     def off(self):
         self.now_na = self.target_na = 0

@@ -41,9 +41,9 @@ BATTERY_RUN_MIN_MV = const(3300)
 BATTERY_FILTER_MS = const(1000)
 
 # R8: sense plausibility
-SENSE_CHECK_MIN_UA = const(20)
+SENSE_CHECK_MIN_UA = const(10)  # probe level is judged too
 IMPLAUSIBLE_MS = const(10)
-MIN_LOAD_OHM = const(500)  # lower readings mean a shorted or stuck voltage sense
+MIN_LOAD_OHM = const(2000)  # no skin reads this low: a short or a stuck voltage sense
 SENSE_RAIL_MARGIN_CODES = const(4)  # an ADC this close to a rail is stuck or broken
 
 # R9 / R10
@@ -61,6 +61,14 @@ CUE_MIN_S = const(10)
 CUE_MAX_S = const(15)
 IDLE_OFF_MS = const(120_000)
 DONE_TO_OFF_MS = const(5000)
+
+# R13: serial protocol
+LINE_MAX_BYTES = const(256)  # longer request lines are discarded and answered with one error
+STREAM_PERIOD_MS = const(100)  # telemetry at 10 Hz
+
+# R14: persistence
+STORE_WRITE_MIN_MS = const(1000)  # flash wear: at most one write per second, faults excepted
+FAULT_LOG_ENTRIES = const(32)
 
 # Intensity levels
 LEVEL_MIN = const(1)

@@ -36,7 +36,8 @@ class Supervisor:
         self.latched = faults.NONE
         self.last_ua = 0  # signed setpoint written last tick (0 = enable test)
         self.enable_test = False
-        self.allowed_ua = allowed_peak_ua(PROBE_UA)
+        self.allowed_ua = allowed_peak_ua(PROBE_UA)  # what this tick's check allows
+        self._next_allowed_ua = self.allowed_ua  # from the next write on
         self.reading_ok = False  # last readings plausible: contact detection may use them
         self._wrong_polarity = 0
         self._implausible = 0
@@ -74,11 +75,14 @@ class Supervisor:
         self._wrong_polarity = 0
 
     def set_cap(self, cap_ua):
-        self.allowed_ua = allowed_peak_ua(cap_ua if cap_ua > PROBE_UA else PROBE_UA)
+        # a reading is judged against the cap its write was clamped to: a cap lowered between
+        # write and check (serial `set` in service) must not make the last write an over-current
+        self._next_allowed_ua = allowed_peak_ua(cap_ua if cap_ua > PROBE_UA else PROBE_UA)
 
     @micropython.native
     def drive(self, setpoint_ua, cap_ua, contact_confirmed, period_done):
         """Clamp and write one setpoint; `period_done` closes a charge-balance period."""
+        self.allowed_ua = self._next_allowed_ua
         if self.latched:
             self.halt()
             return
@@ -168,9 +172,7 @@ class Supervisor:
         self._implausible = 0
         # the electrode voltage must follow the current's sign; with skin capacitance it lags,
         # but a live sense moves towards it, a stuck one does not
-        if i_abs >= SENSE_CHECK_MIN_UA and v_abs >= _VSENSE_MOVE_MV and (
-            (electrode_mv > 0) != (current_ua > 0)
-        ):
+        if i_abs >= SENSE_CHECK_MIN_UA and (electrode_mv > 0) != (current_ua > 0):
             if self._vsense_wrong == 0:
                 self._vsense_first_mv = electrode_mv
             self._vsense_wrong += 1

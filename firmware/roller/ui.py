@@ -26,17 +26,17 @@ HOLD = const(3)
 START = const(4)  # serial `start`
 STOP = const(5)  # serial `stop`
 SELFTEST_PASSED = const(6)
-SELFTEST_FAILED = const(7)
-BATTERY_TOO_LOW = const(8)  # refused start, or sagged below the run limit
-CONTACT = const(9)
-LIFTOFF = const(10)
-SESSION_END = const(11)
-IDLE_TIMEOUT = const(12)
-DONE_TIMEOUT = const(13)
-USB_IN = const(14)
-USB_OUT = const(15)
-FAULTED = const(16)
-RAMPED_DOWN = const(17)  # a ramp-down to OFF or DONE has reached zero
+BATTERY_TOO_LOW = const(7)  # refused start, or sagged below the run limit
+CONTACT = const(8)
+LIFTOFF = const(9)
+SESSION_END = const(10)
+IDLE_TIMEOUT = const(11)
+DONE_TIMEOUT = const(12)
+USB_IN = const(13)
+USB_OUT = const(14)
+FAULTED = const(15)
+RAMPED_DOWN = const(16)  # a ramp-down to OFF or DONE has reached zero
+CHECK_PASSED = const(17)  # a self-test run by serial `selftest` passed: back to OFF
 EVENT_NAMES = (
     "",
     "click",
@@ -45,7 +45,6 @@ EVENT_NAMES = (
     "start",
     "stop",
     "selftest passed",
-    "selftest failed",
     "battery low",
     "contact",
     "lift-off",
@@ -56,6 +55,7 @@ EVENT_NAMES = (
     "USB out",
     "fault",
     "ramped down",
+    "check passed",
 )
 
 # (source, event, target or None for internal, action or None)
@@ -64,10 +64,10 @@ TRANSITIONS = (
     (OFF, START, SELFTEST, None),
     (OFF, USB_IN, CHARGING, None),
     (SELFTEST, SELFTEST_PASSED, STANDBY, "new_session"),
-    (SELFTEST, SELFTEST_FAILED, FAULT, None),
     (SELFTEST, BATTERY_TOO_LOW, OFF, "signal_low_battery"),
     (SELFTEST, USB_IN, CHARGING, None),
     (SELFTEST, FAULTED, FAULT, None),
+    (SELFTEST, CHECK_PASSED, OFF, None),
     (STANDBY, CONTACT, RUN, None),
     (STANDBY, IDLE_TIMEOUT, OFF, None),
     (RUN, LIFTOFF, PAUSED, None),

@@ -1,0 +1,9 @@
+# Frozen firmware image for the ESP32 DevKitC (micropython-lib manifest conventions).
+# In a MicroPython checkout:
+#   make -C ports/esp32 BOARD=ESP32_GENERIC FROZEN_MANIFEST=$PWD/boards/esp32_devkitc/manifest.py
+# roller/ and hal/ become bytecode in the image. main.py, boot.py and board_config.py (per-unit
+# calibration) stay on the file system, where `deploy` puts them with the self-test manifest.
+# ruff: noqa: F821 (include/package are defined by the manifest tool)
+include("$(PORT_DIR)/boards/manifest.py")
+package("roller", base_path="../../firmware")
+package("hal", files=("__init__.py", "common.py", "esp32.py"), base_path="../../firmware")

@@ -1,0 +1,259 @@
+"""What the real boards share: scaling, output-stage order, flash, console, the paced loop.
+
+esp32.py and rp2040.py build the machine objects and hand them in; this module never imports
+machine at run time (the TYPE_CHECKING import is read by mypy only, against each port's stubs,
+so the calls made here are checked too).
+"""
+import os
+import select
+import sys
+import time
+
+from micropython import const
+
+from roller.limits import HARD_MAX_UA
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from machine import ADC, PWM, WDT, Pin
+
+_TICK_US = const(1000)
+_RESYNC_US = const(20_000)  # this far behind (a long flash write): drop missed ticks, no burst
+_CONSOLE_READ_BYTES = const(64)  # per call, so a flood of input cannot starve the tick
+_CONSOLE_KEEP_BYTES = const(512)  # unread input beyond this is dropped, like a full UART FIFO
+_HALF_SCALE = const(32768)
+
+
+def offset_binary(code, zero_code, value_per_half_scale):
+    """Signed value of an offset-binary ADC reading: zero at zero_code."""
+    return (code - zero_code) * value_per_half_scale // _HALF_SCALE
+
+
+def rail_value(zero_code, value_per_half_scale):
+    """Magnitude at which a signed reading sits on the nearer ADC rail (less 1 %)."""
+    room = zero_code if zero_code < 65535 - zero_code else 65535 - zero_code
+    return room * 99 // 100 * value_per_half_scale // _HALF_SCALE
+
+
+class Flash:
+    """The `fs` of docs/board.md over os (littlefs on the boards), names relative to the cwd."""
+
+    def open(self, name, mode="r"):
+        return open(name, mode)
+
+    def rename(self, old, new):
+        os.rename(old, new)
+
+    def remove(self, name):
+        try:
+            os.remove(name)
+        except OSError:
+            pass  # already gone: the store only removes what it no longer needs
+
+    def listdir(self):
+        return sorted(os.listdir())
+
+    def exists(self, name):
+        try:
+            os.stat(name)
+            return True
+        except OSError:
+            return False
+
+
+class Console:
+    """The serial console (the REPL's stdin/stdout), read without blocking."""
+
+    def __init__(self, stdin=None, stdout=None):
+        stdin = stdin or sys.stdin
+        self._in = stdin.buffer if hasattr(stdin, "buffer") else stdin
+        self._out = stdout or sys.stdout
+        self._poll = select.poll()
+        self._poll.register(stdin, select.POLLIN)
+        self._pending = b""
+
+    def pump(self):
+        """Take in what waits on stdin. A board's port catches Ctrl-C before stdin; the unix
+        port in raw-REPL mode hands it over as a byte, so it interrupts here, as on a board."""
+        for _ in range(_CONSOLE_READ_BYTES):
+            if not self._poll.poll(0):
+                return
+            byte = self._in.read(1)
+            if not byte:
+                return
+            if byte == b"\x03":
+                raise KeyboardInterrupt
+            if len(self._pending) < _CONSOLE_KEEP_BYTES:
+                self._pending += byte
+
+    def read(self):
+        """Up to 64 received bytes (App.service takes one line per call), or None."""
+        self.pump()
+        data = self._pending[:_CONSOLE_READ_BYTES]
+        self._pending = self._pending[_CONSOLE_READ_BYTES:]
+        return data or None
+
+    def write(self, line):
+        self._out.write(line)
+        self._out.write("\n")
+
+
+def run_paced(tick, service):
+    """tick() once per ms of time.ticks_us, then service() (if any) in the time left."""
+    deadline_us = time.ticks_us()
+    while True:
+        tick()
+        if service is not None:
+            service()
+        deadline_us = time.ticks_add(deadline_us, _TICK_US)
+        wait_us = time.ticks_diff(deadline_us, time.ticks_us())
+        if wait_us > 0:
+            time.sleep_us(wait_us)
+        elif wait_us < -_RESYNC_US:
+            deadline_us = time.ticks_us()
+
+
+class Board:
+    """docs/board.md for a board with an enable switch, an H-bridge and 16-bit ADC reads.
+
+    Subclasses set the setpoint (`_write_setpoint`), the watchdog and the reset cause.
+    """
+
+    name = ""
+    _wdt: "WDT | None" = None  # set by wdt_start
+
+    def __init__(self, cfg, enable: "Pin", leg_a: "Pin", leg_b: "Pin", isense: "ADC",
+                 vsense: "ADC", vbat: "ADC", usb: "Pin", button: "Pin", led: "tuple[PWM, PWM, PWM]",
+                 cue: "Pin", console=None):
+        self._enable = enable
+        self._leg_a = leg_a
+        self._leg_b = leg_b
+        self._polarity = 0
+        self._isense = isense
+        self._vsense = vsense
+        self._vbat = vbat
+        self._usb = usb
+        self._button = button
+        self._led = led
+        self._cue = cue
+        self._setpoint_max = cfg.SETPOINT_MAX_CODE
+        self._setpoint_full_ua = cfg.SETPOINT_FULL_UA
+        self._i_zero = cfg.ISENSE_ZERO_U16
+        self._i_scale = cfg.ISENSE_UA_PER_32768
+        self._v_zero = cfg.VSENSE_ZERO_U16
+        self._v_scale = cfg.VSENSE_MV_PER_32768
+        self._bat_scale = cfg.VBAT_MV_PER_65536
+        self.isense_rail_ua = rail_value(cfg.ISENSE_ZERO_U16, cfg.ISENSE_UA_PER_32768)
+        self.fs = Flash()
+        self._console = console
+        self.last_state = None  # what the device shows, for a look from the REPL
+        self.last_fault = None
+
+    def _write_setpoint(self, code):
+        raise NotImplementedError
+
+    # --- clock ---------------------------------------------------------------------------
+    def ticks_ms(self):
+        return time.ticks_ms()
+
+    def ticks_us(self):
+        return time.ticks_us()
+
+    def ticks_diff(self, end, start):
+        return time.ticks_diff(end, start)
+
+    def ticks_add(self, ticks, delta):
+        return time.ticks_add(ticks, delta)
+
+    # --- output stage -----------------------------------------------------------------------
+    def write_output(self, enable, polarity, magnitude_ua):
+        if not enable:
+            self._enable.value(0)  # first: the switch stops the current fastest
+        if polarity != self._polarity:
+            # break before make: release the active leg, only then drive the other
+            if self._polarity > 0:
+                self._leg_a.value(0)
+            elif self._polarity < 0:
+                self._leg_b.value(0)
+            if polarity > 0:
+                self._leg_a.value(1)
+            elif polarity < 0:
+                self._leg_b.value(1)
+            self._polarity = polarity
+        # last barrier after the supervisor: the hard cap, and the DAC's range
+        if magnitude_ua > HARD_MAX_UA:
+            magnitude_ua = HARD_MAX_UA
+        elif magnitude_ua < 0:
+            magnitude_ua = 0
+        full = self._setpoint_full_ua
+        self._write_setpoint((magnitude_ua * self._setpoint_max + full // 2) // full)
+        if enable:
+            self._enable.value(1)  # last: the new setpoint and polarity are in place
+
+    # --- sensing ------------------------------------------------------------------------------
+    def read_current_ua(self):
+        return offset_binary(self._isense.read_u16(), self._i_zero, self._i_scale)
+
+    def read_electrode_mv(self):
+        return offset_binary(self._vsense.read_u16(), self._v_zero, self._v_scale)
+
+    def read_battery_mv(self):
+        return self._vbat.read_u16() * self._bat_scale >> 16
+
+    def usb_present(self):
+        return self._usb.value() == 1
+
+    def button_pressed(self):
+        return self._button.value() == 0  # active low
+
+    # --- user outputs ---------------------------------------------------------------------------
+    def set_led(self, r, g, b):
+        led = self._led
+        led[0].duty_u16(r * 257)  # 0-255 to 0-65535
+        led[1].duty_u16(g * 257)
+        led[2].duty_u16(b * 257)
+
+    def set_cue(self, on):
+        self._cue.value(1 if on else 0)
+
+    def wdt_feed(self):
+        if self._wdt is not None:
+            self._wdt.feed()
+
+    # --- console --------------------------------------------------------------------------------
+    def console_read(self):
+        if self._console is None:
+            self._console = Console()
+        return self._console.read()
+
+    def console_write(self, line):
+        if self._console is None:
+            self._console = Console()
+        self._console.write(line)
+
+    # --- what the device shows: kept for the REPL; the app logs faults itself ---------------------
+    def emit_state(self, state, level, program):
+        self.last_state = state
+
+    def emit_fault(self, code):
+        self.last_fault = code
+
+    def emit_cue(self, zone):
+        pass  # the cue pin already tells the user
+
+    # --- the main loop ----------------------------------------------------------------------------
+    def run(self, app):
+        try:
+            run_paced(app.tick, getattr(app, "service", None))
+        except KeyboardInterrupt:
+            # Ctrl-C from the host (mpremote, deploy): with the output off, keep the watchdog
+            # (which cannot be stopped) quiet so the REPL stays usable until the next reset.
+            # Any other exception lets it bite: a crash resets the board.
+            if self._wdt is not None:
+                self._keep_watchdog_quiet(self._wdt)
+            raise
+        finally:
+            self.write_output(False, 0, 0)  # whatever stopped the loop, the output is off
+
+    def _keep_watchdog_quiet(self, wdt):
+        raise NotImplementedError

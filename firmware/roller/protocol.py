@@ -1,0 +1,244 @@
+"""Serial protocol (SPEC C4, docs/protocol.md): JSON lines in, one response line each.
+
+Runs in App.service(), never in the control tick. A request is checked in full (line length,
+ASCII, strict JSON, command, field names, types, ranges) before anything acts on it, so a bad
+line changes nothing. Commands act only through the App's own events and setters; the
+supervisor still clamps and checks whatever they start.
+"""
+from micropython import const
+
+from roller import VERSION, faults, programs, ui
+from roller.contact import OPEN_OHM
+from roller.jsonline import dumps, parse
+from roller.limits import HARD_MAX_UA, LINE_MAX_BYTES, PROBE_UA, STREAM_PERIOD_MS
+from roller.linebuf import LONG, LineBuffer
+from roller.selftest import FAILED, LOW_BATTERY, PASSED
+
+PROTOCOL_VERSION = const(1)
+# command: the fields it takes besides "cmd"
+COMMANDS = {
+    "info": (),
+    "status": (),
+    "set": ("level", "program", "session_s", "cue_s"),
+    "start": (),
+    "stop": (),
+    "log": (),
+    "selftest": (),
+    "stream": ("on",),
+    "bench": ("shape", "hz", "ua"),
+}
+_SELFTEST_RESULTS = {PASSED: "passed", FAILED: "failed", LOW_BATTERY: "battery low"}
+
+
+def _error(text):
+    return {"ok": False, "error": text}
+
+
+def _milli(value):
+    """An integer in thousandths as a JSON number with at most three decimals."""
+    return value / 1000
+
+
+def _state_name(app):
+    return ui.STATE_NAMES[app.state]
+
+
+class Protocol:
+    def __init__(self, app):
+        self.app = app
+        self.lines = LineBuffer(LINE_MAX_BYTES)
+        self.streaming = False
+        self._stream_ms = 0
+
+    def service(self):
+        """At most one request line, then telemetry when due."""
+        board = self.app.board
+        lines = self.lines
+        if lines.empty():
+            chunk = board.console_read()
+            if chunk:
+                lines.feed(chunk)
+        line = lines.line()
+        if line is not None:
+            try:
+                response = self.handle(line)
+            except MemoryError:  # a fragmented heap on a small board: refuse, do not crash
+                response = _error("out of memory")
+            board.console_write(dumps(response))
+        if self.streaming:
+            now = board.ticks_ms()
+            if board.ticks_diff(now, self._stream_ms) >= STREAM_PERIOD_MS:
+                self._stream_ms = now
+                board.console_write(dumps(self._telemetry()))
+
+    def handle(self, line):
+        """The response object for one request line (bytes, or LONG)."""
+        if line is LONG:
+            return _error("line too long (max %d bytes)" % LINE_MAX_BYTES)
+        request, error = parse(line)
+        if error:
+            return _error(error)
+        cmd = request.get("cmd")
+        if cmd is None:
+            return _error("missing cmd")
+        if not isinstance(cmd, str) or cmd not in COMMANDS:
+            return _error("unknown command")
+        fields = COMMANDS[cmd]
+        for key in request:
+            if key != "cmd" and key not in fields:
+                return _error("unknown field for " + cmd)
+        return getattr(self, "_cmd_" + cmd)(request)
+
+    # --- commands ---------------------------------------------------------------------------
+    def _cmd_info(self, request):
+        return {
+            "ok": True,
+            "fw": VERSION,
+            "board": self.app.board.name,
+            "protocol": PROTOCOL_VERSION,
+            "commands": sorted(COMMANDS),
+            "programs": programs.NAMES,
+            "shapes": programs.SHAPE_NAMES,
+            "hard_max_ua": HARD_MAX_UA,
+            "line_max": LINE_MAX_BYTES,
+        }
+
+    def _cmd_status(self, request):
+        app = self.app
+        s = app.settings
+        active = ui.superstate(app.state) is not None
+        ohm = app.contact.ohm
+        return {
+            "ok": True,
+            "state": _state_name(app),
+            "level": s.level,
+            "program": s.program_name(),
+            "session_s": s.session_s,
+            "cue_s": s.cue_s,
+            "elapsed_s": app.session.contact_ms // 1000,
+            "contact": active and app.contact.confirmed,
+            "ohm": ohm if active and ohm < OPEN_OHM else None,
+            "battery_v": _milli(app.battery.filtered_mv),
+            "usb": app.usb,
+            "fault": faults.NAMES[app.fault] or None,
+            "bench": self._bench_status(),
+            "selftest": self._selftest_status(),
+            "stream": self.streaming,
+        }
+
+    def _cmd_set(self, request):
+        changes = {}
+        for key in request:
+            if key != "cmd":
+                changes[key] = request[key]
+        error = self.app.apply_settings(changes)  # validates all, applies all or nothing
+        if error:
+            return _error(error)
+        response = self.app.settings.as_dict()
+        response["ok"] = True
+        return response
+
+    def _cmd_start(self, request):
+        app = self.app
+        if app.state != ui.OFF:
+            return _error("start needs state OFF, not " + _state_name(app))
+        app.dispatch(ui.START)
+        return {"ok": True, "state": _state_name(app)}
+
+    def _cmd_stop(self, request):
+        app = self.app
+        state = app.state
+        if ui.superstate(state) is not None:
+            app.dispatch(ui.STOP)  # ramps down to OFF
+        elif state == ui.SELFTEST:
+            return _error("self-test running, retry")
+        elif state == ui.FAULT:
+            return _error("fault latched: hold the button to switch off")
+        return {"ok": True, "state": _state_name(app)}  # OFF, DONE, CHARGING: output is off
+
+    def _cmd_log(self, request):
+        store = self.app.store
+        return {
+            "ok": True,
+            "boot": store.boot,
+            "sessions": store.sessions,
+            "stim_s": store.stim_s,
+            "last_fault": store.last_fault or None,
+            "entries": [{"boot": e[0], "ms": e[1], "code": e[2]} for e in store.log],
+        }
+
+    def _cmd_selftest(self, request):
+        app = self.app
+        if app.state != ui.OFF:
+            return _error("selftest needs state OFF, not " + _state_name(app))
+        app.check_only = True
+        app.dispatch(ui.START)
+        return {"ok": True, "state": _state_name(app)}
+
+    def _cmd_stream(self, request):
+        on = request.get("on")
+        if not isinstance(on, bool):
+            return _error("on must be true or false")
+        self.streaming = on
+        self._stream_ms = self.app.board.ticks_ms()
+        return {"ok": True, "stream": on}
+
+    def _cmd_bench(self, request):
+        app = self.app
+        shape = request.get("shape")
+        hz = request.get("hz")
+        ua = request.get("ua")
+        if not isinstance(shape, str) or shape not in programs.SHAPE_NAMES:
+            return _error("shape must be one of " + ", ".join(programs.SHAPE_NAMES))
+        kind = programs.SHAPE_NAMES.index(shape)
+        if not isinstance(hz, (int, float)) or isinstance(hz, bool):
+            return _error("hz must be a number")
+        smooth = kind == programs.SINE or kind == programs.TRIANGLE
+        top_hz = programs.MAX_SMOOTH_HZ if smooth else programs.MAX_HZ
+        if hz < programs.MIN_HZ or hz > top_hz:
+            return _error("hz must be %s..%d for %s" % (programs.MIN_HZ, top_hz, shape))
+        # below the contact probe the cap could not hold in STANDBY (nor contact be measured)
+        if not isinstance(ua, int) or isinstance(ua, bool) or ua < PROBE_UA or ua > HARD_MAX_UA:
+            return _error("ua must be an integer %d..%d" % (PROBE_UA, HARD_MAX_UA))
+        if app.state != ui.OFF and ui.superstate(app.state) is None:
+            return _error("bench needs state OFF, STANDBY, RUN or PAUSED, not " + _state_name(app))
+        if app.pending is not None:
+            return _error("stopping, retry")
+        app.start_bench(kind, hz, ua)
+        response = self._bench_status()
+        response["ok"] = True
+        response["state"] = _state_name(app)
+        return response
+
+    # --- reports ------------------------------------------------------------------------------
+    def _bench_status(self):
+        app = self.app
+        if not app.bench_ua:
+            return None
+        half = app.wave.half
+        return {
+            "shape": programs.SHAPE_NAMES[app.bench_shape],
+            "hz": _milli((1_000_000 + half) // (2 * half)),  # the generated period, rounded
+            "ua": app.bench_ua,
+        }
+
+    def _selftest_status(self):
+        app = self.app
+        if app.selftest is not None:
+            return {"result": "running"}
+        test = app.last_selftest
+        if test is None:
+            return None
+        return {"result": _SELFTEST_RESULTS.get(test.result, "interrupted"), "reason": test.failed}
+
+    def _telemetry(self):
+        app = self.app
+        ohm = app.contact.ohm
+        return {
+            "t": _milli(app.up_ms),
+            "state": _state_name(app),
+            "ua": app.sense_ua,
+            "v": _milli(app.sense_mv),
+            "ohm": ohm if ui.superstate(app.state) is not None and ohm < OPEN_OHM else None,
+            "level": app.settings.level,
+        }

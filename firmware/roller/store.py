@@ -1,0 +1,157 @@
+"""Power-loss-safe persistence (R14): settings, usage counters and a bounded fault log.
+
+Two slot files hold whole records `RS1 <crc32 hex> <length>\\n<JSON>`, the JSON carrying a
+sequence number. A write goes to the slot not holding the newest record, in one write call;
+a power cut tears at most that slot, whose CRC then fails, and the other keeps the previous
+state. Writes happen only in service() (never in the control tick), coalesced and at most one
+per STORE_WRITE_MIN_MS, except that a fault is written at once. There is no RTC: a log entry
+is stamped with the boot number and the ms since that boot.
+"""
+import binascii
+import json
+
+from micropython import const
+
+from roller.limits import FAULT_LOG_ENTRIES, STORE_WRITE_MIN_MS
+
+SLOTS = ("store.a", "store.b")
+MAGIC = "RS1"
+_MAX_BYTES = const(4096)  # a record is about 1 kB with a full log; more is not ours
+
+
+def _is_int(x):
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _valid(doc):
+    """A CRC-clean record of this format (an older or newer layout is skipped)."""
+    if not isinstance(doc, dict):
+        return False
+    for key in ("seq", "boot", "sessions", "stim_s"):
+        if not _is_int(doc.get(key)) or doc[key] < 0:
+            return False
+    if not isinstance(doc.get("settings"), dict) or not isinstance(doc.get("last_fault"), str):
+        return False
+    log = doc.get("log")
+    if not isinstance(log, list) or len(log) > FAULT_LOG_ENTRIES:
+        return False
+    for entry in log:
+        if not isinstance(entry, list) or len(entry) != 3:
+            return False
+        if not _is_int(entry[0]) or not _is_int(entry[1]) or not isinstance(entry[2], str):
+            return False
+    return True
+
+
+def _header(body):
+    return ("%s %08x %d\n" % (MAGIC, binascii.crc32(body) & 0xFFFFFFFF, len(body))).encode()
+
+
+def encode(doc):
+    """The bytes of one record."""
+    body = json.dumps(doc).encode()
+    return _header(body) + body
+
+
+def decode(data):
+    """The record document in `data`, or None when torn, corrupt or not ours."""
+    nl = data.find(b"\n")
+    if nl < 0:
+        return None
+    body = data[nl + 1 :]
+    if data[: nl + 1] != _header(body):  # length and CRC of what is there, byte for byte
+        return None
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    return doc if _valid(doc) else None
+
+
+class Store:
+    def __init__(self, fs):
+        self.fs = fs
+        self.seq = 0
+        self.slot = 1  # slot of the newest record: the first write goes to A
+        self.boot = 1  # this boot's number: one more than the last boot that wrote
+        self.settings = {}  # as restored at boot
+        self.sessions = 0
+        self.stim_s = 0
+        self.last_fault = ""
+        self.log = []  # [boot, ms since boot, code], oldest first
+        self.skipped = 0  # records found torn or corrupt at boot
+        self.writes = 0
+        self.dirty = False
+        self._urgent = False
+        self._last_write_ms = -STORE_WRITE_MIN_MS
+
+    def load(self):
+        """Take the newest valid record; torn or corrupt ones are counted and skipped."""
+        best = None
+        for i in range(len(SLOTS)):
+            try:
+                with self.fs.open(SLOTS[i], "rb") as f:
+                    data = f.read(_MAX_BYTES + 1)
+            except OSError:
+                continue  # never written
+            doc = decode(data)
+            if doc is None:
+                self.skipped += 1
+            elif best is None or doc["seq"] > best["seq"]:
+                best = doc
+                self.slot = i
+        if best is not None:
+            self.seq = best["seq"]
+            self.boot = best["boot"] + 1
+            self.settings = best["settings"]
+            self.sessions = best["sessions"]
+            self.stim_s = best["stim_s"]
+            self.last_fault = best["last_fault"]
+            self.log = best["log"]
+
+    # --- changes (cheap: they may come from the control tick) ----------------------------------
+    def add_session(self, stim_ms):
+        if stim_ms > 0:
+            self.sessions += 1
+            self.stim_s += (stim_ms + 500) // 1000
+            self.dirty = True
+
+    def add_fault(self, code, ms):
+        self.log.append([self.boot, ms, code])
+        if len(self.log) > FAULT_LOG_ENTRIES:
+            self.log.pop(0)
+        self.last_fault = code
+        self.dirty = self._urgent = True
+
+    # --- writing (service only) -----------------------------------------------------------------
+    def service(self, now_ms, settings):
+        """Write pending changes when due; `settings` is the live Settings object."""
+        if not self.dirty:
+            return
+        if not self._urgent and now_ms - self._last_write_ms < STORE_WRITE_MIN_MS:
+            return
+        self._last_write_ms = now_ms
+        self._urgent = False
+        self.seq += 1
+        record = encode(self.snapshot(settings.as_dict()))
+        target = 1 - self.slot
+        try:
+            with self.fs.open(SLOTS[target], "wb") as f:
+                f.write(record)
+        except OSError:
+            return  # flash full or failing: still dirty, retried after the interval
+        self.slot = target
+        self.dirty = False
+        self.writes += 1
+
+    def snapshot(self, settings):
+        """The document a write stores now."""
+        return {
+            "seq": self.seq,
+            "boot": self.boot,
+            "settings": settings,
+            "sessions": self.sessions,
+            "stim_s": self.stim_s,
+            "last_fault": self.last_fault,
+            "log": self.log,
+        }

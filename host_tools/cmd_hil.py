@@ -1,0 +1,152 @@
+"""`hil --port P`: hardware-in-the-loop acceptance over the serial protocol (C4).
+
+info, status, selftest, a bench waveform into the dummy load (checked from the `stream`
+telemetry and `status`), stop, status, log. One line per check; exit 1 when any check fails,
+2 when the device does not answer. Works on a board with a dummy load and against devsim.
+"""
+import sys
+import time
+
+from host_tools.serial_link import Link, NoResponse, parse
+
+STATUS_KEYS = ("state", "level", "program", "contact", "ohm", "battery_v", "session_s", "fault")
+
+
+def register(sub):
+    p = sub.add_parser(
+        "hil",
+        help="hardware-in-the-loop acceptance over the serial protocol",
+        description="Acceptance run over the serial protocol (C4): info, status, selftest, a "
+        "bench waveform into the dummy load, status, log. Exit 1 on a failed check.",
+    )
+    p.add_argument("--port", required=True, metavar="P", help="serial port (devsim: its pty)")
+    p.add_argument("--load-ohm", type=int, default=20_000, help="dummy load in ohm (default 20000)")
+    p.add_argument("--shape", default="square", help="bench shape (default square)")
+    p.add_argument("--hz", type=float, default=7.0,
+                   help="bench frequency (default 7: not a divisor of the 10 Hz telemetry)")
+    p.add_argument("--ua", type=int, default=100, help="bench peak current in uA (default 100)")
+    p.add_argument("--run-s", type=float, default=3.0, help="bench time in s (default 3)")
+    p.set_defaults(func=run)
+
+
+class Hil:
+    def __init__(self, link, out=sys.stdout):
+        self.link = link
+        self.out = out
+        self.failed = 0
+        self.telemetry = []
+
+    def check(self, name, ok, detail=""):
+        self.out.write("%s %-9s %s\n" % ("PASS" if ok else "FAIL", name, detail))
+        self.out.flush()
+        if not ok:
+            self.failed += 1
+        return ok
+
+    def request(self, name, obj, timeout_s=3.0):
+        response = self.link.request(obj, timeout_s)
+        if not response.get("ok"):
+            self.check(name, False, "error: %s" % response.get("error"))
+        return response
+
+    def wait_state(self, states, timeout_s):
+        """Poll status until its state is one of states; returns the last status."""
+        end = time.monotonic() + timeout_s
+        while True:
+            status = self.link.request({"cmd": "status"})
+            if status.get("state") in states or time.monotonic() >= end:
+                return status
+            time.sleep(0.1)
+
+
+def _no_fault(status):
+    return status.get("fault") in (None, "", "NONE")
+
+
+def run_checks(hil, args):
+    link = hil.link
+    info = hil.request("info", {"cmd": "info"})
+    hil.check("info", info.get("ok") and "board" in info,
+              "board %s firmware %s" % (info.get("board"), info.get("fw")))
+    log_before = link.request({"cmd": "log"}).get("entries") or []
+
+    status = hil.request("status", {"cmd": "status"})
+    missing = [k for k in STATUS_KEYS if k not in status]
+    hil.check("status", status.get("ok") and not missing and _no_fault(status),
+              "state %s fault %s%s" % (status.get("state"), status.get("fault"),
+                                      " missing " + ",".join(missing) if missing else ""))
+    if status.get("state") != "OFF":  # a previous run left it on: bring it back to OFF
+        link.request({"cmd": "stop"})
+        hil.wait_state(("OFF", "FAULT"), 3.0)
+
+    response = hil.request("selftest", {"cmd": "selftest"})
+    status = hil.wait_state(("OFF", "FAULT", "STANDBY"), 5.0)
+    result = (status.get("selftest") or {}).get("result")
+    hil.check("selftest", response.get("ok") and _no_fault(status) and result in (None, "passed"),
+              "result %s, state %s, fault %s" % (result, status.get("state"), status.get("fault")))
+
+    bench(hil, args)
+
+    link.request({"cmd": "stop"})
+    status = hil.wait_state(("OFF",), 3.0)
+    hil.check("stop", status.get("state") == "OFF" and _no_fault(status),
+              "state %s fault %s" % (status.get("state"), status.get("fault")))
+
+    log = hil.request("log", {"cmd": "log"})
+    entries = log.get("entries")
+    new = entries[len(log_before):] if isinstance(entries, list) else None
+    hil.check("log", isinstance(entries, list) and all("code" in e for e in entries) and not new,
+              "%s entries%s" % (len(entries) if isinstance(entries, list) else "no",
+                                ", new: %s" % [e.get("code") for e in new] if new else ""))
+
+
+def bench(hil, args):
+    link = hil.link
+    request = {"cmd": "bench", "shape": args.shape, "hz": args.hz, "ua": args.ua}
+    response = hil.request("bench", request)
+    if not response.get("ok"):
+        return
+    samples = []
+    link.on_other = lambda line, doc: samples.append(doc) if doc and "ua" in doc else None
+    link.request({"cmd": "stream", "on": True})
+    end = time.monotonic() + args.run_s
+    while time.monotonic() < end:
+        line = link.read_line(0.2)
+        if line is not None:
+            link.on_other(line, parse(line))
+    status = link.request({"cmd": "status"})
+    link.request({"cmd": "stream", "on": False})
+    link.on_other = None
+    hil.telemetry = samples
+    tail = [s["ua"] for s in samples[len(samples) // 2:] if isinstance(s.get("ua"), int)]
+    peak_pos = max(tail, default=0)
+    peak_neg = -min(tail, default=0)
+    limit = args.ua * 110 // 100 + 10  # R1: cap + 10 % + 10 uA
+    hil.check("bench", response.get("ok") and len(samples) >= args.run_s * 5,
+              "%s %s Hz %d uA, %d telemetry lines" % (args.shape, args.hz, args.ua, len(samples)))
+    hil.check("current", args.ua // 2 <= peak_pos <= limit and args.ua // 2 <= peak_neg <= limit,
+              "peaks +%d / -%d uA (expected up to %d, biphasic)" % (peak_pos, peak_neg, limit))
+    ohm = status.get("ohm")
+    hil.check("load", status.get("contact") is True and isinstance(ohm, int)
+              and abs(ohm - args.load_ohm) <= args.load_ohm // 5 and _no_fault(status),
+              "contact %s, %s ohm (dummy load %d), state %s"
+              % (status.get("contact"), ohm, args.load_ohm, status.get("state")))
+
+
+def run(args):
+    try:
+        link = Link(args.port)
+    except OSError as exc:
+        sys.stderr.write("hil: error: cannot open %s (%s)\n" % (args.port, exc))
+        return 2
+    hil = Hil(link)
+    try:
+        link.resync()
+        run_checks(hil, args)
+    except NoResponse as exc:
+        sys.stderr.write("hil: error: %s on %s\n" % (exc, args.port))
+        return 2
+    finally:
+        link.close()
+    print("hil: %s" % ("all checks passed" if not hil.failed else "%d check(s) failed" % hil.failed))
+    return 1 if hil.failed else 0

@@ -1,0 +1,182 @@
+"""`monitor --port P`: a serial console for the C4 protocol.
+
+Type a command as JSON or in short form (`status`, `set level=3 program=eye`, `stream on`,
+`bench shape=square hz=50 ua=100`); responses are pretty-printed, `stream` telemetry shows as
+one refreshing line on a terminal (one line per update otherwise). Non-interactive: --command
+(repeatable; `sleep S` waits S seconds in between) or lines on stdin, then --wait-s seconds of
+output, then exit (1 if any request got an error).
+"""
+import json
+import select
+import sys
+import time
+
+from host_tools.serial_link import Link, NoResponse, parse
+
+_STATUS_ORDER = ("state", "level", "program", "contact", "ohm", "battery_v", "session_s",
+                 "elapsed_s", "fault")
+
+
+def register(sub):
+    p = sub.add_parser(
+        "monitor",
+        help="serial console for the device protocol",
+        description=__doc__.split("\n\n", 1)[1],
+    )
+    p.add_argument("--port", required=True, metavar="P", help="serial port (devsim: its pty)")
+    p.add_argument("--command", "-c", action="append", metavar="CMD",
+                   help="send CMD (repeatable) instead of reading commands interactively")
+    p.add_argument("--wait-s", type=float, default=0.0,
+                   help="after the commands, keep showing output this long (default 0)")
+    p.set_defaults(func=run)
+
+
+def to_request(text):
+    """A typed line as the JSON text to send; short forms become {"cmd": ...}."""
+    text = text.strip()
+    if text.startswith("{"):
+        return text
+    words = text.split()
+    request = {"cmd": words[0]}
+    for word in words[1:]:
+        key, sep, value = word.partition("=")
+        if not sep:  # `stream on` / `stream off`
+            key, value = "on", {"on": "true", "off": "false"}.get(word, word)
+        try:
+            request[key] = json.loads(value)
+        except ValueError:
+            request[key] = value
+    return json.dumps(request, separators=(",", ":"))
+
+
+def _value(v):
+    if v is None:
+        return "-"
+    if v is True or v is False:
+        return "yes" if v else "no"
+    return json.dumps(v) if isinstance(v, (dict, list)) else str(v)
+
+
+def format_response(doc):
+    if not doc.get("ok"):
+        return "error: %s" % doc.get("error")
+    keys = [k for k in _STATUS_ORDER if k in doc]
+    keys += sorted(k for k in doc if k not in _STATUS_ORDER and k != "ok")
+    if "entries" in doc:  # log: one entry a line
+        keys.remove("entries")
+        lines = ["ok  " + "  ".join("%s %s" % (k, _value(doc[k])) for k in keys)]
+        for entry in doc["entries"]:
+            lines.append("    " + "  ".join("%s %s" % (k, _value(v)) for k, v in entry.items()))
+        return "\n".join(lines)
+    return "ok  " + "  ".join("%s %s" % (k, _value(doc[k])) for k in keys)
+
+
+# telemetry fields shown first, with their units
+_TELEMETRY = (("t", "t %s s"), ("state", "%s"), ("ua", "%s uA"), ("v", "%s V"), ("ohm", "%s ohm"),
+              ("level", "level %s"))
+
+
+def format_telemetry(doc):
+    known = [fmt % _value(doc[k]) for k, fmt in _TELEMETRY if k in doc]
+    rest = ["%s %s" % (k, _value(v)) for k, v in doc.items() if k not in dict(_TELEMETRY)]
+    return "  ".join(known + rest)
+
+
+class Display:
+    """Responses and other lines as they come; telemetry refreshes one line on a terminal."""
+
+    def __init__(self, out):
+        self.out = out
+        self.live = out.isatty()
+        self._open_line = False
+
+    def _end_live_line(self):
+        if self._open_line:
+            self.out.write("\n")
+            self._open_line = False
+
+    def line(self, text):
+        doc = parse(text)
+        if doc is not None and "ok" in doc:
+            self._end_live_line()
+            self.out.write(format_response(doc) + "\n")
+        elif doc is not None and self.live:
+            self.out.write("\r\x1b[K" + format_telemetry(doc))
+            self._open_line = True
+        elif doc is not None:
+            self.out.write("telemetry  " + format_telemetry(doc) + "\n")
+        elif text:
+            self._end_live_line()
+            self.out.write("device: " + text + "\n")
+        self.out.flush()
+
+
+def _pump(link, display, seconds):
+    end = time.monotonic() + seconds
+    while True:
+        line = link.read_line(max(0.0, min(0.1, end - time.monotonic())))
+        if line is not None:
+            display.line(line)
+        elif time.monotonic() >= end:
+            return
+
+
+def run_commands(link, display, commands, wait_s):
+    errors = 0
+    streaming = False
+    for text in commands:
+        if text.split()[0] == "sleep":  # local: let the device work, show what it sends
+            _pump(link, display, float(text.split()[1]))
+            continue
+        request = to_request(text)
+        display.out.write("> %s\n" % request)
+        response = link.request(request)
+        display.line(json.dumps(response))
+        errors += not response.get("ok")
+        if response.get("ok") and "stream" in response and len(response) == 2:
+            streaming = response["stream"]
+    _pump(link, display, wait_s)
+    if streaming:  # leave the device as we found it
+        link.request({"cmd": "stream", "on": False})
+    return 1 if errors else 0
+
+
+def interactive(link, display):
+    display.out.write("monitor: type a command (status, info, set level=2, stream on, ...), "
+                      "Ctrl-D to quit\n")
+    display.out.flush()
+    while True:
+        ready, _, _ = select.select([sys.stdin, link.port], [], [], 0.1)
+        if sys.stdin in ready:
+            text = sys.stdin.readline()
+            if not text or text.strip() in ("quit", "exit"):
+                return 0
+            if text.strip():
+                link.send(to_request(text))
+        line = link.read_line(0)
+        while line is not None:
+            display.line(line)
+            line = link.read_line(0)
+
+
+def run(args):
+    try:
+        link = Link(args.port)
+    except OSError as exc:
+        sys.stderr.write("monitor: error: cannot open %s (%s)\n" % (args.port, exc))
+        return 2
+    display = Display(sys.stdout)
+    link.on_other = lambda text, doc: display.line(text)
+    try:
+        link.resync()
+        commands = args.command
+        if commands is None and not sys.stdin.isatty():
+            commands = [line for line in sys.stdin.read().splitlines() if line.strip()]
+        if commands is not None:
+            return run_commands(link, display, commands, args.wait_s)
+        return interactive(link, display)
+    except NoResponse as exc:
+        sys.stderr.write("monitor: error: %s on %s\n" % (exc, args.port))
+        return 2
+    finally:
+        link.close()

@@ -1,0 +1,147 @@
+"""What goes onto a device, compiled for its architecture, with the self-test hash manifest.
+
+The layout under the build folder is the device's file system: main.py and boot.py stay source
+(the port runs them by name at reset), everything else is .mpy from mpy-cross.
+"""
+import glob
+import json
+import hashlib
+import os
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+from host_tools import paths
+
+MPY_LIMIT_BYTES = 64 * 1024  # per board: what the smallest flash partition leaves for the app
+MANIFEST = "manifest.sha256"  # roller.integrity.MANIFEST
+
+# mpy-cross -march names by the native-arch number in sys.implementation._mpy >> 10
+_ARCH_BY_NUMBER = {1: "x86", 2: "x64", 3: "armv6", 4: "armv6m", 5: "armv7m", 6: "armv7em",
+                   7: "armv7emsp", 8: "armv7emdp", 9: "xtensa", 10: "xtensawin", 11: "rv32imc",
+                   12: "rv64imc"}
+
+
+class Board:
+    def __init__(self, name, arch, hal, config, restart):
+        self.name = name
+        self.arch = arch  # None: the unix port of this host
+        self.hal = hal  # extra (source, device path) pairs for this board
+        self.config = config  # boards/<name>/board.py, deployed as board_config
+        self.restart = restart  # mpremote arguments that restart the app after a deploy
+
+
+# the app after a deploy on the unix port: what a reset does on a board (fresh modules, main.py)
+DEVSIM_START = "import sys\nsys.modules.clear()\nimport main\n"
+
+BOARDS = {
+    "esp32_devkitc": Board("esp32_devkitc", "xtensawin", [("firmware/hal/esp32.py", "hal/esp32.py")],
+                           True, ["reset"]),
+    "rp2040_pico": Board("rp2040_pico", "armv6m", [("firmware/hal/rp2040.py", "hal/rp2040.py")],
+                         True, ["reset"]),
+    "sim": Board("sim", None, [("boards/__init__.py", "boards/__init__.py")]
+                 + [("boards/sim/%s.py" % m, "boards/sim/%s.py" % m)
+                    for m in ("__init__", "board", "model", "flash", "devboard")],
+                 False, ["exec", "--no-follow", DEVSIM_START]),
+}
+ALIASES = {"esp32": "esp32_devkitc", "rp2040": "rp2040_pico", "pico": "rp2040_pico"}
+
+
+def board(name):
+    return BOARDS[ALIASES.get(name, name)]
+
+
+def host_arch():
+    """mpy-cross -march for the unix port installed here (native code must load on it)."""
+    out = subprocess.run([paths.micropython_exe(), "-c", "import sys;print(sys.implementation._mpy>>10)"],
+                         capture_output=True, text=True, check=True).stdout
+    return _ARCH_BY_NUMBER[int(out)]
+
+
+def sources(b):
+    """(source path in the repo, path on the device as .py) for every file of board b."""
+    files = [("firmware/main.py", "main.py")]
+    if b.config:
+        files += [("firmware/boot.py", "boot.py"), ("boards/%s/board.py" % b.name, "board_config.py")]
+    for path in sorted(glob.glob(os.path.join(paths.FIRMWARE, "roller", "*.py"))):
+        files.append(("firmware/roller/" + os.path.basename(path), "roller/" + os.path.basename(path)))
+    files += [("firmware/hal/__init__.py", "hal/__init__.py"), ("firmware/hal/common.py", "hal/common.py")]
+    return files + b.hal
+
+
+def compile_mpy(src, dst, source_name, arch):
+    """mpy-cross one file; raises CalledProcessError with mpy-cross's message."""
+    os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
+    subprocess.run([paths.tool_exe("mpy-cross"), "-march=" + arch, "-s", source_name, "-o", dst, src],
+                   check=True, capture_output=True, text=True)
+
+
+def _sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+class Build:
+    def __init__(self, board, out_dir, files, mpy_bytes):
+        self.board = board
+        self.out_dir = out_dir
+        self.files = files  # device paths, manifest last
+        self.mpy_bytes = mpy_bytes
+
+    def local(self, device_path):
+        return os.path.join(self.out_dir, device_path)
+
+
+def build(b, out_dir):
+    """Compile board b into out_dir (emptied first); returns the Build, raises CalledProcessError."""
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.makedirs(out_dir)
+    arch = b.arch or host_arch()
+    files = []
+    jobs = []
+    for src, dev in sources(b):
+        src = os.path.join(paths.ROOT, src)
+        if dev in ("main.py", "boot.py"):
+            files.append(dev)
+            shutil.copyfile(src, os.path.join(out_dir, dev))
+        else:
+            files.append(dev[:-3] + ".mpy")
+            jobs.append((src, os.path.join(out_dir, files[-1]), dev, arch))
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        for future in [pool.submit(compile_mpy, *job) for job in jobs]:
+            future.result()
+    mpy_bytes = sum(os.path.getsize(job[1]) for job in jobs)
+    with open(os.path.join(out_dir, MANIFEST), "w") as f:
+        f.write(manifest_text(out_dir, files))
+    return Build(b, out_dir, files + [MANIFEST], mpy_bytes)
+
+
+def manifest_text(out_dir, files):
+    """The manifest in roller.integrity's format, hashing the files as deployed."""
+    paths.use_firmware_on_cpython()
+    from roller.integrity import manifest_line
+
+    return "".join(manifest_line(name, _sha256(os.path.join(out_dir, name))) for name in files)
+
+
+def package_json(b):
+    """mip's package.json for board b: the source files, paths relative to boards/<name>/."""
+    from roller import VERSION
+
+    base = os.path.join(paths.ROOT, "boards", b.name)
+    urls = [[dev, os.path.relpath(os.path.join(paths.ROOT, src), base)] for src, dev in sources(b)]
+    return json.dumps({"urls": urls, "version": VERSION}, indent=1) + "\n"
+
+
+def main():
+    """Rewrite boards/*/package.json after firmware files were added or removed."""
+    paths.use_firmware_on_cpython()
+    for b in BOARDS.values():
+        if b.config:
+            with open(os.path.join(paths.ROOT, "boards", b.name, "package.json"), "w") as f:
+                f.write(package_json(b))
+            print("wrote boards/%s/package.json" % b.name)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""The ESP32 and RP2040 HALs under the MicroPython unix port, on a minimal fake machine.
+
+micropython tests/mpy/hal_on_unix_port.py REPO_ROOT BOARD_DIR HAL_MODULE
+Prints one result per line for tests/test_hal.py to check.
+"""
+import sys
+
+root, board_dir, hal_module = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, root + "/firmware")
+sys.path.insert(0, root + "/boards/" + board_dir)
+events = []
+
+
+class Pin:
+    OUT = 1
+    IN = 0
+    PULL_UP = 1
+
+    def __init__(self, pin_id, mode=-1, pull=-1, value=None):
+        self.id = pin_id
+        events.append(("init", pin_id, value))
+
+    def value(self, level=None):
+        if level is None:
+            return 1
+        events.append(("value", self.id, level))
+
+
+class PWM:
+    def __init__(self, pin, freq=0, duty_u16=0):
+        self.pin = pin
+
+    def duty_u16(self, duty):
+        events.append(("duty", self.pin.id, duty))
+
+
+class DAC:
+    def __init__(self, pin):
+        self.pin = pin
+
+    def write(self, code):
+        events.append(("dac", self.pin.id, code))
+
+
+class ADC:
+    ATTN_11DB = 3
+
+    def __init__(self, pin, atten=None):
+        self.pin = pin
+
+    def read_u16(self):
+        return cfg.ISENSE_ZERO_U16 + 16384
+
+
+class WDT:
+    def __init__(self, timeout=0):
+        self.fed = 0
+
+    def feed(self):
+        self.fed += 1
+
+
+class Timer:
+    def __init__(self, timer_id, period=0, callback=None):
+        self.callback = callback
+
+
+class Machine:
+    WDT_RESET = 3
+
+    def __init__(self):
+        self.Pin, self.PWM, self.DAC, self.ADC, self.WDT, self.Timer = Pin, PWM, DAC, ADC, WDT, Timer
+
+    def reset_cause(self):
+        return 1
+
+
+sys.modules["machine"] = Machine()
+import board as cfg  # noqa: E402
+
+Board = __import__(hal_module, None, None, ["Board"]).Board
+
+
+class App:
+    ticks = 0
+
+    def tick(self):
+        self.ticks += 1
+        if self.ticks == 20:
+            raise KeyboardInterrupt
+
+
+board = Board(cfg)
+print("first", events[0] == ("init", cfg.ENABLE_PIN, 0))
+del events[:]
+board.write_output(True, 1, 250)
+board.write_output(True, -1, 250)
+board.write_output(False, 0, 0)
+print("events", events)
+print("current_ua", board.read_current_ua())
+board.wdt_start(250)
+app = App()
+try:
+    board.run(app)
+except KeyboardInterrupt:
+    print("interrupted", app.ticks, board._keeper is not None, events[-1])

@@ -1,0 +1,299 @@
+"""The board HALs on a fake `machine`: pins, order of writes, scaling and calibration."""
+import importlib
+import importlib.util
+import os
+import sys
+
+import pytest
+
+from host_tools import paths
+from tests import fake_machine
+
+BOARDS = {
+    "esp32": ("hal.esp32", "esp32_devkitc"),
+    "rp2040": ("hal.rp2040", "rp2040_pico"),
+}
+
+
+def load_config(board_dir):
+    path = os.path.join(paths.ROOT, "boards", board_dir, "board.py")
+    spec = importlib.util.spec_from_file_location("board_config", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(params=sorted(BOARDS))
+def hal(request, monkeypatch):
+    """(machine, config, Board instance) for each board, on a fresh fake machine."""
+    module_name, board_dir = BOARDS[request.param]
+    machine = fake_machine.new()
+    monkeypatch.setitem(sys.modules, "machine", machine)
+    monkeypatch.delitem(sys.modules, module_name, raising=False)
+    module = importlib.import_module(module_name)
+    cfg = load_config(board_dir)
+    board = module.Board(cfg, console=object())
+    machine.events.clear()
+    return machine, cfg, board
+
+
+def setpoint_writes(machine, cfg):
+    return [e[2] for e in machine.events if e[0] in ("dac", "duty", "pwm") and e[1] == cfg.SETPOINT_PIN]
+
+
+def assert_never_both_legs(machine, cfg, start_levels):
+    levels = dict(start_levels)
+    for kind, pin, value in machine.events:
+        if kind == "value":
+            levels[pin] = value
+            assert not (levels.get(cfg.LEG_A_PIN) and levels.get(cfg.LEG_B_PIN)), machine.events
+
+
+@pytest.mark.parametrize("module_name,board_dir", sorted(BOARDS.values()))
+def test_enable_pin_is_driven_low_first(module_name, board_dir, monkeypatch):
+    machine = fake_machine.new()
+    monkeypatch.setitem(sys.modules, "machine", machine)
+    monkeypatch.delitem(sys.modules, module_name, raising=False)
+    cfg = load_config(board_dir)
+    board = importlib.import_module(module_name).Board(cfg, console=object())
+    assert machine.events[0] == ("init", cfg.ENABLE_PIN, 0)
+    for pin in (cfg.LEG_A_PIN, cfg.LEG_B_PIN, cfg.CUE_PIN):
+        assert ("init", pin, 0) in machine.events
+    assert setpoint_writes(machine, cfg) == [0]
+    assert board.name == board_dir
+
+
+def test_boot_py_drives_enable_low(monkeypatch):
+    machine = fake_machine.new()
+    monkeypatch.setitem(sys.modules, "machine", machine)
+    monkeypatch.setitem(sys.modules, "board_config", load_config("esp32_devkitc"))
+    with open(os.path.join(paths.FIRMWARE, "boot.py")) as f:
+        exec(compile(f.read(), "boot.py", "exec"), {})
+    assert machine.events == [("init", sys.modules["board_config"].ENABLE_PIN, 0)]
+
+
+def test_output_on_writes_setpoint_and_leg_then_enable_last(hal):
+    machine, cfg, board = hal
+    board.write_output(True, 1, 250)
+    code = (250 * cfg.SETPOINT_MAX_CODE + cfg.SETPOINT_FULL_UA // 2) // cfg.SETPOINT_FULL_UA
+    assert setpoint_writes(machine, cfg) == [code]
+    assert machine.levels[cfg.LEG_A_PIN] == 1 and machine.levels[cfg.LEG_B_PIN] == 0
+    assert machine.events[-1] == ("value", cfg.ENABLE_PIN, 1)
+
+
+def test_output_off_opens_enable_first(hal):
+    machine, cfg, board = hal
+    board.write_output(True, -1, 200)
+    machine.events.clear()
+    board.write_output(False, 0, 0)
+    assert machine.events[0] == ("value", cfg.ENABLE_PIN, 0)
+    assert machine.levels[cfg.LEG_A_PIN] == 0 and machine.levels[cfg.LEG_B_PIN] == 0
+    assert setpoint_writes(machine, cfg) == [0]
+
+
+def test_reversal_breaks_before_make_and_never_drives_both_legs(hal):
+    machine, cfg, board = hal
+    board.write_output(True, 1, 100)
+    start = dict(machine.levels)
+    machine.events.clear()
+    for polarity in (-1, 1, 0, -1, 0, 1, -1):
+        board.write_output(True, polarity, 100)
+    assert_never_both_legs(machine, cfg, start)
+    legs = [(pin, v) for kind, pin, v in machine.events if kind == "value" and pin != cfg.ENABLE_PIN]
+    assert legs[:2] == [(cfg.LEG_A_PIN, 0), (cfg.LEG_B_PIN, 1)]  # release A, then drive B
+
+
+def test_setpoint_is_capped_at_the_hard_limit(hal):
+    machine, cfg, board = hal
+    from roller.limits import HARD_MAX_UA
+
+    board.write_output(True, 1, 5000)
+    board.write_output(True, 1, -20)
+    cap_code = (HARD_MAX_UA * cfg.SETPOINT_MAX_CODE + cfg.SETPOINT_FULL_UA // 2) // cfg.SETPOINT_FULL_UA
+    assert setpoint_writes(machine, cfg) == [cap_code, 0]
+
+
+def test_current_sense_is_offset_binary_around_its_zero_code(hal):
+    machine, cfg, board = hal
+    codes = machine.adc_codes
+    codes[cfg.ISENSE_PIN] = cfg.ISENSE_ZERO_U16
+    assert board.read_current_ua() == 0
+    codes[cfg.ISENSE_PIN] = cfg.ISENSE_ZERO_U16 + 16384
+    assert board.read_current_ua() == cfg.ISENSE_UA_PER_32768 // 2
+    codes[cfg.ISENSE_PIN] = cfg.ISENSE_ZERO_U16 - 16384
+    assert board.read_current_ua() == -(cfg.ISENSE_UA_PER_32768 // 2)
+    codes[cfg.VSENSE_PIN] = cfg.VSENSE_ZERO_U16 - 32768 // 10
+    assert abs(board.read_electrode_mv() + cfg.VSENSE_MV_PER_32768 // 10) <= 2
+
+
+def test_sense_covers_the_design_ranges_before_the_rail(hal):
+    machine, cfg, board = hal
+    assert 1000 < board.isense_rail_ua < cfg.ISENSE_UA_PER_32768 * 2
+    codes = machine.adc_codes
+    codes[cfg.ISENSE_PIN] = 65535
+    assert board.read_current_ua() >= board.isense_rail_ua
+    codes[cfg.VSENSE_PIN] = 65535
+    assert board.read_electrode_mv() > 15_000  # compliance voltage is readable
+
+
+def test_battery_through_its_divider(hal):
+    machine, cfg, board = hal
+    machine.adc_codes[cfg.VBAT_PIN] = 3900 * 65536 // cfg.VBAT_MV_PER_65536
+    assert abs(board.read_battery_mv() - 3900) <= 1
+
+
+def test_inputs_button_active_low_and_usb(hal):
+    machine, cfg, board = hal
+    assert board.button_pressed() is False  # pull-up: released reads high
+    machine.levels[cfg.BUTTON_PIN] = 0
+    assert board.button_pressed() is True
+    machine.levels[cfg.USB_PIN] = 0
+    assert board.usb_present() is False
+    machine.levels[cfg.USB_PIN] = 1
+    assert board.usb_present() is True
+
+
+def test_led_and_cue(hal):
+    machine, cfg, board = hal
+    board.set_led(255, 0, 128)
+    assert [e for e in machine.events if e[0] == "duty" and e[1] in cfg.LED_PINS] == [
+        ("duty", cfg.LED_PINS[0], 65535), ("duty", cfg.LED_PINS[1], 0), ("duty", cfg.LED_PINS[2], 128 * 257)]
+    board.set_cue(True)
+    assert machine.levels[cfg.CUE_PIN] == 1
+
+
+def test_watchdog_and_reset_cause(hal):
+    machine, cfg, board = hal
+    board.wdt_feed()  # before start: nothing to feed
+    board.wdt_start(250)
+    board.wdt_feed()
+    assert machine.wdts[0].timeout == 250 and machine.wdts[0].fed == 1
+    assert board.reset_cause() == "power"
+    machine.cause = fake_machine.WDT_RESET
+    assert board.reset_cause() == "watchdog"
+
+
+class _App:
+    def __init__(self, board, stop_after):
+        self.board = board
+        self.ticks = 0
+        self.services = 0
+        self.stop_after = stop_after
+
+    def tick(self):
+        self.ticks += 1
+        self.board.write_output(True, 1, 100)
+        if self.ticks == self.stop_after:
+            raise KeyboardInterrupt
+
+    def service(self):
+        self.services += 1
+
+
+def test_run_paces_ticks_and_ctrl_c_leaves_output_off_and_watchdog_quiet(hal, monkeypatch):
+    machine, cfg, board = hal
+    from hal import common
+
+    clock = fake_machine.FakeTime()
+    monkeypatch.setattr(common, "time", clock)
+    board.wdt_start(250)
+    app = _App(board, stop_after=5)
+    with pytest.raises(KeyboardInterrupt):
+        board.run(app)
+    assert app.ticks == 5 and app.services == 4
+    assert clock.slept_us == [1000] * 4  # the fake tick costs nothing: sleep the whole ms
+    assert machine.levels[cfg.ENABLE_PIN] == 0
+    assert machine.levels[cfg.LEG_A_PIN] == 0 and machine.levels[cfg.LEG_B_PIN] == 0
+    keeper = machine.timers[-1]
+    keeper.callback(keeper)
+    assert machine.wdts[0].fed == 1
+
+
+def test_a_crash_leaves_output_off_and_lets_the_watchdog_bite(hal, monkeypatch):
+    machine, cfg, board = hal
+    from hal import common
+
+    monkeypatch.setattr(common, "time", fake_machine.FakeTime())
+    board.wdt_start(250)
+
+    class Crashing(_App):
+        def tick(self):
+            super().tick()
+            raise ValueError("bug")
+
+    with pytest.raises(ValueError):
+        board.run(Crashing(board, stop_after=0))
+    assert machine.levels[cfg.ENABLE_PIN] == 0
+    assert machine.timers == []
+
+
+def test_run_paced_resyncs_after_a_long_stall(monkeypatch):
+    from hal import common
+
+    clock = fake_machine.FakeTime()
+    monkeypatch.setattr(common, "time", clock)
+    ticks = []
+
+    def tick():
+        ticks.append(clock.now_us)
+        if len(ticks) == 3:
+            clock.now_us += 50_000  # a flash write
+        if len(ticks) == 6:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        common.run_paced(tick, None)
+    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
+    assert gaps == [1000, 1000, 50_000, 1000, 1000]  # no burst of catch-up ticks
+
+
+def test_console_reads_without_blocking_and_ctrl_c_interrupts():
+    from hal.common import Console
+
+    r, w = os.pipe()
+    with open(r, "rb", buffering=0) as stdin, open(w, "wb", buffering=0) as feed:
+        console = Console(stdin, stdout=None)
+        assert console.read() is None
+        feed.write(b'{"cmd":"info"}\n')
+        assert console.read() == b'{"cmd":"info"}\n'
+        feed.write(b"x" * 100 + b"\n")
+        assert console.read() == b"x" * 64  # small chunks: one line per service() call
+        assert console.read() == b"x" * 36 + b"\n"
+        feed.write(b"\x03")
+        with pytest.raises(KeyboardInterrupt):
+            console.read()
+
+
+def test_flash_adapter_over_os(tmp_path, monkeypatch):
+    from hal.common import Flash
+
+    monkeypatch.chdir(tmp_path)
+    fs = Flash()
+    with fs.open("a.bin", "wb") as f:
+        f.write(b"x")
+    fs.rename("a.bin", "b.bin")
+    assert fs.exists("b.bin") and not fs.exists("a.bin")
+    assert fs.listdir() == ["b.bin"]
+    fs.remove("b.bin")
+    fs.remove("b.bin")  # already gone: no error
+    assert fs.listdir() == []
+
+
+@pytest.mark.parametrize("module_name,board_dir", sorted(BOARDS.values()))
+def test_hal_runs_on_the_micropython_unix_port(module_name, board_dir):
+    import ast
+    import subprocess
+
+    script = os.path.join(paths.ROOT, "tests", "mpy", "hal_on_unix_port.py")
+    proc = subprocess.run([paths.micropython_exe(), script, paths.ROOT, board_dir, module_name],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines())
+    cfg = load_config(board_dir)
+    assert lines["first"] == "True"
+    writes = [tuple(e) for e in ast.literal_eval(lines["events"]) if e[0] == "value"]
+    a, b, en = cfg.LEG_A_PIN, cfg.LEG_B_PIN, cfg.ENABLE_PIN
+    assert writes == [("value", a, 1), ("value", en, 1), ("value", a, 0), ("value", b, 1),
+                      ("value", en, 1), ("value", en, 0), ("value", b, 0)]
+    assert int(lines["current_ua"]) == cfg.ISENSE_UA_PER_32768 // 2
+    assert lines["interrupted"].startswith("20 True ")

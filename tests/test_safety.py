@@ -1,0 +1,224 @@
+"""R1-R5, R8 measured on the delivered current of simulated sessions (SPEC section 3)."""
+import numpy as np
+import pytest
+
+from roller import limits, programs
+from roller.waveform import Waveform
+from tests.traceutil import current_ua, doc, first, ms, same_sign_runs, sliding_peak, states
+
+SKIN = {"ohm": 20000}
+CONTACT_S = 1.0  # skin touches at 1.0 s; contact confirmed 150 ms later
+
+
+def _run_level(sim, program, level, seconds=5.0):
+    events = sim(doc("caps", seconds, [{"t": CONTACT_S, "skin": SKIN}], program=program, level=level))
+    return events, current_ua(events)
+
+
+def _period_ms(program):
+    """The generator's period (rounded to even ticks) for a program."""
+    _, shape, hz, _, _ = programs.PROGRAMS[programs.index_of(program)]
+    wave = Waveform()
+    wave.configure(shape, hz)
+    return 2 * wave.half
+
+
+def _cap(program, level):
+    return limits.level_cap_ua(level, programs.PROGRAMS[programs.index_of(program)][3])
+
+
+@pytest.mark.parametrize("program", programs.NAMES)
+@pytest.mark.parametrize("level", [1, 2, 3, 4, 5])
+def test_peak_current_reaches_and_respects_the_level_cap(sim, program, level):
+    events, ua = _run_level(sim, program, level)
+    cap = _cap(program, level)
+    peak = int(np.abs(ua).max())
+    assert peak <= limits.allowed_peak_ua(cap) and peak <= limits.HARD_MAX_UA  # R1
+    assert peak >= cap * 95 // 100  # and it really gets there
+    assert int(ua[ms(4.0):].max()) >= cap * 95 // 100  # both polarities, symmetric
+    assert int(ua[ms(4.0):].min()) <= -cap * 95 // 100
+    assert first(events, "fault") is None
+
+
+def test_eye_program_never_exceeds_200_ua(sim):
+    _, ua = _run_level(sim, "eye", 5)
+    assert np.abs(ua).max() <= 200
+
+
+def _fastest_rise_ua(abs_ua, start_ms, window_ms, rate_ua_per_ms):
+    """How far the amplitude envelope ever gets ahead of a rise at `rate_ua_per_ms`.
+
+    The envelope is the peak over one period; samples at or below probe level (burst gaps,
+    the ramp's first steps) are left out. Zero or less means the rate was never exceeded
+    between any two moments, however far apart.
+    """
+    envelope = sliding_peak(abs_ua, window_ms)[start_ms:].astype(float)
+    t = np.arange(len(envelope))
+    keep = envelope > limits.PROBE_UA + 5
+    ahead = envelope[keep] - rate_ua_per_ms * t[keep]
+    return float((ahead - np.minimum.accumulate(ahead)).max())
+
+
+@pytest.mark.parametrize("program", programs.NAMES)
+def test_soft_start_takes_at_least_a_second_and_never_rises_faster_than_10_percent_per_100ms(sim, program):
+    events, ua = _run_level(sim, program, 5)
+    cap = _cap(program, 5)
+    start = ms(first(events, "state", state="RUN")["t"])
+    window = _period_ms(program) if program != "tone" else 20  # tone: the carrier period
+    envelope = sliding_peak(np.abs(ua), window)
+    reached = start + int(np.argmax(envelope[start:] >= cap * 9 // 10))
+    assert reached - start >= 900  # 0 -> 90 % takes >= 0.9 s (0 -> 100 % >= 1.0 s)
+    slack = cap * window / 1000 + 2  # the peak window smears by up to one window
+    assert _fastest_rise_ua(np.abs(ua), start, window, cap / 1000) <= slack
+
+
+def test_level_increase_ramps_and_level_wrap_steps_down_at_once(sim):
+    events = sim(doc("levels", 12, [
+        {"t": CONTACT_S, "skin": SKIN},
+        {"t": 4.0, "button": "click"},  # 3 -> 4
+        {"t": 8.0, "button": "click"},  # 4 -> 5
+        {"t": 10.0, "button": "click"},  # 5 -> 1 (wraps)
+    ], level=3))
+    ua = np.abs(current_ua(events))
+    env = sliding_peak(ua, 100)
+    level4 = first(events, "state", level=4)
+    t4 = ms(level4["t"])
+    assert env[t4] <= 250  # still at level 3 (240 uA) when the change lands
+    assert 300 <= env[t4 + 1300] <= limits.allowed_peak_ua(320)
+    assert _fastest_rise_ua(ua, t4, 100, 320 / 1000) <= 32 + 2  # 10 % of 320 per 100 ms
+    level1 = first(events, "state", level=1, after_s=9)
+    t1 = ms(level1["t"])
+    assert ua[t1:].max() <= limits.allowed_peak_ua(80)  # the lower cap holds from that tick
+    assert first(events, "fault") is None
+
+
+def test_stop_ramps_down_over_half_a_second(sim):
+    events = sim(doc("stop", 7, [{"t": CONTACT_S, "skin": SKIN}, {"t": 4.0, "button": "hold"}], level=5))
+    ua = np.abs(current_ua(events))
+    amplitude = sliding_peak(ua, _period_ms("lift"))
+    hold_fired = ms(5.0)  # the hold gesture fires after 1 s of press
+    assert amplitude[hold_fired] >= 380
+    falling = amplitude[hold_fired:hold_fired + 600]
+    assert (np.diff(falling) <= 0).all()  # the amplitude only goes down
+    assert 100 <= amplitude[hold_fired + 300] <= 320  # on the way down: a ramp, not a cut
+    assert ua[hold_fired + 520:].max() == 0
+    off = first(events, "state", after_s=4.5, state="OFF")
+    assert 0.49 <= off["t"] - 5.0 <= 0.53
+
+
+def test_liftoff_drops_to_probe_level_within_5_ms(sim):
+    """Dry skin (300 kOhm): current still flows, compliance-limited, so the drop is the firmware's."""
+    events = sim(doc("liftoff", 5, [{"t": CONTACT_S, "skin": SKIN}, {"t": 4.0, "skin": {"ohm": 300000}}],
+                     level=5))
+    ua = np.abs(current_ua(events))
+    t = ms(4.0)
+    assert ua[t - 50:t].max() >= 380
+    assert ua[t + 5:].max() <= limits.PROBE_UA
+    assert first(events, "state", after_s=4.0, state="PAUSED")["t"] <= 4.005
+
+
+def test_open_circuit_stops_current_at_once_and_recontact_ramps_from_zero(sim):
+    events = sim(doc("recontact", 7, [
+        {"t": CONTACT_S, "skin": SKIN},
+        {"t": 3.0, "skin": None},
+        {"t": 3.3, "skin": SKIN},
+    ], level=5))
+    ua = np.abs(current_ua(events))
+    assert ua[ms(3.0):ms(3.3)].max() == 0
+    assert ua[ms(3.3):ms(3.3) + 150].max() <= limits.PROBE_UA  # confirm time: probe only
+    rerun = ms(first(events, "state", after_s=3.3, state="RUN")["t"])
+    env = sliding_peak(ua, 100)
+    assert env[rerun + 100] <= 40 + limits.PROBE_UA  # from zero, not back to 400
+    assert env[rerun + 2500] >= 380
+
+
+@pytest.mark.parametrize("program", programs.NAMES)
+def test_charge_balance_per_period_and_same_sign_runs(sim, program):
+    events = sim(doc("balance", 5, [{"t": CONTACT_S, "skin": {"ohm": 20000, "nf": 47}}],
+                     program=program, level=4))
+    ua = current_ua(events)
+    period = _period_ms(program)
+    steady = ua[ms(3.0):ms(5.0)]
+    # a period starts with its dead tick (enable test), then positive current
+    start = int(np.argmax((steady[:-1] == 0) & (steady[1:] > 0)))
+    whole = (len(steady) - start) // period * period
+    periods = steady[start:start + whole].reshape(-1, period)
+    net = np.abs(periods.sum(axis=1))
+    total = np.abs(periods).sum(axis=1)
+    assert (net[total > 0] <= total[total > 0] * 0.01).all()  # exact by construction
+    assert max(same_sign_runs(ua)) <= period // 2 + 5
+    assert first(events, "fault") is None
+
+
+# injected fault -> (code, latest trip in ms after onset)
+FAULT_TRIPS = {
+    "dac_stuck_high": ("OVER_CURRENT", 2),
+    "polarity_stuck": ("DC_IMBALANCE", 50 + 5),  # one phase of lift (50 ms) + 5 ms
+    "sense_stuck_low": ("SENSE_FAULT", 10 + 2),
+    "sense_stuck_high": ("SENSE_FAULT", 2),
+    "vsense_stuck": ("SENSE_FAULT", 50 + 10 + 2),  # shows at the next reversal
+    "enable_stuck_on": ("OUTPUT_STUCK", 100 + 2),  # at the next enable test (one period)
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULT_TRIPS))
+@pytest.mark.parametrize("onset_s", [3.0, 3.013, 3.061])
+def test_fault_trips_in_time_and_output_stays_off(sim, fault, onset_s):
+    code, latest_ms = FAULT_TRIPS[fault]
+    events = sim(doc("fault", 7, [
+        {"t": CONTACT_S, "skin": SKIN},
+        {"t": onset_s, "fault": fault},
+        {"t": 4.5, "button": "click"},  # a user pressing buttons does not restart anything
+        {"t": 5.0, "button": "double"},
+        {"t": 5.5, "fault": None},  # the hardware recovers: still latched
+        {"t": 5.6, "serial": '{"cmd": "start"}'},
+    ], level=4))
+    tripped = first(events, "fault")
+    assert tripped is not None and tripped["code"] == code
+    latency = ms(tripped["t"]) - ms(onset_s)
+    assert 0 <= latency <= latest_ms
+    ua = np.abs(current_ua(events))
+    assert ua[ms(tripped["t"]) + 1:].max() == 0  # second barrier: nothing after the trip
+    assert states(events)[-1][1] == "FAULT"
+    assert ua[:ms(onset_s)].max() <= limits.allowed_peak_ua(320)
+
+
+def test_overcurrent_second_barrier_holds_with_enable_stuck(sim):
+    """Enable switch stuck on and the DAC stuck high: DAC zero + bridge off still stop it."""
+    events = sim(doc("barrier", 5, [
+        {"t": CONTACT_S, "skin": SKIN},
+        {"t": 3.0, "fault": "enable_stuck_on"},
+        {"t": 3.0, "fault": "dac_stuck_high"},
+    ], level=3))
+    ua = np.abs(current_ua(events))
+    tripped = first(events, "fault")
+    assert tripped["code"] in ("OVER_CURRENT", "OUTPUT_STUCK")
+    assert ua[ms(tripped["t"]) + 1:].max() == 0
+
+
+def test_usb_cuts_output_within_10_ms_and_blocks_start(sim):
+    events = sim(doc("usb", 6, [
+        {"t": CONTACT_S, "skin": SKIN},
+        {"t": 3.0, "usb": True},
+        {"t": 3.5, "button": "click"},
+        {"t": 4.5, "serial": '{"cmd": "start"}'},
+    ], level=3))
+    ua = np.abs(current_ua(events))
+    assert ua[ms(3.0) + 10:].max() == 0
+    assert first(events, "state", after_s=3.0)["state"] == "CHARGING"
+    assert states(events)[-1][1] == "CHARGING"
+
+
+def test_no_current_above_probe_without_confirmed_contact(sim):
+    """Skin at 200 kOhm never confirms (> 150 kOhm): probe level only, however long."""
+    events = sim(doc("dry", 5, [{"t": CONTACT_S, "skin": {"ohm": 200000}}], level=5))
+    assert np.abs(current_ua(events)).max() <= limits.PROBE_UA
+    assert first(events, "state", state="RUN") is None
+
+
+def test_poor_contact_is_shown_when_compliance_limited(sim):
+    events = sim(doc("poor", 5, [{"t": CONTACT_S, "skin": {"ohm": 100000}}], level=5))
+    ua = np.abs(current_ua(events))
+    assert ua.max() <= 150  # 15 V / 100 kOhm
+    leds = [e["rgb"] for e in events if e["kind"] == "led" and e["t"] > 3]
+    assert [255, 120, 0] in leds  # amber blink: poor contact

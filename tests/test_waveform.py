@@ -1,0 +1,86 @@
+"""The generator against the analytic shapes, and its balance by construction."""
+import math
+
+import numpy as np
+import pytest
+
+from roller import programs
+from roller.envelope import Envelope
+from roller.waveform import Waveform
+
+AMPLITUDE_UA = 400
+
+
+def _periods(shape, hz, n_periods=4, amplitude=AMPLITUDE_UA, **burst):
+    wave = Waveform()
+    wave.configure(shape, hz, **burst)
+    n = 2 * wave.half * n_periods
+    samples = np.array([wave.next_ua(amplitude, 15) for _ in range(n)])
+    return wave, samples
+
+
+# shape -> RMS / peak of the ideal waveform
+ANALYTIC_RMS = {programs.SQUARE: 1.0, programs.SINE: 1 / math.sqrt(2), programs.TRIANGLE: 1 / math.sqrt(3)}
+
+
+@pytest.mark.parametrize("name", [p[0] for p in programs.PROGRAMS])
+def test_every_program_matches_its_analytic_shape(name):
+    _, shape, hz, _, _ = programs.PROGRAMS[programs.index_of(name)]
+    wave, samples = _periods(shape, hz, n_periods=20, burst_on=programs.BURST_ON_PERIODS,
+                             burst_off=programs.BURST_OFF_PERIODS)
+    period = 2 * wave.half
+    assert abs(1000 / period - hz) / hz < 0.03  # frequency within 3 % (even-tick rounding)
+    spectrum = np.abs(np.fft.rfft(samples))
+    freqs = np.fft.rfftfreq(len(samples), d=0.001)
+    assert abs(freqs[np.argmax(spectrum)] - 1000 / period) < 1e-9  # the fundamental dominates
+    first = samples[:period]
+    assert (first[wave.half:] == -first[:wave.half]).all()  # negative half mirrors the positive
+    assert samples.sum() == 0  # zero net charge
+    if shape == programs.BURST:
+        on = samples[: period * programs.BURST_ON_PERIODS]
+        gap = samples[period * programs.BURST_ON_PERIODS: period * 20]
+        assert np.abs(on).max() == AMPLITUDE_UA and np.abs(gap).max() == 15
+        return
+    dead = 1 if period >= 20 else 0  # the enable-test tick at each half start
+    rms = math.sqrt((first.astype(float) ** 2).mean())
+    expected = ANALYTIC_RMS[shape] * AMPLITUDE_UA * math.sqrt((wave.half - dead) / wave.half)
+    assert abs(rms - expected) / expected < 0.04
+    assert np.abs(first).max() <= AMPLITUDE_UA
+
+
+@pytest.mark.parametrize("hz", [0.5, 1, 3, 7.5, 10, 33, 50, 100, 125, 250])
+@pytest.mark.parametrize("shape", [programs.SQUARE, programs.SINE, programs.TRIANGLE])
+def test_frequencies_across_the_range(shape, hz):
+    if shape != programs.SQUARE and hz > programs.MAX_SMOOTH_HZ:
+        pytest.skip("sine and triangle stop at 100 Hz")
+    wave, samples = _periods(shape, hz)
+    period = 2 * wave.half
+    assert abs(1000 / period - hz) / hz <= 0.02 or period == 2 * round(500 / hz)
+    assert samples.sum() == 0
+    signs = np.sign(samples[samples != 0])
+    assert (np.diff(signs) != 0).sum() == 2 * 4 - 1  # one polarity change per half period
+
+
+def test_balance_holds_while_the_amplitude_ramps():
+    """The negative half replays what the positive half commanded, ramp and all."""
+    wave = Waveform()
+    wave.configure(programs.SINE, 7)
+    env = Envelope()
+    env.ramp_to(400)
+    samples = []
+    for _ in range(2 * wave.half * 12):
+        amplitude = env.next_ua() if wave.index < wave.half else 0
+        samples.append(wave.next_ua(amplitude, 15))
+    periods = np.array(samples).reshape(12, -1)
+    assert (periods.sum(axis=1) == 0).all()
+    peaks = np.abs(periods).max(axis=1)
+    assert (np.diff(peaks) > 0).all()  # and it does ramp
+
+
+def test_restart_starts_a_fresh_positive_half():
+    wave, _ = _periods(programs.SQUARE, 10, n_periods=1)
+    for _ in range(17):
+        wave.next_ua(100, 15)
+    wave.restart()
+    assert wave.next_ua(100, 15) == 0  # the dead tick
+    assert wave.next_ua(100, 15) == 100
