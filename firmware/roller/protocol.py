@@ -5,6 +5,7 @@ ASCII, strict JSON, command, field names, types, ranges) before anything acts on
 line changes nothing. Commands act only through the App's own events and setters; the
 supervisor still clamps and checks whatever they start.
 """
+import micropython
 from micropython import const
 
 from roller import VERSION, faults, programs, ui
@@ -50,15 +51,19 @@ class Protocol:
         self.streaming = False
         self._stream_ms = 0
 
+    @micropython.native
     def service(self):
         """At most one request line, then telemetry when due."""
         board = self.app.board
         lines = self.lines
-        if lines.empty():
+        line = None  # idle (nothing buffered, nothing received): no line() call either
+        if not lines.empty():
+            line = lines.line()
+        else:
             chunk = board.console_read()
             if chunk:
                 lines.feed(chunk)
-        line = lines.line()
+                line = lines.line()
         if line is not None:
             try:
                 response = self.handle(line)
