@@ -140,6 +140,7 @@ class App:
             sup.halt()
         board.wdt_feed()
 
+    @micropython.native
     def service(self):
         """Work outside the control tick: one serial request, then any flash write due."""
         board = self.board

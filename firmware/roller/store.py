@@ -10,6 +10,7 @@ is stamped with the boot number and the ms since that boot.
 import binascii
 import json
 
+import micropython
 from micropython import const
 
 from roller.limits import FAULT_LOG_ENTRIES, STORE_WRITE_MIN_MS
@@ -124,6 +125,7 @@ class Store:
         self.dirty = self._urgent = True
 
     # --- writing (service only) -----------------------------------------------------------------
+    @micropython.native
     def service(self, now_ms, settings):
         """Write pending changes when due; `settings` is the live Settings object."""
         if not self.dirty:
