@@ -43,7 +43,9 @@ class Contact:
         if commanded_ua < IMPEDANCE_MIN_UA or (current_ua < OPEN_CIRCUIT_UA and not at_compliance):
             # no reading this tick (zero crossing, burst gap): a good streak keeps counting time
             if self.good_ms:
-                self._count_good()
+                self.good_ms += 1
+                if self.good_ms >= CONTACT_CONFIRM_MS:
+                    self.confirmed = True
             return
         if current_ua < OPEN_CIRCUIT_UA:
             ohm = OPEN_OHM
@@ -60,12 +62,9 @@ class Contact:
                 self.lost = True
             return
         self.high_readings = 0
-        if ohm <= CONTACT_CONFIRM_OHM:
-            self._count_good()
+        if ohm <= CONTACT_CONFIRM_OHM:  # counted in line: a call per tick costs more
+            self.good_ms += 1
+            if self.good_ms >= CONTACT_CONFIRM_MS:
+                self.confirmed = True
         else:
             self.good_ms = 0
-
-    def _count_good(self):
-        self.good_ms += 1
-        if self.good_ms >= CONTACT_CONFIRM_MS:
-            self.confirmed = True
