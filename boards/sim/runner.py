@@ -2,6 +2,8 @@
 
 MicroPython-compatible: the same code runs under CPython and the unix port.
 """
+import micropython
+
 from boards.sim import deployfs
 from boards.sim import scenario as _scenario
 from boards.sim.board import SimBoard
@@ -129,6 +131,7 @@ class Runner:
                     return
 
     # --- the loop -----------------------------------------------------------------------------
+    @micropython.native
     def advance_to(self, end_ms):
         """Simulate up to (not including) `end_ms`, applying the timeline on the way."""
         # what changes every ms lives in locals for the loop (one lookup less each time)
