@@ -123,6 +123,9 @@ def format_report(report):
     for state, us in report["tick_us"].items():
         n = counts.get(state)
         lines.append("  %-28s %7.2f  %12s  %11.0f" % (state, us, "%d" % n if n else "-", by[state]))
+    if "service_idle" in counts:
+        lines.append("  %-28s %7s  %12d  %11.0f" % ("idle service() (every ms)", "-",
+                                                     counts["service_idle"], by["service_idle"]))
     n = ratios["empty_loop_instructions"]
     lines.append("  %-28s %7.3f  %12s" % ("empty loop iteration", ratios["empty_loop_us"],
                                           "%d" % n if n else "-"))
@@ -141,8 +144,9 @@ def format_report(report):
     if estimate:
         for board, (mhz, cpi) in CORES.items():
             worst = max(us for state, us in estimate[board].items() if state.startswith("RUN"))
-            lines.append("estimate %-7s %3d MHz         RUN tick ~%.0f us (%.1f cycles/instruction,"
-                         " docs/performance.md)" % (board, mhz, worst, cpi))
+            lines.append("estimate %-7s %3d MHz         RUN tick ~%.0f us + idle service ~%.0f us"
+                         " (%.1f cycles/instruction, docs/performance.md)"
+                         % (board, mhz, worst, estimate[board]["service_idle"], cpi))
     met = report["targets"]
     lines.append("targets met                      " + ", ".join(
         "%s %s" % (name, "yes" if ok else "NO") for name, ok in met.items()))

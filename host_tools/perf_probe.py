@@ -51,8 +51,8 @@ def valgrind_exe():
 
 
 def tick_instructions(ticks):
-    """Callgrind, per tick: ({state: instructions, "empty": per empty-loop iteration},
-    {state: gc_alloc calls}).
+    """Callgrind, per tick: ({state: instructions, "empty": per empty-loop iteration,
+    "service_idle": per idle App.service()}, {the same: gc_alloc calls}).
 
     Every block runs n and 2n times between two marks; (cost(2n) - cost(n)) / n leaves the
     per-iteration cost alone. A tick's cost is its loop's minus the same loop without it.
@@ -69,7 +69,6 @@ def tick_instructions(ticks):
     n = result["n"]
     instructions = _per_tick([b[0] for b in blocks], result["blocks"], n)
     allocs = _per_tick([b[1] for b in blocks], result["blocks"], n)
-    instructions["empty"] = round(instructions["empty"])
     allocs.pop("empty")
     return ({k: round(v) for k, v in instructions.items()},
             {k: round(v, 2) for k, v in allocs.items()})
@@ -81,11 +80,13 @@ def _per_tick(values, labels, n):
         name, times = label.rsplit("/", 1)
         per.setdefault(name, {})[times] = value
     slope = {name: (v["2"] - v["1"]) / n for name, v in per.items()}
-    out = {"empty": slope.pop("empty")}
+    out = {}
     for name in slope:
         if name.endswith("/tick"):
             state = name[: -len("/tick")]
             out[state] = slope[name] - slope[state + "/idle"]
+        elif not name.endswith("/idle"):  # "empty", "service_idle": taken as they are
+            out[name] = slope[name]
     return out
 
 

@@ -51,6 +51,12 @@ class Rig:
             model.step()
             board.advance_ms(1)
 
+    def services(self, n):
+        """n idle App.service() calls: the other work of every ms, besides the tick."""
+        app = self.app
+        for _ in range(n):
+            app.service()
+
     def hold(self):
         """Rewind the state timers (DONE ends after 5 s, idle after 120 s) between chunks."""
         self.app.timer_ms = 0

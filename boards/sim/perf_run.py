@@ -5,7 +5,8 @@ Modes (the last stdout line is JSON; per-state results are [state, value] pairs 
   alloc N           N ticks per state under heap_lock: null when alloc-free, else why
   alloc-bad N       the same with a tick that allocates (proves the check can fail)
   time N REPS       best of REPS: us per tick (tick loop minus the same loop without it)
-  count N           divmod() marks blocks of N and 2N ticks for callgrind --dump-before
+  count N           divmod() marks blocks of N and 2N ticks (and idle service() calls) for
+                    callgrind --dump-before
 """
 import sys
 
@@ -89,6 +90,8 @@ def count(rig, n):
         block(label + "/tick/2", rig.ticks, 2 * n)
         block(label + "/idle/1", rig.idle, n)
         block(label + "/idle/2", rig.idle, 2 * n)
+    block("service_idle/1", rig.services, n)
+    block("service_idle/2", rig.services, 2 * n)
     return {"n": n, "blocks": labels}
 
 
