@@ -362,7 +362,6 @@ class App:
         self.cap_ua = self.bench_ua or level_cap_ua(s.level, programs.PROGRAMS[s.program][3])
         self.supervisor.set_cap(self.cap_ua)
 
-    @micropython.native
     def _show_led(self):
         state = self.state
         led = self.led
