@@ -308,6 +308,10 @@ class RollerMachine(RuleBasedStateMachine):
 
     @rule(fault=st.sampled_from(HW_FAULTS + SENSE_FAULTS + ("loop_hang", None)))
     def fault(self, fault):
+        # single-fault safety: a new fault replaces the last one. Two at once can be beyond
+        # what two sensors can tell apart (a DAC stuck high behind a current sense stuck at
+        # zero looks like an open circuit); docs/hardware.md adds a hardware current limit.
+        self._at_now("fault", None)
         self._at_now("fault", fault)
 
     @rule(line=st.one_of(

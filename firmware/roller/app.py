@@ -141,7 +141,7 @@ class App:
             setpoint_ua = wave.next_ua(amplitude_ua, PROBE_UA)
             sup.drive(setpoint_ua, self.cap_ua, confirmed, wave.period_done)
         elif state == ui.OFF or state == ui.DONE:
-            sup.drive(0, 0, False, False)  # output off, enable switch under test
+            sup.idle()  # output off, enable switch under test now and then
         elif state != ui.SELFTEST:
             sup.halt()
 
