@@ -103,10 +103,15 @@ class App:
                 self.dispatch(ui.LIFTOFF)
             elif contact.confirmed and state != ui.RUN:
                 self.dispatch(ui.CONTACT)
+        # USB is a level, not an edge: plugged in during FAULT, it still holds off the next start
         usb = board.usb_present()
-        if usb != self.usb:
-            self.usb = usb
-            self.dispatch(ui.USB_IN if usb else ui.USB_OUT)
+        self.usb = usb
+        state = self.state
+        if usb:
+            if state != ui.CHARGING and state != ui.FAULT:
+                self.dispatch(ui.USB_IN)
+        elif state == ui.CHARGING:
+            self.dispatch(ui.USB_OUT)
         gesture = self.button.update(board.button_pressed())
         if gesture:
             self.dispatch(gesture)  # button gesture numbers are the UI's event numbers
