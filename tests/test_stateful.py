@@ -84,6 +84,7 @@ class Checker:
         self.run_segments = []  # (start ms, end ms or None, cap uA, half period ms)
         self.session_run_ms = 0  # contact time (ms in RUN) of the session
         self.last_cue_run_ms = None
+        self.run_entries_since_cue = 0
 
     def inject(self, key, value, powered):
         t = self.t
@@ -144,6 +145,8 @@ class Checker:
                 self.run_segments[-1] = self.run_segments[-1][:1] + (self.t,) + self.run_segments[-1][2:]
             self.state, self.level, self.program = e["state"], e["level"], e["program"]
             if self.state == "RUN":
+                if previous != "RUN":
+                    self.run_entries_since_cue += 1
                 cap = limits.level_cap_ua(self.level, CAP_UA[self.program])
                 self.run_segments.append((self.t, None, cap, HALF_MS[self.program]))
             if self.state == "SELFTEST":
@@ -153,8 +156,11 @@ class Checker:
         elif kind == "cue":
             if self.last_cue_run_ms is not None:  # R11: cue period in contact time
                 gap_ms = self.session_run_ms - self.last_cue_run_ms
-                assert abs(gap_ms - limits.CUE_DEFAULT_S * 1000) <= 15, "cue after %d ms of contact" % gap_ms
+                # contact time is counted every 10 ms: each stretch of RUN may round by one step
+                slack_ms = 10 * (self.run_entries_since_cue + 1) + 5
+                assert abs(gap_ms - limits.CUE_DEFAULT_S * 1000) <= slack_ms, "cue after %d ms" % gap_ms
             self.last_cue_run_ms = self.session_run_ms
+            self.run_entries_since_cue = 0
         elif kind == "fault":
             self.latched_at = self.t
             self.sense_fault_since = None
@@ -308,6 +314,10 @@ class RollerMachine(RuleBasedStateMachine):
 
     @rule(fault=st.sampled_from(HW_FAULTS + SENSE_FAULTS + ("loop_hang", None)))
     def fault(self, fault):
+        # single-fault safety: a new fault replaces the last one. Two at once can be beyond
+        # what two sensors can tell apart (a DAC stuck high behind a current sense stuck at
+        # zero looks like an open circuit); docs/hardware.md adds a hardware current limit.
+        self._at_now("fault", None)
         self._at_now("fault", fault)
 
     @rule(line=st.one_of(

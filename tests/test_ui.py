@@ -250,3 +250,15 @@ def test_limits_used_by_the_ui_are_the_spec_values():
     assert limits.IDLE_OFF_MS == 120_000 and limits.DONE_TO_OFF_MS == 5000
     assert limits.SESSION_DEFAULT_S == 600 and limits.CUE_DEFAULT_S == 15
     assert limits.BATTERY_START_MIN_MV == 3450 and limits.BATTERY_RUN_MIN_MV == 3300
+
+
+def test_usb_plugged_during_fault_still_blocks_the_next_start(sim):
+    """USB is a level: plugged in while FAULT ignores it, it still holds off a start after."""
+    trace = sim(_doc(8, RUNNING + [
+        {"t": 3.0, "fault": "dac_stuck_high"},
+        {"t": 3.5, "usb": True},
+        {"t": 4.0, "button": "hold"},  # FAULT -> OFF, then straight to CHARGING
+        {"t": 6.0, "button": "click"},
+    ]))
+    assert _path(trace)[-3:] == ["FAULT", "OFF", "CHARGING"]
+    assert np.abs(current_ua(trace))[ms(3.01):].max() == 0

@@ -31,7 +31,7 @@ from roller.session import Session
 from roller.settings import Settings
 from roller.store import Store
 from roller.supervisor import Supervisor
-from roller.ui import PAUSED, RUN, SELFTEST, STANDBY  # the tick's: one lookup, not two
+from roller.ui import CHARGING, FAULT, PAUSED, RUN, SELFTEST, STANDBY  # the tick's: 1 lookup
 from roller.waveform import Waveform
 
 _SLOW_MS = const(10)
@@ -107,10 +107,15 @@ class App:
                 self.dispatch(ui.LIFTOFF)
             elif contact.confirmed and state != RUN:
                 self.dispatch(ui.CONTACT)
+        # USB is a level, not an edge: plugged in during FAULT, it still holds off the next start
         usb = board.usb_present()
-        if usb != self.usb:
-            self.usb = usb
-            self.dispatch(ui.USB_IN if usb else ui.USB_OUT)
+        self.usb = usb
+        state = self.state
+        if usb:
+            if state != CHARGING and state != FAULT:
+                self.dispatch(ui.USB_IN)
+        elif state == CHARGING:
+            self.dispatch(ui.USB_OUT)
         pressed = board.button_pressed()
         button = self.button
         if pressed or not button.idle:  # released and settled: nothing to debounce or time
@@ -135,7 +140,7 @@ class App:
             setpoint_ua = wave.next_ua(amplitude_ua, PROBE_UA)
             sup.drive(setpoint_ua, self.cap_ua, confirmed, wave.period_done)
         elif state == ui.OFF or state == ui.DONE:
-            sup.drive(0, 0, False, False)  # output off, enable switch under test
+            sup.idle()  # output off, enable switch under test now and then
         elif state != SELFTEST:
             sup.halt()
         board.wdt_feed()

@@ -4,8 +4,6 @@ Units live in the names. The control tick is 1 ms, so *_MS values are also tick 
 """
 from micropython import const
 
-TICK_MS = const(1)
-
 # R1: current caps
 HARD_MAX_UA = const(500)  # nothing above this ever reaches the DAC
 CAP_MARGIN_PERCENT = const(10)  # delivered may exceed the level cap by 10 % ...
@@ -44,7 +42,6 @@ BATTERY_FILTER_MS = const(1000)
 SENSE_CHECK_MIN_UA = const(10)  # probe level is judged too
 IMPLAUSIBLE_MS = const(10)
 MIN_LOAD_OHM = const(2000)  # no skin reads this low: a short or a stuck voltage sense
-SENSE_RAIL_MARGIN_CODES = const(4)  # an ADC this close to a rail is stuck or broken
 
 # R9 / R10
 WATCHDOG_TIMEOUT_MS = const(250)

@@ -7,7 +7,13 @@ advances, battery high enough to start (R7).
 from micropython import const
 
 from roller.integrity import Checker
-from roller.limits import BATTERY_START_MIN_MV, PROBE_UA, SELFTEST_ZERO_MV, SELFTEST_ZERO_UA
+from roller.limits import (
+    BATTERY_START_MIN_MV,
+    POOR_CONTACT_MV,
+    PROBE_UA,
+    SELFTEST_ZERO_MV,
+    SELFTEST_ZERO_UA,
+)
 
 RUNNING = const(0)
 PASSED = const(1)
@@ -18,7 +24,7 @@ _ZERO_TICKS = const(5)
 _ENABLE_TICKS = const(3)
 _ENABLE_OFF_MAX_MV = const(1000)  # an open enable switch leaves the electrodes near 0 V
 _ENABLE_ON_MIN_UA = const(8)
-_ENABLE_ON_MIN_MV = const(5000)  # open circuit: a working switch lets the source rise
+_LOAD_MIN_MV = const(1000)  # probe current into skin this loaded must show on the sense
 
 
 class SelfTest:
@@ -64,12 +70,17 @@ class SelfTest:
             sup.drive(0, PROBE_UA, False, False)
             self._count(_ENABLE_TICKS)
         elif phase == 3:  # enable closed: probe current, or compliance voltage if open circuit
-            if self._ticks and (i_abs >= _ENABLE_ON_MIN_UA or v_abs >= _ENABLE_ON_MIN_MV):
-                self._saw_current = True
+            if self._ticks:
+                if i_abs >= _ENABLE_ON_MIN_UA or v_abs >= POOR_CONTACT_MV:
+                    self._saw_current = True  # current, or an open circuit at compliance
+                elif v_abs >= _LOAD_MIN_MV:
+                    # a loaded electrode but no current seen: a blind sense could hide anything
+                    self._fail("current sense reads nothing")
+                    return
             if self._ticks >= _ENABLE_TICKS:
                 sup.halt()
                 if not self._saw_current:
-                    self._fail("output enable stuck off")
+                    self._fail("no current or voltage with the output enabled")
                     return
                 self._next()
             else:

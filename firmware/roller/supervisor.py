@@ -12,6 +12,7 @@ from roller import faults
 from roller.limits import (
     HARD_MAX_UA,
     IMBALANCE_MAX_PERMILLE,
+    ENABLE_CHECK_PERIOD_MS,
     IMPLAUSIBLE_MS,
     MIN_LOAD_OHM,
     OVERCURRENT_SETPOINT_PERCENT,
@@ -26,7 +27,8 @@ from roller.limits import (
 
 _ENABLE_LEAK_UA = const(8)  # current through an open enable switch: it is not open
 _VSENSE_MOVE_MV = const(100)  # a live electrode voltage moves at least this in IMPLAUSIBLE_MS
-_BALANCE_MIN_CHARGE = const(2000)  # uA*ms per period below which the ratio is only noise
+_BALANCE_MIN_CHARGE = const(2000)
+_MISSING_CURRENT_TICKS = const(3)  # uA*ms per period below which the ratio is only noise
 
 
 class Supervisor:
@@ -46,6 +48,8 @@ class Supervisor:
         self._net_charge = 0
         self._abs_charge = 0
         self._close_period = False
+        self._idle_ms = 0
+        self._test_polarity = 1
         self.halt()
 
     # --- output stage ---------------------------------------------------------------------
@@ -93,9 +97,7 @@ class Supervisor:
         if magnitude > limit:
             magnitude = limit
         if magnitude == 0:
-            self.board.write_output(False, 1, PROBE_UA)
-            self.enable_test = True
-            self.last_ua = 0
+            self._test_enable()
         else:
             polarity = 1 if setpoint_ua > 0 else -1
             self.board.write_output(True, polarity, magnitude)
@@ -103,6 +105,23 @@ class Supervisor:
             self.last_ua = magnitude if polarity > 0 else -magnitude
         if period_done:
             self._close_period = True
+
+    def idle(self):
+        """Output off (OFF, DONE): every ENABLE_CHECK_PERIOD_MS one tick tests the enable switch."""
+        self._idle_ms += 1
+        if self.latched or self._idle_ms < ENABLE_CHECK_PERIOD_MS:
+            self.halt()
+            return
+        self._idle_ms = 0
+        self._test_enable()
+
+    def _test_enable(self):
+        """Enable open, probe current through the bridge; the polarity alternates, so even a
+        stuck switch behind a blind current sense passes no net charge."""
+        self._test_polarity = -self._test_polarity
+        self.board.write_output(False, self._test_polarity, PROBE_UA)
+        self.enable_test = True
+        self.last_ua = 0
 
     # --- judging the readings ---------------------------------------------------------------
     @micropython.native
@@ -166,7 +185,8 @@ class Supervisor:
         too_low = i_abs >= SENSE_CHECK_MIN_UA and v_abs * 1000 < i_abs * MIN_LOAD_OHM
         if missing or too_low:
             self._implausible += 1
-            if self._implausible >= IMPLAUSIBLE_MS:
+            # current missing below compliance may hide a real over-current: act in 3 ms
+            if self._implausible >= (_MISSING_CURRENT_TICKS if missing else IMPLAUSIBLE_MS):
                 return faults.SENSE_FAULT
             return faults.NONE
         self._implausible = 0
