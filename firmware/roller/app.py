@@ -42,9 +42,9 @@ _STATE_LED = ("off", "selftest", "standby", "run", "paused", "done", "charging",
 
 class App:
     def __init__(self, board):
-        board.write_output(False, 0, 0)  # output off before anything else
-        self.board = board
+        # first thing: the supervisor, the only writer of the output stage, switches it off
         self.supervisor = Supervisor(board)
+        self.board = board
         self.settings = Settings()
         self.store = Store(board.fs)
         self.store.load()

@@ -33,6 +33,7 @@ _MISSING_CURRENT_TICKS = const(3)  # uA*ms per period below which the ratio is o
 
 class Supervisor:
     def __init__(self, board):
+        board.write_output(False, 0, 0)  # output off before anything else
         self.board = board
         self._rail_ua = board.isense_rail_ua  # a board constant: read once, not per tick
         self.latched = faults.NONE
@@ -50,7 +51,6 @@ class Supervisor:
         self._close_period = False
         self._idle_ms = 0
         self._test_polarity = 1
-        self.halt()
 
     # --- output stage ---------------------------------------------------------------------
     def halt(self):
