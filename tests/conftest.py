@@ -6,10 +6,17 @@ import sys
 import tempfile
 
 import pytest
+from hypothesis import settings
 
 from host_tools import paths
 
 paths.use_firmware_on_cpython()
+
+# CI gates landing, so its hypothesis runs are reproducible (the same examples every run);
+# developers' runs and `pytest -m slow` keep hunting at random.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def run_sim(doc, runtime="cpython", tmp_dir=None):
