@@ -141,8 +141,7 @@ class Model:
         return self._adc(ADC_MID_CODE) - ADC_MID_CODE
 
     # The two sense reads run every ms, so they return the calibrated value a board reads
-    # (SimBoard binds them as its read_current_ua / read_electrode_mv) and inline _adc():
-    # one call per read instead of three.
+    # (SimBoard binds them as its read_current_ua / read_electrode_mv): one call to _adc each.
     @micropython.native
     def isense_ua(self):
         faults = self.faults
@@ -151,16 +150,10 @@ class Model:
         elif faults and "sense_stuck_low" in faults:
             code = ADC_MID_CODE  # reads zero current whatever flows
         else:
-            x = self._rng
-            x ^= (x << 13) & 0xFFFFFFFF
-            x ^= x >> 17
-            x ^= (x << 5) & 0xFFFFFFFF
-            self._rng = x
             # round to nearest, here and in the calibration: a floor would bias every reading
             # negative (a fake DC component)
-            code = (self.delivered_ua * ADC_MID_CODE + ISENSE_FULL_UA // 2) // ISENSE_FULL_UA
-            code += ADC_MID_CODE + x % (2 * NOISE_LSB + 1) - NOISE_LSB
-            code = 0 if code < 0 else (ADC_MAX_CODE if code > ADC_MAX_CODE else code)
+            code = self._adc(
+                ADC_MID_CODE + (self.delivered_ua * ADC_MID_CODE + ISENSE_FULL_UA // 2) // ISENSE_FULL_UA)
         return ((code - ADC_MID_CODE) * ISENSE_FULL_UA + ADC_MID_CODE // 2) // ADC_MID_CODE
 
     @micropython.native
@@ -169,14 +162,8 @@ class Model:
         if faults and "vsense_stuck" in faults:
             code = self._vsense_frozen
         else:
-            x = self._rng
-            x ^= (x << 13) & 0xFFFFFFFF
-            x ^= x >> 17
-            x ^= (x << 5) & 0xFFFFFFFF
-            self._rng = x
-            code = (self.electrode_mv * ADC_MID_CODE + VSENSE_FULL_MV // 2) // VSENSE_FULL_MV
-            code += ADC_MID_CODE + x % (2 * NOISE_LSB + 1) - NOISE_LSB
-            code = 0 if code < 0 else (ADC_MAX_CODE if code > ADC_MAX_CODE else code)
+            code = self._adc(
+                ADC_MID_CODE + (self.electrode_mv * ADC_MID_CODE + VSENSE_FULL_MV // 2) // VSENSE_FULL_MV)
         return ((code - ADC_MID_CODE) * VSENSE_FULL_MV + ADC_MID_CODE // 2) // ADC_MID_CODE
 
     def vbat_code(self):
