@@ -2,6 +2,7 @@
 import importlib
 import importlib.util
 import os
+from array import array
 import sys
 
 import pytest
@@ -35,6 +36,13 @@ def hal(request, monkeypatch):
     board = module.Board(cfg, console=object())
     machine.events.clear()
     return machine, cfg, board
+
+
+def sensed(board):
+    """board.sample(): current (uA), electrode voltage (mV), USB, button."""
+    inputs = array("i", bytes(16))
+    board.sample(inputs)
+    return inputs
 
 
 def setpoint_writes(machine, cfg):
@@ -117,13 +125,13 @@ def test_current_sense_is_offset_binary_around_its_zero_code(hal):
     machine, cfg, board = hal
     codes = machine.adc_codes
     codes[cfg.ISENSE_PIN] = cfg.ISENSE_ZERO_U16
-    assert board.read_current_ua() == 0
+    assert sensed(board)[0] == 0
     codes[cfg.ISENSE_PIN] = cfg.ISENSE_ZERO_U16 + 16384
-    assert board.read_current_ua() == cfg.ISENSE_UA_PER_32768 // 2
+    assert sensed(board)[0] == cfg.ISENSE_UA_PER_32768 // 2
     codes[cfg.ISENSE_PIN] = cfg.ISENSE_ZERO_U16 - 16384
-    assert board.read_current_ua() == -(cfg.ISENSE_UA_PER_32768 // 2)
+    assert sensed(board)[0] == -(cfg.ISENSE_UA_PER_32768 // 2)
     codes[cfg.VSENSE_PIN] = cfg.VSENSE_ZERO_U16 - 32768 // 10
-    assert abs(board.read_electrode_mv() + cfg.VSENSE_MV_PER_32768 // 10) <= 2
+    assert abs(sensed(board)[1] + cfg.VSENSE_MV_PER_32768 // 10) <= 2
 
 
 def test_sense_covers_the_design_ranges_before_the_rail(hal):
@@ -131,9 +139,9 @@ def test_sense_covers_the_design_ranges_before_the_rail(hal):
     assert 1000 < board.isense_rail_ua < cfg.ISENSE_UA_PER_32768 * 2
     codes = machine.adc_codes
     codes[cfg.ISENSE_PIN] = 65535
-    assert board.read_current_ua() >= board.isense_rail_ua
+    assert sensed(board)[0] >= board.isense_rail_ua
     codes[cfg.VSENSE_PIN] = 65535
-    assert board.read_electrode_mv() > 15_000  # compliance voltage is readable
+    assert sensed(board)[1] > 15_000  # compliance voltage is readable
 
 
 def test_battery_through_its_divider(hal):
@@ -144,13 +152,13 @@ def test_battery_through_its_divider(hal):
 
 def test_inputs_button_active_low_and_usb(hal):
     machine, cfg, board = hal
-    assert board.button_pressed() is False  # pull-up: released reads high
+    assert sensed(board)[3] == 0  # pull-up: released reads high
     machine.levels[cfg.BUTTON_PIN] = 0
-    assert board.button_pressed() is True
+    assert sensed(board)[3] == 1
     machine.levels[cfg.USB_PIN] = 0
-    assert board.usb_present() is False
+    assert sensed(board)[2] == 0
     machine.levels[cfg.USB_PIN] = 1
-    assert board.usb_present() is True
+    assert sensed(board)[2] == 1
 
 
 def test_led_and_cue(hal):

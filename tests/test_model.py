@@ -1,5 +1,6 @@
 """The electrical model and the virtual board themselves (SPEC section 3, C1 faults)."""
 import os
+from array import array
 
 import pytest
 
@@ -23,6 +24,13 @@ def _board(tmp_path, model=None):
     return SimBoard(model or Model(3), Flash(str(tmp_path / "fs")), _NullTrace())
 
 
+def _sensed(board):
+    """board.sample(): current (uA), electrode voltage (mV), USB, button."""
+    inputs = array("i", bytes(16))
+    board.sample(inputs)
+    return inputs
+
+
 def _drive(board, enable, polarity, ua):
     board.write_output(enable, polarity, ua)
     board.model.step()
@@ -42,15 +50,15 @@ def test_current_source_delivers_setpoint_below_compliance(tmp_path):
     board.model.set_skin(20_000)
     assert _drive(board, True, 1, 400) == 400
     assert board.model.electrode_mv == 8000
-    assert abs(board.read_current_ua() - 400) <= 3  # calibrated sense with +-2 LSB noise
-    assert abs(board.read_electrode_mv() - 8000) <= 30
+    assert abs(_sensed(board)[0] - 400) <= 3  # calibrated sense with +-2 LSB noise
+    assert abs(_sensed(board)[1] - 8000) <= 30
 
 
 def test_no_contact_means_no_current_and_compliance_voltage(tmp_path):
     board = _board(tmp_path)
     assert _drive(board, True, 1, 400) == 0
     assert board.model.electrode_mv == 15_000
-    assert abs(board.read_current_ua()) <= 2
+    assert abs(_sensed(board)[0]) <= 2
 
 
 def test_enable_off_gives_zero_whatever_the_dac_says(tmp_path):
@@ -104,14 +112,15 @@ def test_each_injected_fault_does_what_it_says(tmp_path, name):
         assert _drive(board, True, -1, 100) == 100  # reverse command, forward current
     elif name == "sense_stuck_low":
         assert _drive(board, True, 1, 300) == 300
-        assert board.read_current_ua() == 0
+        assert _sensed(board)[0] == 0
     elif name == "sense_stuck_high":
         _drive(board, True, 1, 100)
-        assert board.read_current_ua() >= board.isense_rail_ua
+        assert _sensed(board)[0] >= board.isense_rail_ua
     elif name == "vsense_stuck":
-        frozen = board.read_electrode_mv()
+        model.step()  # the ADCs convert at the end of each step
+        frozen = _sensed(board)[1]
         _drive(board, True, -1, 300)
-        assert board.read_electrode_mv() == frozen  # stuck at the value it had
+        assert _sensed(board)[1] == frozen  # stuck at the value it had
         assert abs(frozen - 4000) < 30
     elif name == "enable_stuck_on":
         assert _drive(board, False, 1, 100) == 100

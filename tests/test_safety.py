@@ -222,3 +222,11 @@ def test_poor_contact_is_shown_when_compliance_limited(sim):
     assert ua.max() <= 150  # 15 V / 100 kOhm
     leds = [e["rgb"] for e in events if e["kind"] == "led" and e["t"] > 3]
     assert [255, 120, 0] in leds  # amber blink: poor contact
+
+
+def test_contact_reads_the_supervisor_slots_it_names():
+    """Viper cannot fold another module's constants, so roller.contact repeats two indices."""
+    from roller import contact, supervisor
+
+    assert contact._SUP_READING_OK == supervisor.S_READING_OK
+    assert contact._SUP_LAST_MAG == supervisor.S_LAST_MAG

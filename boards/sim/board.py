@@ -26,10 +26,9 @@ class SimBoard:
 
     def __init__(self, model, flash, trace, elapsed_ms=0, reset_cause="power"):
         self.model = model
-        # the sense reads, ideally calibrated (the real boards keep their calibration in
-        # boards/<name>/): the model's own methods, so a read is one call
-        self.read_current_ua = model.isense_ua
-        self.read_electrode_mv = model.vsense_mv
+        # the model's sense conversions, ideally calibrated (the real boards keep their
+        # calibration in boards/<name>/), and USB
+        self._sensed = model.sensed
         self.fs = flash  # open/rename/remove/listdir/exists, like os on littlefs
         self.trace = trace
         self._elapsed_ms = elapsed_ms
@@ -75,14 +74,18 @@ class SimBoard:
         m.enable = enable
 
     # --- sensing ---------------------------------------------------------------------------
+    @micropython.viper
+    def sample(self, inputs):
+        """inputs[0..3] = current (uA), electrode voltage (mV), USB, button (docs/board.md)."""
+        to = ptr32(inputs)
+        sensed = ptr32(self._sensed)
+        to[0] = sensed[0]  # 32-bit copies: the sign survives
+        to[1] = sensed[1]
+        to[2] = sensed[2]
+        to[3] = 1 if self.button_pin_low else 0
+
     def read_battery_mv(self):
         return self.model.vbat_code() * 2 * _model.VBAT_REF_MV // _model.ADC_MAX_CODE
-
-    def usb_present(self):
-        return self.model.usb
-
-    def button_pressed(self):
-        return self.button_pin_low
 
     # --- user outputs -----------------------------------------------------------------------
     def set_led(self, r, g, b):

@@ -3,6 +3,8 @@
 Integer units: uA, mV, ohm, nF. The model is what the pins and the load make of each other;
 it knows nothing of the firmware.
 """
+from array import array
+
 import micropython
 from micropython import const
 
@@ -50,6 +52,9 @@ class Model:
         self.delivered_ua = 0
         self.electrode_mv = 0
         self.hw_violation = None  # name of a hardware-rule violation seen in the last step
+        # the sense ADCs' conversions at the end of the last step, calibrated as a board reads
+        # them: current (uA), electrode voltage (mV), USB present (docs/board.md, sample())
+        self.sensed = array("i", bytes(4 * 3))
 
     # --- load and faults -------------------------------------------------------------
     def set_skin(self, ohm, nf=0):
@@ -82,7 +87,13 @@ class Model:
     # --- one ms ----------------------------------------------------------------------
     @micropython.native
     def step(self):
-        """Settle delivered current and electrode voltage for the pins of this ms."""
+        """Settle the load for the pins of this ms, then sample the sense ADCs."""
+        self._settle()
+        self._sample()
+
+    @micropython.native
+    def _settle(self):
+        """Delivered current and electrode voltage for the pins of this ms."""
         leg_a = self.leg_a
         leg_b = self.leg_b
         self.hw_violation = "shoot_through" if (leg_a and leg_b) else None
@@ -140,11 +151,10 @@ class Model:
     def _noise(self):
         return self._adc(ADC_MID_CODE) - ADC_MID_CODE
 
-    # The two sense reads run every ms, so they return the calibrated value a board reads
-    # (SimBoard binds them as its read_current_ua / read_electrode_mv): one call to _adc each.
     @micropython.native
-    def isense_ua(self):
+    def _sample(self):
         faults = self.faults
+        sensed = self.sensed
         if faults and "sense_stuck_high" in faults:
             code = ADC_MAX_CODE
         elif faults and "sense_stuck_low" in faults:
@@ -154,17 +164,14 @@ class Model:
             # negative (a fake DC component)
             code = self._adc(
                 ADC_MID_CODE + (self.delivered_ua * ADC_MID_CODE + ISENSE_FULL_UA // 2) // ISENSE_FULL_UA)
-        return ((code - ADC_MID_CODE) * ISENSE_FULL_UA + ADC_MID_CODE // 2) // ADC_MID_CODE
-
-    @micropython.native
-    def vsense_mv(self):
-        faults = self.faults
+        sensed[0] = ((code - ADC_MID_CODE) * ISENSE_FULL_UA + ADC_MID_CODE // 2) // ADC_MID_CODE
         if faults and "vsense_stuck" in faults:
             code = self._vsense_frozen
         else:
             code = self._adc(
                 ADC_MID_CODE + (self.electrode_mv * ADC_MID_CODE + VSENSE_FULL_MV // 2) // VSENSE_FULL_MV)
-        return ((code - ADC_MID_CODE) * VSENSE_FULL_MV + ADC_MID_CODE // 2) // ADC_MID_CODE
+        sensed[1] = ((code - ADC_MID_CODE) * VSENSE_FULL_MV + ADC_MID_CODE // 2) // ADC_MID_CODE
+        sensed[2] = 1 if self.usb else 0
 
     def vbat_code(self):
         return self._adc(self.battery_mv * ADC_MAX_CODE // (2 * VBAT_REF_MV))

@@ -191,20 +191,15 @@ class Board:
             self._enable.value(1)  # last: the new setpoint and polarity are in place
 
     # --- sensing ------------------------------------------------------------------------------
-    def read_current_ua(self):
-        return offset_binary(self._isense.read_u16(), self._i_zero, self._i_scale)
-
-    def read_electrode_mv(self):
-        return offset_binary(self._vsense.read_u16(), self._v_zero, self._v_scale)
+    def sample(self, inputs):
+        """inputs[0..3] = current (uA), electrode voltage (mV), USB, button (docs/board.md)."""
+        inputs[0] = offset_binary(self._isense.read_u16(), self._i_zero, self._i_scale)
+        inputs[1] = offset_binary(self._vsense.read_u16(), self._v_zero, self._v_scale)
+        inputs[2] = self._usb.value()
+        inputs[3] = 1 - self._button.value()  # active low
 
     def read_battery_mv(self):
         return self._vbat.read_u16() * self._bat_scale >> 16
-
-    def usb_present(self):
-        return self._usb.value() == 1
-
-    def button_pressed(self):
-        return self._button.value() == 0  # active low
 
     # --- user outputs ---------------------------------------------------------------------------
     def set_led(self, r, g, b):

@@ -6,12 +6,16 @@ the time left between ticks: serial requests and flash writes. The tick is the h
 (docs/performance.md): native, few calls, no allocation. Nothing here imports machine: the
 board object is the only way out.
 """
+from array import array
+
 import micropython
 from micropython import const
 
 from roller import faults, programs, ui
 from roller.battery import Battery
 from roller.button import Button
+from roller.contact import CONFIRMED as CONTACT_CONFIRMED
+from roller.contact import LOST as CONTACT_LOST
 from roller.contact import Contact
 from roller.envelope import Envelope
 from roller.led import FAULT_PATTERNS, LedPlayer, level_brightness
@@ -35,6 +39,11 @@ from roller.ui import CHARGING, FAULT, PAUSED, RUN, SELFTEST, STANDBY  # the tic
 from roller.waveform import Waveform
 
 _SLOW_MS = const(10)
+# board.sample() fills an int array: current, voltage, USB, button (docs/board.md)
+_IN_CURRENT_UA = const(0)
+_IN_ELECTRODE_MV = const(1)
+_IN_USB = const(2)
+_IN_BUTTON = const(3)
 _LOW_BATTERY_SIGNAL_MS = const(3000)
 _CHARGED_MV = const(4150)
 _STATE_LED = ("off", "selftest", "standby", "run", "paused", "done", "charging", "off")
@@ -72,8 +81,7 @@ class App:
         self.usb = False
         self._slow_ms = 0
         self._posted = []
-        self.sense_ua = 0  # last readings, for telemetry
-        self.sense_mv = 0
+        self.inputs = array("i", bytes(4 * 4))  # this tick's readings (telemetry reads them too)
         self.up_ms = 0  # since boot, kept by service()
         self._up_ticks = board.ticks_ms()
         self.protocol = Protocol(self)
@@ -87,10 +95,10 @@ class App:
     @micropython.native
     def tick(self):
         board = self.board
-        current_ua = board.read_current_ua()
-        electrode_mv = board.read_electrode_mv()
-        self.sense_ua = current_ua
-        self.sense_mv = electrode_mv
+        inputs = self.inputs
+        board.sample(inputs)
+        current_ua = inputs[_IN_CURRENT_UA]
+        electrode_mv = inputs[_IN_ELECTRODE_MV]
         sup = self.supervisor
         code = sup.check(current_ua, electrode_mv)
         if code:
@@ -98,52 +106,55 @@ class App:
         state = self.state
         if state == SELFTEST:
             self._selftest_tick(current_ua, electrode_mv)
-        elif STANDBY <= state <= PAUSED and sup.reading_ok:
-            contact = self.contact
-            contact.update(sup.last_ua, current_ua, electrode_mv)
-            if contact.lost:
-                contact.lost = False
+        elif STANDBY <= state <= PAUSED:
+            contact = self.contact.update(sup.slots, current_ua, electrode_mv)
+            if contact == CONTACT_LOST:
                 self._cut()
                 self.dispatch(ui.LIFTOFF)
-            elif contact.confirmed and state != RUN:
+            elif contact and state != RUN:
                 self.dispatch(ui.CONTACT)
         # USB is a level, not an edge: plugged in during FAULT, it still holds off the next start
-        usb = board.usb_present()
-        self.usb = usb
         state = self.state
-        if usb:
+        if inputs[_IN_USB]:
             if state != CHARGING and state != FAULT:
                 self.dispatch(ui.USB_IN)
         elif state == CHARGING:
             self.dispatch(ui.USB_OUT)
-        pressed = board.button_pressed()
+        pressed = inputs[_IN_BUTTON]
         button = self.button
         if pressed or not button.idle:  # released and settled: nothing to debounce or time
             gesture = button.update(pressed)
             if gesture:
                 self.dispatch(gesture)  # button gesture numbers are the UI's event numbers
-        self._slow_ms += 1
-        if self._slow_ms >= _SLOW_MS:
-            self._slow_ms = 0
+        slow_ms = self._slow_ms + 1
+        if slow_ms >= _SLOW_MS:
+            slow_ms = 0
             self._slow_tick()
+        self._slow_ms = slow_ms
         # outputs, for the state the events above left
         state = self.state
         if STANDBY <= state <= PAUSED:
-            confirmed = state == RUN and self.contact.confirmed
+            confirmed = state == RUN and contact == CONTACT_CONFIRMED
             wave = self.wave
-            if not confirmed:
-                amplitude_ua = PROBE_UA
-            elif wave.index < wave.half:
-                amplitude_ua = self.envelope.next_ua()  # the negative half replays these
+            if confirmed:
+                setpoint_ua = wave.next_ua(0, PROBE_UA, self.envelope)
             else:
-                amplitude_ua = 0  # unused: the negative half is the mirror
-            setpoint_ua = wave.next_ua(amplitude_ua, PROBE_UA)
+                setpoint_ua = wave.next_ua(PROBE_UA, PROBE_UA, None)
             sup.drive(setpoint_ua, self.cap_ua, confirmed, wave.period_done)
         elif state == ui.OFF or state == ui.DONE:
             sup.idle()  # output off, enable switch under test now and then
         elif state != SELFTEST:
             sup.halt()
         board.wdt_feed()
+
+    @property
+    def sense_ua(self):
+        """This tick's current reading, for telemetry."""
+        return self.inputs[_IN_CURRENT_UA]
+
+    @property
+    def sense_mv(self):
+        return self.inputs[_IN_ELECTRODE_MV]
 
     @micropython.native
     def service(self):

@@ -1,5 +1,12 @@
-"""Skin-contact detection from the sense readings (R4): impedance with hysteresis."""
+"""Skin-contact detection from the sense readings (R4): impedance with hysteresis.
+
+State and limits live in an int array read by viper code (see roller.supervisor); no slot
+holds a negative value.
+"""
+from array import array
+
 import micropython
+from micropython import const
 
 from roller.limits import (
     CONTACT_CONFIRM_MS,
@@ -11,60 +18,104 @@ from roller.limits import (
     POOR_CONTACT_MV,
 )
 
-OPEN_OHM = 1_000_000_000  # what an open circuit reads as
+OPEN_OHM = const(1_000_000_000)  # what an open circuit reads as
+# what update() returns
+CONFIRMED = const(1)
+LOST = const(2)  # contact was confirmed and is gone, this tick
+
+# the supervisor's slots read here: roller.supervisor's S_READING_OK and S_LAST_MAG (viper
+# cannot fold another module's constants; tests/test_safety.py checks they agree)
+_SUP_READING_OK = const(6)
+_SUP_LAST_MAG = const(1)
+
+_S_CONFIRMED = const(0)
+_S_OHM = const(1)
+_S_POOR = const(2)  # current-limited by the compliance voltage
+_S_GOOD_MS = const(3)
+_S_HIGH_READINGS = const(4)
+_L_CONFIRM_MS = const(5)
+_L_CONFIRM_OHM = const(6)
+_L_LIFTOFF_OHM = const(7)
+_L_LIFTOFF_READINGS = const(8)
+_L_IMPEDANCE_MIN_UA = const(9)
+_L_OPEN_CIRCUIT_UA = const(10)
+_L_POOR_CONTACT_MV = const(11)
+_SLOTS = const(12)
 
 
 class Contact:
     """Confirmed after CONTACT_CONFIRM_MS of readings <= 150 kOhm; lost when open, or two > 250 kOhm."""
 
     def __init__(self):
-        self.confirmed = False
-        self.ohm = OPEN_OHM
-        self.poor = False  # current-limited by the compliance voltage
-        self.good_ms = 0
-        self.high_readings = 0
-        self.lost = False  # set on the tick contact is lost; the caller clears it
+        slots = array("i", bytes(4 * _SLOTS))
+        slots[_S_OHM] = OPEN_OHM
+        slots[_L_CONFIRM_MS] = CONTACT_CONFIRM_MS
+        slots[_L_CONFIRM_OHM] = CONTACT_CONFIRM_OHM
+        slots[_L_LIFTOFF_OHM] = LIFTOFF_OHM
+        slots[_L_LIFTOFF_READINGS] = LIFTOFF_READINGS
+        slots[_L_IMPEDANCE_MIN_UA] = IMPEDANCE_MIN_UA
+        slots[_L_OPEN_CIRCUIT_UA] = OPEN_CIRCUIT_UA
+        slots[_L_POOR_CONTACT_MV] = POOR_CONTACT_MV
+        self.slots = slots
+
+    @property
+    def confirmed(self):
+        return bool(self.slots[_S_CONFIRMED])
+
+    @property
+    def ohm(self):
+        return self.slots[_S_OHM]
+
+    @property
+    def poor(self):
+        return bool(self.slots[_S_POOR])
 
     def reset(self):
-        self.confirmed = False
-        self.good_ms = 0
-        self.high_readings = 0
+        slots = self.slots
+        slots[_S_CONFIRMED] = slots[_S_GOOD_MS] = slots[_S_HIGH_READINGS] = 0
 
-    @micropython.native
-    def update(self, commanded_ua, current_ua, electrode_mv):
-        """One tick: `commanded_ua` was written last tick, the readings show what it did."""
-        if commanded_ua < 0:
-            commanded_ua = -commanded_ua
+    @micropython.viper
+    def update(self, supervisor_slots, current_ua: int, electrode_mv: int) -> int:
+        """One tick: CONFIRMED, LOST or 0. Judges the current the supervisor commanded last
+        tick against the readings, when the supervisor found them plausible (else 0)."""
+        sup = ptr32(supervisor_slots)
+        if not sup[_SUP_READING_OK]:
+            return 0
+        s = ptr32(self.slots)
+        commanded_ua = int(sup[_SUP_LAST_MAG])
         if current_ua < 0:
-            current_ua = -current_ua
+            current_ua = 0 - current_ua
         if electrode_mv < 0:
-            electrode_mv = -electrode_mv
-        at_compliance = electrode_mv >= POOR_CONTACT_MV
-        if commanded_ua < IMPEDANCE_MIN_UA or (current_ua < OPEN_CIRCUIT_UA and not at_compliance):
+            electrode_mv = 0 - electrode_mv
+        at_compliance = electrode_mv >= int(s[_L_POOR_CONTACT_MV])
+        open_circuit_ua = int(s[_L_OPEN_CIRCUIT_UA])
+        if commanded_ua < int(s[_L_IMPEDANCE_MIN_UA]) or (
+            current_ua < open_circuit_ua and not at_compliance
+        ):
             # no reading this tick (zero crossing, burst gap): a good streak keeps counting time
-            if self.good_ms:
-                self.good_ms += 1
-                if self.good_ms >= CONTACT_CONFIRM_MS:
-                    self.confirmed = True
-            return
-        if current_ua < OPEN_CIRCUIT_UA:
-            ohm = OPEN_OHM
-        else:
-            ohm = electrode_mv * 1000 // current_ua
-        self.ohm = ohm
-        self.poor = at_compliance and current_ua * 10 < commanded_ua * 9
-        if ohm > LIFTOFF_OHM:
-            self.good_ms = 0
-            self.high_readings += 1
+            if s[_S_GOOD_MS]:
+                s[_S_GOOD_MS] += 1
+                if int(s[_S_GOOD_MS]) >= int(s[_L_CONFIRM_MS]):
+                    s[_S_CONFIRMED] = 1
+            return CONFIRMED if s[_S_CONFIRMED] else 0
+        ohm = OPEN_OHM if current_ua < open_circuit_ua else electrode_mv * 1000 // current_ua
+        s[_S_OHM] = ohm
+        s[_S_POOR] = 1 if at_compliance and current_ua * 10 < commanded_ua * 9 else 0
+        if ohm > int(s[_L_LIFTOFF_OHM]):
+            s[_S_GOOD_MS] = 0
+            s[_S_HIGH_READINGS] += 1
             # an open circuit is unambiguous; a high reading needs a second to rule out noise
-            if self.confirmed and (ohm == OPEN_OHM or self.high_readings >= LIFTOFF_READINGS):
-                self.confirmed = False
-                self.lost = True
-            return
-        self.high_readings = 0
-        if ohm <= CONTACT_CONFIRM_OHM:  # counted in line: a call per tick costs more
-            self.good_ms += 1
-            if self.good_ms >= CONTACT_CONFIRM_MS:
-                self.confirmed = True
+            if s[_S_CONFIRMED] and (
+                ohm == OPEN_OHM or int(s[_S_HIGH_READINGS]) >= int(s[_L_LIFTOFF_READINGS])
+            ):
+                s[_S_CONFIRMED] = 0
+                return LOST
+            return CONFIRMED if s[_S_CONFIRMED] else 0
+        s[_S_HIGH_READINGS] = 0
+        if ohm <= int(s[_L_CONFIRM_OHM]):
+            s[_S_GOOD_MS] += 1
+            if int(s[_S_GOOD_MS]) >= int(s[_L_CONFIRM_MS]):
+                s[_S_CONFIRMED] = 1
         else:
-            self.good_ms = 0
+            s[_S_GOOD_MS] = 0
+        return CONFIRMED if s[_S_CONFIRMED] else 0

@@ -3,59 +3,73 @@
 The envelope advances only on the ticks of a positive half-wave; the negative half mirrors
 them (roller.waveform). So the output magnitude moves at the envelope's own rate, never in a
 step between halves, and a rise of RAMP_UP_MS envelope ticks takes twice that in real time.
-Works in nA so slow ramps of small targets still move every tick.
+Works in nA so slow ramps of small targets still move every tick. The state is an int array
+for the viper tick (roller.supervisor says why); it holds no negative values.
 """
+from array import array
+
 import micropython
+from micropython import const
 
 from roller.limits import RAMP_DOWN_MS, RAMP_UP_MS
+
+_S_NOW_NA = const(0)
+_S_TARGET_NA = const(1)
+_S_STEP_NA = const(2)
 
 
 class Envelope:
     def __init__(self):
-        self.now_na = 0
-        self.target_na = 0
-        self.step_na = 0
+        self.slots = array("i", bytes(4 * 3))
+
+    @property
+    def now_na(self):
+        return self.slots[_S_NOW_NA]
 
     def ramp_to(self, target_ua, down_ms=RAMP_DOWN_MS):
         """Rise at target/RAMP_UP_MS per ms; fall from the present value over `down_ms`."""
+        slots = self.slots
         target_na = target_ua * 1000
-        self.target_na = target_na
-        if target_na > self.now_na:
+        slots[_S_TARGET_NA] = target_na
+        now_na = slots[_S_NOW_NA]
+        if target_na > now_na:
             step = target_na // RAMP_UP_MS
         else:
-            step = (self.now_na - target_na) // (down_ms // 2)  # advances every other ms
-        self.step_na = step if step > 0 else 1
+            step = (now_na - target_na) // (down_ms // 2)  # advances every other ms
+        slots[_S_STEP_NA] = step if step > 0 else 1
 
     def cut(self):
         """Straight to zero (faults, lift-off, charging); the target is kept for the next rise."""
-        self.now_na = 0
-        if self.target_na:
-            self.ramp_to(self.target_na // 1000)
+        slots = self.slots
+        slots[_S_NOW_NA] = 0
+        if slots[_S_TARGET_NA]:
+            self.ramp_to(slots[_S_TARGET_NA] // 1000)
 
     def clip(self, cap_ua):
         """A lower cap applies at once (clamp at the setter): step down, never ramp above it."""
         cap_na = cap_ua * 1000
-        if self.now_na > cap_na:
-            self.now_na = cap_na
+        if self.slots[_S_NOW_NA] > cap_na:
+            self.slots[_S_NOW_NA] = cap_na
         self.ramp_to(cap_ua)
 
     def off(self):
-        self.now_na = self.target_na = 0
+        self.slots[_S_NOW_NA] = self.slots[_S_TARGET_NA] = 0
 
-    @micropython.native
-    def next_ua(self):
-        now = self.now_na
-        target = self.target_na
+    @micropython.viper
+    def next_ua(self) -> int:
+        s = ptr32(self.slots)
+        now = int(s[_S_NOW_NA])
+        target = int(s[_S_TARGET_NA])
         if now < target:
-            now += self.step_na
+            now += int(s[_S_STEP_NA])
             if now > target:
                 now = target
         elif now > target:
-            now -= self.step_na
+            now -= int(s[_S_STEP_NA])
             if now < target:
                 now = target
-        self.now_na = now
+        s[_S_NOW_NA] = now
         return now // 1000
 
     def settled(self):
-        return self.now_na == self.target_na
+        return self.slots[_S_NOW_NA] == self.slots[_S_TARGET_NA]

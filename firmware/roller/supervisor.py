@@ -1,18 +1,26 @@
 """The safety supervisor: the only code that writes the output stage (R1-R3, R8).
 
-Every tick, `check` judges the sense readings against what was written last tick and latches a
-fault at once (enable off, DAC zero, bridge off in the same tick); then `drive` clamps the
-proposed setpoint and writes it. A zero setpoint opens the enable switch and drives a probe-level
-test current through the bridge: current seen next tick means the enable switch is stuck closed.
+Every tick, `check` judges the sense readings against what was written last tick and returns a
+fault code; the app latches it at once (`trip`: enable off, DAC zero, bridge off in the same
+tick). Then `drive` clamps the proposed setpoint and writes it. A zero setpoint opens the enable
+switch and drives a probe-level test current through the bridge: current seen next tick means
+the enable switch is stuck closed.
+
+The per-tick state lives in one int array (`slots`, indexed by the _S_* constants) read by
+viper code: a slot load is a machine instruction where an attribute is a hash lookup. Viper
+loads of array elements are unsigned on every port, so no slot ever holds a negative value:
+signs are kept apart (_S_LAST_NEG) and charge is summed per direction.
 """
+from array import array
+
 import micropython
 from micropython import const
 
 from roller import faults
 from roller.limits import (
+    ENABLE_CHECK_PERIOD_MS,
     HARD_MAX_UA,
     IMBALANCE_MAX_PERMILLE,
-    ENABLE_CHECK_PERIOD_MS,
     IMPLAUSIBLE_MS,
     MIN_LOAD_OHM,
     OVERCURRENT_SETPOINT_PERCENT,
@@ -27,181 +35,241 @@ from roller.limits import (
 
 _ENABLE_LEAK_UA = const(8)  # current through an open enable switch: it is not open
 _VSENSE_MOVE_MV = const(100)  # a live electrode voltage moves at least this in IMPLAUSIBLE_MS
-_BALANCE_MIN_CHARGE = const(2000)
-_MISSING_CURRENT_TICKS = const(3)  # uA*ms per period below which the ratio is only noise
+_VSENSE_BIAS_MV = const(1 << 16)  # stored electrode voltages are offset: slots are unsigned
+_BALANCE_MIN_CHARGE = const(2000)  # uA*ms per period below which the ratio is only noise
+_MISSING_CURRENT_TICKS = const(3)
+
+# fault codes as local constants: viper code cannot fold another module's
+_NONE = const(0)
+_OVER_CURRENT = const(1)
+_DC_IMBALANCE = const(2)
+_SENSE_FAULT = const(3)
+_OUTPUT_STUCK = const(4)
+
+# slots: the state of the last write and of the running checks
+_S_LATCHED = const(0)  # fault code, 0 = none
+_S_LAST_MAG = const(1)  # |setpoint| written last tick (0 = enable test or off)
+_S_LAST_NEG = const(2)  # 1 when it was negative
+_S_ENABLE_TEST = const(3)  # 1 when last tick tested the enable switch
+_S_ALLOWED = const(4)  # peak the sense may show this tick (R1)
+_S_NEXT_ALLOWED = const(5)  # from the next write on
+S_READING_OK = const(6)  # last readings plausible: roller.contact may use them
+S_LAST_MAG = const(_S_LAST_MAG)  # roller.contact judges the readings against this
+_S_WRONG_POLARITY = const(7)
+_S_IMPLAUSIBLE = const(8)
+_S_VSENSE_WRONG = const(9)
+_S_VSENSE_FIRST = const(10)  # + _VSENSE_BIAS_MV
+_S_CHARGE_POS = const(11)  # uA*ms this period, per direction
+_S_CHARGE_NEG = const(12)
+_S_CLOSE_PERIOD = const(13)
+_S_IDLE_MS = const(14)
+_S_TEST_NEG = const(15)  # polarity of the last enable test
+_S_RAIL_UA = const(16)  # the board's stuck-ADC level
+# limits, copied from roller.limits once: viper cannot fold another module's constants, and a
+# global lookup per use would cost more than the check
+_L_HARD_MAX_UA = const(17)
+_L_PROBE_UA = const(18)
+_L_OVERCURRENT_PERCENT = const(19)
+_L_OVERCURRENT_UA = const(20)
+_L_POLARITY_MIN_UA = const(21)
+_L_WRONG_POLARITY_TICKS = const(22)
+_L_IMBALANCE_PERMILLE = const(23)
+_L_SENSE_MIN_UA = const(24)
+_L_POOR_CONTACT_MV = const(25)
+_L_MIN_LOAD_OHM = const(26)
+_L_IMPLAUSIBLE_MS = const(27)
+_SLOTS = const(28)
 
 
 class Supervisor:
     def __init__(self, board):
         board.write_output(False, 0, 0)  # output off before anything else
         self.board = board
-        self._rail_ua = board.isense_rail_ua  # a board constant: read once, not per tick
-        self.latched = faults.NONE
-        self.last_ua = 0  # signed setpoint written last tick (0 = enable test)
-        self.enable_test = False
-        self.allowed_ua = allowed_peak_ua(PROBE_UA)  # what this tick's check allows
-        self._next_allowed_ua = self.allowed_ua  # from the next write on
-        self.reading_ok = False  # last readings plausible: contact detection may use them
-        self._wrong_polarity = 0
-        self._implausible = 0
-        self._vsense_wrong = 0
-        self._vsense_first_mv = 0
-        self._net_charge = 0
-        self._abs_charge = 0
-        self._close_period = False
-        self._idle_ms = 0
-        self._test_polarity = 1
+        slots = array("i", bytes(4 * _SLOTS))
+        slots[_S_RAIL_UA] = board.isense_rail_ua  # a board constant: read once, not per tick
+        slots[_S_ALLOWED] = slots[_S_NEXT_ALLOWED] = allowed_peak_ua(PROBE_UA)
+        for index, value in (
+            (_L_HARD_MAX_UA, HARD_MAX_UA),
+            (_L_PROBE_UA, PROBE_UA),
+            (_L_OVERCURRENT_PERCENT, OVERCURRENT_SETPOINT_PERCENT),
+            (_L_OVERCURRENT_UA, OVERCURRENT_SETPOINT_UA),
+            (_L_POLARITY_MIN_UA, POLARITY_CHECK_MIN_UA),
+            (_L_WRONG_POLARITY_TICKS, WRONG_POLARITY_TICKS),
+            (_L_IMBALANCE_PERMILLE, IMBALANCE_MAX_PERMILLE),
+            (_L_SENSE_MIN_UA, SENSE_CHECK_MIN_UA),
+            (_L_POOR_CONTACT_MV, POOR_CONTACT_MV),
+            (_L_MIN_LOAD_OHM, MIN_LOAD_OHM),
+            (_L_IMPLAUSIBLE_MS, IMPLAUSIBLE_MS),
+        ):
+            slots[index] = value
+        self.slots = slots
+
+    @property
+    def latched(self):
+        return self.slots[_S_LATCHED]
+
+    @property
+    def last_ua(self):
+        """Signed setpoint written last tick (0 = enable test or off)."""
+        mag = self.slots[_S_LAST_MAG]
+        return -mag if self.slots[_S_LAST_NEG] else mag
 
     # --- output stage ---------------------------------------------------------------------
     def halt(self):
         """Everything off: the state of FAULT, CHARGING and boot."""
         self.board.write_output(False, 0, 0)
-        self.last_ua = 0
-        self.enable_test = False
+        slots = self.slots
+        slots[_S_LAST_MAG] = slots[_S_ENABLE_TEST] = 0
 
     def trip(self, code):
         """Latch `code`; second barrier in the same call. Returns True for a new latch."""
         self.halt()
-        if self.latched:
+        if self.slots[_S_LATCHED]:
             return False
-        self.latched = code
+        self.slots[_S_LATCHED] = code
         return True
 
     def clear_latch(self):
         """Only after a power cycle (OFF, then a passing self-test)."""
-        self.latched = faults.NONE
+        self.slots[_S_LATCHED] = faults.NONE
         self.new_waveform()
 
     def new_waveform(self):
         """The generator restarted: a partial period proves nothing about balance."""
-        self._net_charge = self._abs_charge = 0
-        self._close_period = False
-        self._wrong_polarity = 0
+        slots = self.slots
+        slots[_S_CHARGE_POS] = slots[_S_CHARGE_NEG] = 0
+        slots[_S_CLOSE_PERIOD] = slots[_S_WRONG_POLARITY] = 0
 
     def set_cap(self, cap_ua):
         # a reading is judged against the cap its write was clamped to: a cap lowered between
         # write and check (serial `set` in service) must not make the last write an over-current
-        self._next_allowed_ua = allowed_peak_ua(cap_ua if cap_ua > PROBE_UA else PROBE_UA)
+        self.slots[_S_NEXT_ALLOWED] = allowed_peak_ua(cap_ua if cap_ua > PROBE_UA else PROBE_UA)
 
-    @micropython.native
-    def drive(self, setpoint_ua, cap_ua, contact_confirmed, period_done):
+    @micropython.viper
+    def drive(self, setpoint_ua: int, cap_ua: int, contact_confirmed: int, period_done: int):
         """Clamp and write one setpoint; `period_done` closes a charge-balance period."""
-        self.allowed_ua = self._next_allowed_ua
-        if self.latched:
+        s = ptr32(self.slots)
+        s[_S_ALLOWED] = s[_S_NEXT_ALLOWED]
+        if s[_S_LATCHED]:
             self.halt()
             return
-        limit = cap_ua if cap_ua < HARD_MAX_UA else HARD_MAX_UA
-        if not contact_confirmed and limit > PROBE_UA:
-            limit = PROBE_UA
-        magnitude = setpoint_ua if setpoint_ua >= 0 else -setpoint_ua
+        hard_max_ua = int(s[_L_HARD_MAX_UA])
+        probe_ua = int(s[_L_PROBE_UA])
+        limit = cap_ua if cap_ua < hard_max_ua else hard_max_ua
+        if not contact_confirmed and limit > probe_ua:
+            limit = probe_ua
+        magnitude = setpoint_ua if setpoint_ua >= 0 else 0 - setpoint_ua
         if magnitude > limit:
             magnitude = limit
         if magnitude == 0:
-            self._test_enable()
+            self.test_enable()
         else:
-            polarity = 1 if setpoint_ua > 0 else -1
-            self.board.write_output(True, polarity, magnitude)
-            self.enable_test = False
-            self.last_ua = magnitude if polarity > 0 else -magnitude
+            negative = 1 if setpoint_ua < 0 else 0
+            self.board.write_output(True, -1 if negative else 1, magnitude)
+            s[_S_ENABLE_TEST] = 0
+            s[_S_LAST_MAG] = magnitude
+            s[_S_LAST_NEG] = negative
         if period_done:
-            self._close_period = True
+            s[_S_CLOSE_PERIOD] = 1
 
     def idle(self):
         """Output off (OFF, DONE): every ENABLE_CHECK_PERIOD_MS one tick tests the enable switch."""
-        self._idle_ms += 1
-        if self.latched or self._idle_ms < ENABLE_CHECK_PERIOD_MS:
+        slots = self.slots
+        slots[_S_IDLE_MS] += 1
+        if slots[_S_LATCHED] or slots[_S_IDLE_MS] < ENABLE_CHECK_PERIOD_MS:
             self.halt()
             return
-        self._idle_ms = 0
-        self._test_enable()
+        slots[_S_IDLE_MS] = 0
+        self.test_enable()
 
-    def _test_enable(self):
+    def test_enable(self):
         """Enable open, probe current through the bridge; the polarity alternates, so even a
         stuck switch behind a blind current sense passes no net charge."""
-        self._test_polarity = -self._test_polarity
-        self.board.write_output(False, self._test_polarity, PROBE_UA)
-        self.enable_test = True
-        self.last_ua = 0
+        slots = self.slots
+        negative = 0 if slots[_S_TEST_NEG] else 1
+        slots[_S_TEST_NEG] = negative
+        self.board.write_output(False, -1 if negative else 1, PROBE_UA)
+        slots[_S_ENABLE_TEST] = 1
+        slots[_S_LAST_MAG] = 0
 
     # --- judging the readings ---------------------------------------------------------------
-    @micropython.native
-    def check(self, current_ua, electrode_mv):
-        """Judge this tick's readings; returns a fault code when one is newly latched."""
-        self.reading_ok = False
-        if self.latched:
-            return faults.NONE
-        i_abs = current_ua if current_ua >= 0 else -current_ua
-        if i_abs >= self._rail_ua:
-            return faults.SENSE_FAULT if self.trip(faults.SENSE_FAULT) else faults.NONE
-        if self.enable_test:
+    @micropython.viper
+    def check(self, current_ua: int, electrode_mv: int) -> int:
+        """Judge this tick's readings; a fault code to latch, or 0. Latches nothing itself."""
+        s = ptr32(self.slots)
+        s[S_READING_OK] = 0
+        if s[_S_LATCHED]:
+            return _NONE
+        i_abs = current_ua if current_ua >= 0 else 0 - current_ua
+        if i_abs >= int(s[_S_RAIL_UA]):
+            return _SENSE_FAULT
+        if s[_S_ENABLE_TEST]:
             if i_abs >= _ENABLE_LEAK_UA:
-                return faults.OUTPUT_STUCK if self.trip(faults.OUTPUT_STUCK) else faults.NONE
-            self.reading_ok = True
-            return faults.NONE
-        last = self.last_ua
-        last_abs = last if last >= 0 else -last
-        if i_abs > self.allowed_ua or (
-            i_abs > last_abs * OVERCURRENT_SETPOINT_PERCENT // 100 + OVERCURRENT_SETPOINT_UA
+                return _OUTPUT_STUCK
+            s[S_READING_OK] = 1
+            return _NONE
+        last_abs = int(s[_S_LAST_MAG])
+        if i_abs > int(s[_S_ALLOWED]) or (
+            i_abs > last_abs * int(s[_L_OVERCURRENT_PERCENT]) // 100 + int(s[_L_OVERCURRENT_UA])
         ):
-            return faults.OVER_CURRENT if self.trip(faults.OVER_CURRENT) else faults.NONE
-        code = self._check_polarity_and_charge(current_ua, i_abs, last, last_abs)
-        if not code:
-            code = self._check_plausible(current_ua, i_abs, electrode_mv, last_abs)
-        if code:
-            return code if self.trip(code) else faults.NONE
-        return faults.NONE
+            return _OVER_CURRENT
 
-    @micropython.native
-    def _check_polarity_and_charge(self, current_ua, i_abs, last, last_abs):
-        if last_abs >= POLARITY_CHECK_MIN_UA and i_abs >= POLARITY_CHECK_MIN_UA and (
-            (current_ua > 0) != (last > 0)
+        # R3: polarity follows the setpoint; each period's charge nets out
+        polarity_min_ua = int(s[_L_POLARITY_MIN_UA])
+        if last_abs >= polarity_min_ua and i_abs >= polarity_min_ua and (
+            (current_ua > 0 and s[_S_LAST_NEG]) or (current_ua <= 0 and not s[_S_LAST_NEG])
         ):
-            self._wrong_polarity += 1
-            if self._wrong_polarity >= WRONG_POLARITY_TICKS:
-                return faults.DC_IMBALANCE
+            s[_S_WRONG_POLARITY] += 1
+            if int(s[_S_WRONG_POLARITY]) >= int(s[_L_WRONG_POLARITY_TICKS]):
+                return _DC_IMBALANCE
         else:
-            self._wrong_polarity = 0
-        self._net_charge += current_ua
-        self._abs_charge += i_abs
-        if self._close_period:
-            self._close_period = False
-            net = self._net_charge if self._net_charge >= 0 else -self._net_charge
-            total = self._abs_charge
-            self._net_charge = self._abs_charge = 0
-            if total >= _BALANCE_MIN_CHARGE and net * 1000 > total * IMBALANCE_MAX_PERMILLE:
-                return faults.DC_IMBALANCE
-        return faults.NONE
+            s[_S_WRONG_POLARITY] = 0
+        if current_ua > 0:
+            s[_S_CHARGE_POS] += current_ua
+        else:
+            s[_S_CHARGE_NEG] += i_abs
+        if s[_S_CLOSE_PERIOD]:
+            positive = int(s[_S_CHARGE_POS])
+            negative = int(s[_S_CHARGE_NEG])
+            s[_S_CLOSE_PERIOD] = s[_S_CHARGE_POS] = s[_S_CHARGE_NEG] = 0
+            net = positive - negative if positive >= negative else negative - positive
+            total = positive + negative
+            # net/total > permille/1000, in integers without a product near 2**31
+            if total >= _BALANCE_MIN_CHARGE and net > total * int(s[_L_IMBALANCE_PERMILLE]) // 1000:
+                return _DC_IMBALANCE
 
-    @micropython.native
-    def _check_plausible(self, current_ua, i_abs, electrode_mv, last_abs):
-        """R8: the current and voltage sense must agree with the setpoint and each other."""
-        if last_abs < SENSE_CHECK_MIN_UA:
-            self.reading_ok = True
-            return faults.NONE
-        v_abs = electrode_mv if electrode_mv >= 0 else -electrode_mv
+        # R8: the current and voltage sense must agree with the setpoint and each other
+        sense_min_ua = int(s[_L_SENSE_MIN_UA])
+        if last_abs < sense_min_ua:
+            s[S_READING_OK] = 1
+            return _NONE
+        v_abs = electrode_mv if electrode_mv >= 0 else 0 - electrode_mv
         # current missing although the source is not at its compliance limit
-        missing = i_abs * 4 < last_abs and v_abs < POOR_CONTACT_MV
+        missing = i_abs * 4 < last_abs and v_abs < int(s[_L_POOR_CONTACT_MV])
         # a load below MIN_LOAD_OHM is a short or a dead voltage sense
-        too_low = i_abs >= SENSE_CHECK_MIN_UA and v_abs * 1000 < i_abs * MIN_LOAD_OHM
+        too_low = i_abs >= sense_min_ua and v_abs * 1000 < i_abs * int(s[_L_MIN_LOAD_OHM])
+        implausible_ms = int(s[_L_IMPLAUSIBLE_MS])
         if missing or too_low:
-            self._implausible += 1
+            s[_S_IMPLAUSIBLE] += 1
             # current missing below compliance may hide a real over-current: act in 3 ms
-            if self._implausible >= (_MISSING_CURRENT_TICKS if missing else IMPLAUSIBLE_MS):
-                return faults.SENSE_FAULT
-            return faults.NONE
-        self._implausible = 0
+            if int(s[_S_IMPLAUSIBLE]) >= (_MISSING_CURRENT_TICKS if missing else implausible_ms):
+                return _SENSE_FAULT
+            return _NONE
+        s[_S_IMPLAUSIBLE] = 0
         # the electrode voltage must follow the current's sign; with skin capacitance it lags,
         # but a live sense moves towards it, a stuck one does not
-        if i_abs >= SENSE_CHECK_MIN_UA and (electrode_mv > 0) != (current_ua > 0):
-            if self._vsense_wrong == 0:
-                self._vsense_first_mv = electrode_mv
-            self._vsense_wrong += 1
-            moved = electrode_mv - self._vsense_first_mv
+        if i_abs >= sense_min_ua and (
+            (electrode_mv > 0 and current_ua <= 0) or (electrode_mv <= 0 and current_ua > 0)
+        ):
+            if not s[_S_VSENSE_WRONG]:
+                s[_S_VSENSE_FIRST] = electrode_mv + _VSENSE_BIAS_MV
+            s[_S_VSENSE_WRONG] += 1
+            moved = electrode_mv + _VSENSE_BIAS_MV - int(s[_S_VSENSE_FIRST])
             if moved < 0:
-                moved = -moved
-            if self._vsense_wrong >= IMPLAUSIBLE_MS and moved < _VSENSE_MOVE_MV:
-                return faults.SENSE_FAULT
+                moved = 0 - moved
+            if int(s[_S_VSENSE_WRONG]) >= implausible_ms and moved < _VSENSE_MOVE_MV:
+                return _SENSE_FAULT
         else:
-            self._vsense_wrong = 0
-        self.reading_ok = True
-        return faults.NONE
+            s[_S_VSENSE_WRONG] = 0
+        s[S_READING_OK] = 1
+        return _NONE

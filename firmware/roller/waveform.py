@@ -4,7 +4,8 @@ Each period is a positive half followed by its exact mirror: the negative half r
 the sign flipped, the currents actually commanded in the positive half (ramps included), so the
 net charge of every complete period is zero. Tables are built when a shape is selected, never
 per tick. Periods of 20 ticks or more start each half with one zero tick, which the supervisor
-uses to test the output-enable switch.
+uses to test the output-enable switch. The per-tick state is an int array for viper code
+(roller.supervisor says why); tables and slots hold no negative values.
 """
 from array import array
 
@@ -17,6 +18,12 @@ _MAX_HALF = const(1000)  # 0.5 Hz at the 1 kHz tick
 _DEAD_TICK_MIN_PERIOD = const(20)
 FULL_SCALE = const(1000)  # table values are per mille of the amplitude
 
+_S_HALF = const(0)  # ticks per half period
+_S_INDEX = const(1)  # tick within the period
+_S_BURST_ON = const(2)  # periods on, then off (0 = not a burst)
+_S_BURST_OFF = const(3)
+_S_BURST_COUNT = const(4)
+
 
 class Waveform:
     """Yields one signed setpoint (uA) per tick for a given amplitude."""
@@ -24,14 +31,17 @@ class Waveform:
     def __init__(self):
         self.table = array("h", bytes(2 * _MAX_HALF))  # positive half, per mille
         self.mirror = array("h", bytes(2 * _MAX_HALF))  # what the positive half commanded
-        self.half = 1
-        self.index = 0
-        self.burst_on = 0
-        self.burst_off = 0
-        self.burst_count = 0
+        self.slots = array("i", bytes(4 * 5))
         self.period_done = False  # True on the tick that closes a period
-        self.restarted = True  # True until the first tick after (re)configuration
         self.configure(SQUARE, 10)
+
+    @property
+    def half(self):
+        return self.slots[_S_HALF]
+
+    @property
+    def index(self):
+        return self.slots[_S_INDEX]
 
     def configure(self, shape, hz, burst_on=0, burst_off=0):
         """Select shape and frequency (0.5-250 Hz); the period is rounded to even ticks."""
@@ -53,41 +63,47 @@ class Waveform:
             else:  # SQUARE and BURST carrier
                 value = FULL_SCALE
             table[i] = value
-        self.half = half
-        self.burst_on = burst_on if shape == BURST else 0
-        self.burst_off = burst_off if shape == BURST else 0
+        slots = self.slots
+        slots[_S_HALF] = half
+        slots[_S_BURST_ON] = burst_on if shape == BURST else 0
+        slots[_S_BURST_OFF] = burst_off if shape == BURST else 0
         self.restart()
 
     def frequency_hz(self):
-        return 500 / self.half
+        return 500 / self.slots[_S_HALF]
 
     def restart(self):
-        self.index = 0
-        self.burst_count = 0
-        self.restarted = True
+        self.slots[_S_INDEX] = self.slots[_S_BURST_COUNT] = 0
 
-    @micropython.native
-    def next_ua(self, amplitude_ua, gap_ua):
-        """Setpoint for this tick; `gap_ua` is the amplitude during burst gaps."""
-        i = self.index
-        half = self.half
-        self.restarted = False
+    @micropython.viper
+    def next_ua(self, amplitude_ua: int, gap_ua: int, envelope) -> int:
+        """Setpoint for this tick; `gap_ua` is the amplitude during burst gaps. With an
+        `envelope` (roller.envelope), the amplitude is its next value, taken on positive-half
+        ticks only: the negative half replays them."""
+        s = ptr32(self.slots)
+        mirror = ptr16(self.mirror)
+        i = int(s[_S_INDEX])
+        half = int(s[_S_HALF])
+        burst_on = int(s[_S_BURST_ON])
         if i < half:
-            if self.burst_on and self.burst_count >= self.burst_on and gap_ua < amplitude_ua:
+            if envelope:
+                amplitude_ua = int(envelope.next_ua())
+            if burst_on and int(s[_S_BURST_COUNT]) >= burst_on and gap_ua < amplitude_ua:
                 amplitude_ua = gap_ua
-            value = self.table[i] * amplitude_ua // FULL_SCALE
-            self.mirror[i] = value
+            table = ptr16(self.table)
+            value = int(table[i]) * amplitude_ua // FULL_SCALE
+            mirror[i] = value
         else:
-            value = -self.mirror[i - half]
+            value = 0 - int(mirror[i - half])
         i += 1
         if i == 2 * half:
             i = 0
             self.period_done = True
-            if self.burst_on:
-                self.burst_count += 1
-                if self.burst_count >= self.burst_on + self.burst_off:
-                    self.burst_count = 0
+            if burst_on:
+                s[_S_BURST_COUNT] += 1
+                if int(s[_S_BURST_COUNT]) >= burst_on + int(s[_S_BURST_OFF]):
+                    s[_S_BURST_COUNT] = 0
         else:
             self.period_done = False
-        self.index = i
+        s[_S_INDEX] = i
         return value

@@ -3,6 +3,7 @@
 micropython tests/mpy/hal_on_unix_port.py REPO_ROOT BOARD_DIR HAL_MODULE
 Prints one result per line for tests/test_hal.py to check.
 """
+from array import array
 import sys
 
 root, board_dir, hal_module = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -97,7 +98,9 @@ board.write_output(True, 1, 250)
 board.write_output(True, -1, 250)
 board.write_output(False, 0, 0)
 print("events", events)
-print("current_ua", board.read_current_ua())
+inputs = array("i", bytes(16))
+board.sample(inputs)
+print("current_ua", inputs[0])
 board.wdt_start(250)
 app = App()
 try:
