@@ -262,3 +262,11 @@ def test_usb_plugged_during_fault_still_blocks_the_next_start(sim):
     ]))
     assert _path(trace)[-3:] == ["FAULT", "OFF", "CHARGING"]
     assert np.abs(current_ua(trace))[ms(3.01):].max() == 0
+
+
+def test_the_tick_compares_with_the_ui_state_numbers():
+    """app.py keeps local copies of roller.ui's state numbers (constants fold, imports do not)."""
+    from roller import app, ui
+
+    for name in ("OFF", "SELFTEST", "STANDBY", "RUN", "PAUSED", "DONE", "CHARGING", "FAULT"):
+        assert getattr(app, "_" + name) == getattr(ui, name), name

@@ -35,7 +35,6 @@ from roller.session import Session
 from roller.settings import Settings
 from roller.store import Store
 from roller.supervisor import Supervisor
-from roller.ui import CHARGING, FAULT, PAUSED, RUN, SELFTEST, STANDBY  # the tick's: 1 lookup
 from roller.waveform import Waveform
 
 _SLOW_MS = const(10)
@@ -44,6 +43,16 @@ _IN_CURRENT_UA = const(0)
 _IN_ELECTRODE_MV = const(1)
 _IN_USB = const(2)
 _IN_BUTTON = const(3)
+# roller.ui's state numbers the tick compares with: local constants fold, imported names cost a
+# lookup each (tests/test_ui.py checks they agree)
+_OFF = const(0)
+_SELFTEST = const(1)
+_STANDBY = const(2)
+_RUN = const(3)
+_PAUSED = const(4)
+_DONE = const(5)
+_CHARGING = const(6)
+_FAULT = const(7)
 _LOW_BATTERY_SIGNAL_MS = const(3000)
 _CHARGED_MV = const(4150)
 _STATE_LED = ("off", "selftest", "standby", "run", "paused", "done", "charging", "off")
@@ -61,7 +70,7 @@ class App:
             self.settings.update({key: self.store.settings[key]})
         self.wave = Waveform()
         self.envelope = Envelope()
-        self.contact = Contact()
+        self.contact = Contact(self.supervisor.slots)
         self.button = Button()
         self.led = LedPlayer(board)
         self.battery = Battery()
@@ -85,6 +94,13 @@ class App:
         self.up_ms = 0  # since boot, kept by service()
         self._up_ticks = board.ticks_ms()
         self.protocol = Protocol(self)
+        # the tick's calls, bound once: a call through `self.x.method` costs three lookups
+        self._sample = board.sample
+        self._feed = board.wdt_feed
+        self._check = self.supervisor.check
+        self._drive = self.supervisor.drive
+        self._contact_update = self.contact.update
+        self._next_ua = self.wave.next_ua
         self._configure_program()
         board.wdt_start(WATCHDOG_TIMEOUT_MS)
         self._enter(ui.OFF)
@@ -94,31 +110,30 @@ class App:
     # --- the control tick ---------------------------------------------------------------------
     @micropython.native
     def tick(self):
-        board = self.board
         inputs = self.inputs
-        board.sample(inputs)
+        self._sample(inputs)
         current_ua = inputs[_IN_CURRENT_UA]
         electrode_mv = inputs[_IN_ELECTRODE_MV]
-        sup = self.supervisor
-        code = sup.check(current_ua, electrode_mv)
+        code = self._check(current_ua, electrode_mv)
         if code:
             self.on_fault(code)
         state = self.state
-        if state == SELFTEST:
+        contact = 0
+        if state == _SELFTEST:
             self._selftest_tick(current_ua, electrode_mv)
-        elif STANDBY <= state <= PAUSED:
-            contact = self.contact.update(sup.slots, current_ua, electrode_mv)
+        elif _STANDBY <= state <= _PAUSED:
+            contact = self._contact_update(current_ua, electrode_mv)
             if contact == CONTACT_LOST:
                 self._cut()
                 self.dispatch(ui.LIFTOFF)
-            elif contact and state != RUN:
+            elif contact and state != _RUN:
                 self.dispatch(ui.CONTACT)
         # USB is a level, not an edge: plugged in during FAULT, it still holds off the next start
-        state = self.state
         if inputs[_IN_USB]:
-            if state != CHARGING and state != FAULT:
+            state = self.state
+            if state != _CHARGING and state != _FAULT:
                 self.dispatch(ui.USB_IN)
-        elif state == CHARGING:
+        elif self.state == _CHARGING:
             self.dispatch(ui.USB_OUT)
         pressed = inputs[_IN_BUTTON]
         button = self.button
@@ -133,19 +148,18 @@ class App:
         self._slow_ms = slow_ms
         # outputs, for the state the events above left
         state = self.state
-        if STANDBY <= state <= PAUSED:
-            confirmed = state == RUN and contact == CONTACT_CONFIRMED
-            wave = self.wave
-            if confirmed:
-                setpoint_ua = wave.next_ua(0, PROBE_UA, self.envelope)
+        if _STANDBY <= state <= _PAUSED:
+            if state == _RUN and contact == CONTACT_CONFIRMED:
+                setpoint_ua = self._next_ua(0, PROBE_UA, self.envelope)
+                self._drive(setpoint_ua, self.cap_ua, True, self.wave.period_done)
             else:
-                setpoint_ua = wave.next_ua(PROBE_UA, PROBE_UA, None)
-            sup.drive(setpoint_ua, self.cap_ua, confirmed, wave.period_done)
-        elif state == ui.OFF or state == ui.DONE:
-            sup.idle()  # output off, enable switch under test now and then
-        elif state != SELFTEST:
-            sup.halt()
-        board.wdt_feed()
+                setpoint_ua = self._next_ua(PROBE_UA, PROBE_UA, None)
+                self._drive(setpoint_ua, self.cap_ua, False, self.wave.period_done)
+        elif state in (_OFF, _DONE):
+            self.supervisor.idle()  # output off, enable switch under test now and then
+        elif state != _SELFTEST:
+            self.supervisor.halt()
+        self._feed()
 
     @property
     def sense_ua(self):

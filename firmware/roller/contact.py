@@ -46,7 +46,8 @@ _SLOTS = const(12)
 class Contact:
     """Confirmed after CONTACT_CONFIRM_MS of readings <= 150 kOhm; lost when open, or two > 250 kOhm."""
 
-    def __init__(self):
+    def __init__(self, supervisor_slots):
+        self._supervisor_slots = supervisor_slots  # what was commanded, and was it plausible
         slots = array("i", bytes(4 * _SLOTS))
         slots[_S_OHM] = OPEN_OHM
         slots[_L_CONFIRM_MS] = CONTACT_CONFIRM_MS
@@ -75,10 +76,10 @@ class Contact:
         slots[_S_CONFIRMED] = slots[_S_GOOD_MS] = slots[_S_HIGH_READINGS] = 0
 
     @micropython.viper
-    def update(self, supervisor_slots, current_ua: int, electrode_mv: int) -> int:
+    def update(self, current_ua: int, electrode_mv: int) -> int:
         """One tick: CONFIRMED, LOST or 0. Judges the current the supervisor commanded last
         tick against the readings, when the supervisor found them plausible (else 0)."""
-        sup = ptr32(supervisor_slots)
+        sup = ptr32(self._supervisor_slots)
         if not sup[_SUP_READING_OK]:
             return 0
         s = ptr32(self.slots)

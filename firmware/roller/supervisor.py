@@ -78,7 +78,8 @@ _L_SENSE_MIN_UA = const(24)
 _L_POOR_CONTACT_MV = const(25)
 _L_MIN_LOAD_OHM = const(26)
 _L_IMPLAUSIBLE_MS = const(27)
-_SLOTS = const(28)
+_L_ENABLE_CHECK_MS = const(28)
+_SLOTS = const(29)
 
 
 class Supervisor:
@@ -100,6 +101,7 @@ class Supervisor:
             (_L_POOR_CONTACT_MV, POOR_CONTACT_MV),
             (_L_MIN_LOAD_OHM, MIN_LOAD_OHM),
             (_L_IMPLAUSIBLE_MS, IMPLAUSIBLE_MS),
+            (_L_ENABLE_CHECK_MS, ENABLE_CHECK_PERIOD_MS),
         ):
             slots[index] = value
         self.slots = slots
@@ -115,11 +117,13 @@ class Supervisor:
         return -mag if self.slots[_S_LAST_NEG] else mag
 
     # --- output stage ---------------------------------------------------------------------
+    @micropython.viper
     def halt(self):
         """Everything off: the state of FAULT, CHARGING and boot."""
         self.board.write_output(False, 0, 0)
-        slots = self.slots
-        slots[_S_LAST_MAG] = slots[_S_ENABLE_TEST] = 0
+        s = ptr32(self.slots)
+        s[_S_LAST_MAG] = 0
+        s[_S_ENABLE_TEST] = 0
 
     def trip(self, code):
         """Latch `code`; second barrier in the same call. Returns True for a new latch."""
@@ -172,14 +176,15 @@ class Supervisor:
         if period_done:
             s[_S_CLOSE_PERIOD] = 1
 
+    @micropython.viper
     def idle(self):
         """Output off (OFF, DONE): every ENABLE_CHECK_PERIOD_MS one tick tests the enable switch."""
-        slots = self.slots
-        slots[_S_IDLE_MS] += 1
-        if slots[_S_LATCHED] or slots[_S_IDLE_MS] < ENABLE_CHECK_PERIOD_MS:
+        s = ptr32(self.slots)
+        s[_S_IDLE_MS] += 1
+        if s[_S_LATCHED] or int(s[_S_IDLE_MS]) < int(s[_L_ENABLE_CHECK_MS]):
             self.halt()
             return
-        slots[_S_IDLE_MS] = 0
+        s[_S_IDLE_MS] = 0
         self.test_enable()
 
     def test_enable(self):
