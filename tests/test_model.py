@@ -188,3 +188,16 @@ def test_button_pin_bounces_after_each_edge(tmp_path):
     edge = Spy.levels[100:100 + runner_mod.BOUNCE_MS]
     assert True in edge and False in edge  # contact bounce right after the press
     assert all(Spy.levels[100 + runner_mod.BOUNCE_MS:])  # then firmly pressed
+
+
+def test_usb_power_cuts_the_current_source_in_hardware(tmp_path):
+    """R6 in hardware: with VBUS present nothing flows, whatever the pins or a stuck switch."""
+    board = _board(tmp_path)
+    model = board.model
+    model.set_skin(20_000)
+    model.usb = True
+    assert _drive(board, True, 1, 400) == 0
+    model.set_fault("enable_stuck_on")
+    assert _drive(board, False, 1, 400) == 0
+    model.usb = False
+    assert _drive(board, False, 1, 400) == 400

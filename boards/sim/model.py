@@ -100,7 +100,9 @@ class Model:
         # the source current, from the pins and injected faults ("faults and": most ms have none)
         faults = self.faults
         drive_ua = 0
-        if self.enable or (faults and "enable_stuck_on" in faults):
+        # VBUS switches the current source's supply off (docs/hardware.md): R6 holds in
+        # hardware even while the firmware is hung or the enable switch is stuck
+        if not self.usb and (self.enable or (faults and "enable_stuck_on" in faults)):
             code = DAC_MAX_CODE if faults and "dac_stuck_high" in faults else self.dac_code
             magnitude = (code * DAC_FULL_UA + DAC_MAX_CODE // 2) // DAC_MAX_CODE
             if leg_a:

@@ -14,8 +14,6 @@ from micropython import const
 from roller import faults, programs, ui
 from roller.battery import Battery
 from roller.button import Button
-from roller.contact import CONFIRMED as CONTACT_CONFIRMED
-from roller.contact import LOST as CONTACT_LOST
 from roller.contact import Contact
 from roller.envelope import Envelope
 from roller.led import FAULT_PATTERNS, LedPlayer, level_brightness
@@ -53,6 +51,10 @@ _PAUSED = const(4)
 _DONE = const(5)
 _CHARGING = const(6)
 _FAULT = const(7)
+# what roller.contact's update() returns (the same check)
+_CONTACT_CONFIRMED = const(1)
+_CONTACT_LOST = const(2)
+_CONTACT_LIMITED = const(3)
 _LOW_BATTERY_SIGNAL_MS = const(3000)
 _CHARGED_MV = const(4150)
 _STATE_LED = ("off", "selftest", "standby", "run", "paused", "done", "charging", "off")
@@ -123,11 +125,13 @@ class App:
             self._selftest_tick(current_ua, electrode_mv)
         elif _STANDBY <= state <= _PAUSED:
             contact = self._contact_update(current_ua, electrode_mv)
-            if contact == CONTACT_LOST:
+            if contact == _CONTACT_LOST:
                 self._cut()
                 self.dispatch(ui.LIFTOFF)
             elif contact and state != _RUN:
                 self.dispatch(ui.CONTACT)
+            elif contact == _CONTACT_LIMITED:
+                self.envelope.hold(current_ua if current_ua >= 0 else -current_ua)
         # USB is a level, not an edge: plugged in during FAULT, it still holds off the next start
         if inputs[_IN_USB]:
             state = self.state
@@ -149,7 +153,7 @@ class App:
         # outputs, for the state the events above left
         state = self.state
         if _STANDBY <= state <= _PAUSED:
-            if state == _RUN and contact == CONTACT_CONFIRMED:
+            if state == _RUN and contact in (_CONTACT_CONFIRMED, _CONTACT_LIMITED):
                 setpoint_ua = self._next_ua(0, PROBE_UA, self.envelope)
                 self._drive(setpoint_ua, self.cap_ua, True, self.wave.period_done)
             else:

@@ -19,9 +19,10 @@ from roller.limits import (
 )
 
 OPEN_OHM = const(1_000_000_000)  # what an open circuit reads as
-# what update() returns
+# what update() returns, besides 0
 CONFIRMED = const(1)
 LOST = const(2)  # contact was confirmed and is gone, this tick
+LIMITED = const(3)  # confirmed, but the compliance voltage limits the current: a poor contact
 
 # the supervisor's slots read here: roller.supervisor's S_READING_OK and S_LAST_MAG (viper
 # cannot fold another module's constants; tests/test_safety.py checks they agree)
@@ -77,7 +78,7 @@ class Contact:
 
     @micropython.viper
     def update(self, current_ua: int, electrode_mv: int) -> int:
-        """One tick: CONFIRMED, LOST or 0. Judges the current the supervisor commanded last
+        """One tick: CONFIRMED, LIMITED, LOST or 0. Judges the current the supervisor commanded last
         tick against the readings, when the supervisor found them plausible (else 0)."""
         sup = ptr32(self._supervisor_slots)
         if not sup[_SUP_READING_OK]:
@@ -101,7 +102,8 @@ class Contact:
             return CONFIRMED if s[_S_CONFIRMED] else 0
         ohm = OPEN_OHM if current_ua < open_circuit_ua else electrode_mv * 1000 // current_ua
         s[_S_OHM] = ohm
-        s[_S_POOR] = 1 if at_compliance and current_ua * 10 < commanded_ua * 9 else 0
+        poor = at_compliance and current_ua * 10 < commanded_ua * 9
+        s[_S_POOR] = 1 if poor else 0
         if ohm > int(s[_L_LIFTOFF_OHM]):
             s[_S_GOOD_MS] = 0
             s[_S_HIGH_READINGS] += 1
@@ -119,4 +121,6 @@ class Contact:
                 s[_S_CONFIRMED] = 1
         else:
             s[_S_GOOD_MS] = 0
-        return CONFIRMED if s[_S_CONFIRMED] else 0
+        if not s[_S_CONFIRMED]:
+            return 0
+        return LIMITED if poor else CONFIRMED

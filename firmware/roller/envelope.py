@@ -52,6 +52,13 @@ class Envelope:
             self.slots[_S_NOW_NA] = cap_na
         self.ramp_to(cap_ua)
 
+    def hold(self, delivered_ua):
+        """Contact is poor and the compliance voltage limits the current: wait at what is
+        delivered, so a better contact ramps up from there instead of stepping up (R5)."""
+        delivered_na = delivered_ua * 1000
+        if self.slots[_S_NOW_NA] > delivered_na:
+            self.slots[_S_NOW_NA] = delivered_na
+
     def off(self):
         self.slots[_S_NOW_NA] = self.slots[_S_TARGET_NA] = 0
 
