@@ -6,7 +6,7 @@ import sys
 import tempfile
 import time
 
-from host_tools import paths, trace_read
+from host_tools import paths, sim_code, trace_read
 
 HEAPSIZE = "256k"
 
@@ -71,8 +71,12 @@ def run_scenario(path, trace_path, runtime):
             with open(trace_path, "w") as out:
                 runner.run_text(text, out, "cpython", flash_dir + "/fs", paths.FIRMWARE, time.monotonic)
             return 0, None
+        try:
+            code_dir = sim_code.code_dir()
+        except sim_code.SimCodeError as exc:
+            return 1, str(exc)
         cmd = [paths.micropython_exe(), "-X", "heapsize=" + HEAPSIZE, paths.SIM_RUN,
-               os.path.abspath(path), os.path.abspath(trace_path), flash_dir + "/fs"]
+               os.path.abspath(path), os.path.abspath(trace_path), flash_dir + "/fs", code_dir]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             lines = (proc.stdout + proc.stderr).strip().splitlines() or ["exit %d" % proc.returncode]

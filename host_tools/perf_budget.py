@@ -5,7 +5,7 @@ import shutil
 import subprocess
 import tempfile
 
-from host_tools import firmware_build, paths, trace_read
+from host_tools import firmware_build, paths, sim_code, trace_read
 
 HEAP_LOW_KB = 8
 HEAP_HIGH_KB = 256  # the heap `sim` runs the unix port with
@@ -28,12 +28,12 @@ def mpy_bytes(board):
         shutil.rmtree(out_dir, ignore_errors=True)
 
 
-def _demo_completes(heap_kb, scenario_path):
+def _demo_completes(heap_kb, scenario_path, code_dir):
     work = tempfile.mkdtemp(prefix="roller-heap-")
     try:
         trace = os.path.join(work, "trace.jsonl")
         cmd = [paths.micropython_exe(), "-X", "heapsize=%dk" % heap_kb, paths.SIM_RUN,
-               scenario_path, trace, os.path.join(work, "fs")]
+               scenario_path, trace, os.path.join(work, "fs"), code_dir]
         if subprocess.run(cmd, capture_output=True).returncode != 0:
             return False
         events = trace_read.load(trace)
@@ -44,15 +44,16 @@ def _demo_completes(heap_kb, scenario_path):
 
 def min_heapsize_kb(scenario_path, step_kb=1):
     """Smallest -X heapsize (to `step_kb`) in which the scenario runs to its end; None if
-    even HEAP_HIGH_KB is too small."""
-    if not _demo_completes(HEAP_HIGH_KB, scenario_path):
+    even HEAP_HIGH_KB is too small. Runs the precompiled code, as `sim` does."""
+    code_dir = sim_code.code_dir()
+    if not _demo_completes(HEAP_HIGH_KB, scenario_path, code_dir):
         return None
-    if _demo_completes(HEAP_LOW_KB, scenario_path):
+    if _demo_completes(HEAP_LOW_KB, scenario_path, code_dir):
         return HEAP_LOW_KB
     low, high = HEAP_LOW_KB, HEAP_HIGH_KB  # invariant: high completes, low does not
     while high - low > step_kb:
         mid = (low + high) // 2
-        if _demo_completes(mid, scenario_path):
+        if _demo_completes(mid, scenario_path, code_dir):
             high = mid
         else:
             low = mid

@@ -3,6 +3,8 @@ import os
 
 from roller.integrity import MANIFEST, file_digest, manifest_line
 
+_CHUNK_BYTES = 512  # copy in chunks: app.py alone is 15 KB, more than a fragmented heap has in one piece
+
 
 def _walk(root, prefix=""):
     for name in sorted(os.listdir(root + "/" + prefix if prefix else root)):
@@ -27,10 +29,13 @@ def prepare(flash, firmware_dir):
                 os.mkdir(flash.path("/".join(parts[:i])))
             except OSError:
                 pass
-        with open(firmware_dir + "/" + rel, "rb") as src:
-            data = src.read()
-        with open(flash.path(rel), "wb") as dst:
-            dst.write(data)
+        with open(firmware_dir + "/" + rel, "rb") as src, open(flash.path(rel), "wb") as dst:
+            chunk = bytearray(_CHUNK_BYTES)
+            while True:
+                n = src.readinto(chunk)
+                if not n:
+                    break
+                dst.write(chunk if n == _CHUNK_BYTES else chunk[:n])
         lines.append(manifest_line(rel, file_digest(flash, rel)))
     with open(flash.path(MANIFEST), "w") as f:
         f.write("".join(lines))

@@ -1,9 +1,15 @@
-"""Unix-port entry: micropython boards/sim/run.py SCENARIO.json TRACE.jsonl FLASH_DIR"""
+"""Unix-port entry: micropython boards/sim/run.py SCENARIO.json TRACE.jsonl FLASH_DIR [CODE_DIR]
+
+CODE_DIR holds roller/ and boards/sim/ precompiled (host_tools.sim_code); without it the
+sources are compiled on import.
+"""
 import sys
 
 _here = __file__.rsplit("/", 3)[0] if __file__.count("/") >= 3 else "."
 sys.path.insert(0, _here + "/firmware")
 sys.path.insert(0, _here)
+if len(sys.argv) == 5:
+    sys.path.insert(0, sys.argv[4])
 
 import time  # noqa: E402
 
@@ -15,8 +21,8 @@ def _wall_s():
 
 
 def main(argv):
-    if len(argv) != 4:
-        print("usage: run.py SCENARIO.json TRACE.jsonl FLASH_DIR")
+    if len(argv) not in (4, 5):
+        print("usage: run.py SCENARIO.json TRACE.jsonl FLASH_DIR [CODE_DIR]")
         return 2
     try:
         with open(argv[1]) as f:

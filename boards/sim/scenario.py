@@ -1,10 +1,7 @@
-"""C1 scenario files: validation with one-line messages, and expansion into a timeline."""
+"""C1 scenario files: parsing, checking (scenario_check) and expansion into a timeline."""
 import json
+import sys
 
-from boards.sim.model import FAULT_NAMES
-
-PROGRAMS = ("lift", "tone", "eye", "sculpt")
-MAX_DURATION_S = 7200
 BUTTON_GESTURES = ("down", "up", "click", "double", "hold")
 # gesture -> (ms after the event, pressed) pin edges of a plausible human press
 GESTURE_EDGES = {
@@ -14,128 +11,25 @@ GESTURE_EDGES = {
     "double": ((0, True), (100, False), (250, True), (350, False)),
     "hold": ((0, True), (1500, False)),
 }
-SETTING_RANGES = {"level": (1, 5), "session_s": (60, 900), "cue_s": (10, 15)}
-_ACTIONS = ("button", "skin", "battery_v", "usb", "fault", "serial", "power")
 
 
 class ScenarioError(Exception):
     """A malformed scenario: the message is the one line shown to the user."""
 
 
-def _is_number(x):
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def _finite(x):
-    return x == x and x not in (float("inf"), float("-inf"))
-
-
-def _number(x, where, low=None, high=None):
-    if not _is_number(x) or not _finite(x):
-        raise ScenarioError("%s: expected a number, got %s" % (where, json.dumps(x)))
-    if (low is not None and x < low) or (high is not None and x > high):
-        raise ScenarioError("%s: %s is out of range %s..%s" % (where, json.dumps(x), low, high))
-    return x
-
-
-def check_settings(settings, where="settings"):
-    """Validated copy of a settings object (the names and ranges of the C4 `set` command)."""
-    if not isinstance(settings, dict):
-        raise ScenarioError("%s: expected an object" % where)
-    for key in settings:
-        value = settings[key]
-        field = "%s.%s" % (where, key)
-        if key == "program":
-            if value not in PROGRAMS:
-                raise ScenarioError("%s: unknown program %s" % (field, json.dumps(value)))
-        elif key in SETTING_RANGES:
-            low, high = SETTING_RANGES[key]
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise ScenarioError("%s: expected an integer, got %s" % (field, json.dumps(value)))
-            _number(value, field, low, high)
-        else:
-            raise ScenarioError("%s: unknown setting" % field)
-    return dict(settings)
-
-
-def _check_event(index, event, duration_s, last_t):
-    where = "events[%d]" % index
-    if not isinstance(event, dict):
-        raise ScenarioError("%s: expected an object" % where)
-    if "t" not in event:
-        raise ScenarioError("%s.t: missing" % where)
-    t = _number(event["t"], where + ".t", 0, duration_s)
-    if t < last_t:
-        raise ScenarioError("%s.t: %s is before the previous event (%s)" % (where, t, last_t))
-    actions = [k for k in event if k != "t"]
-    for key in actions:
-        if key not in _ACTIONS:
-            raise ScenarioError("%s.%s: unknown event field" % (where, key))
-    if len(actions) != 1:
-        raise ScenarioError("%s: needs exactly one of %s" % (where, ", ".join(_ACTIONS)))
-    key = actions[0]
-    value = event[key]
-    field = where + "." + key
-    if key == "button":
-        if value not in BUTTON_GESTURES:
-            raise ScenarioError("%s: expected one of %s" % (field, "|".join(BUTTON_GESTURES)))
-    elif key == "skin":
-        if value is not None:
-            if not isinstance(value, dict):
-                raise ScenarioError("%s: expected an object or null" % field)
-            for k in value:
-                if k not in ("ohm", "nf"):
-                    raise ScenarioError("%s.%s: unknown field" % (field, k))
-            if "ohm" not in value:
-                raise ScenarioError("%s.ohm: missing" % field)
-            _number(value["ohm"], field + ".ohm", 1, 100_000_000)
-            if "nf" in value:
-                _number(value["nf"], field + ".nf", 0, 1_000_000)
-    elif key == "battery_v":
-        _number(value, field, 0, 5)
-    elif key == "usb":
-        if not isinstance(value, bool):
-            raise ScenarioError("%s: expected true or false" % field)
-    elif key == "fault":
-        if value is not None and value not in FAULT_NAMES:
-            raise ScenarioError("%s: unknown fault %s" % (field, json.dumps(value)))
-    elif key == "serial":
-        if not isinstance(value, str):
-            raise ScenarioError("%s: expected a string" % field)
-        for ch in value:
-            if ch == "\n" or 0xD800 <= ord(ch) <= 0xDFFF:  # two lines, or text no UTF-8 can carry
-                raise ScenarioError("%s: expected one line of text" % field)
-    elif key == "power" and value not in ("cut", "on", "cut_during_write"):
-        raise ScenarioError("%s: expected cut|on|cut_during_write" % field)
-    return t
-
-
 def check(doc):
-    """Raise ScenarioError for anything C1 does not allow; return the document."""
-    if not isinstance(doc, dict):
-        raise ScenarioError("scenario: expected a JSON object")
-    for key in doc:
-        if key not in ("name", "duration_s", "seed", "settings", "events", "description"):
-            raise ScenarioError("%s: unknown field" % key)
-    for key in ("name", "duration_s", "events"):
-        if key not in doc:
-            raise ScenarioError("%s: missing" % key)
-    if not isinstance(doc["name"], str) or not doc["name"]:
-        raise ScenarioError("name: expected a non-empty string")
-    duration_s = _number(doc["duration_s"], "duration_s", 0.001, MAX_DURATION_S)
-    if "seed" in doc and (not isinstance(doc["seed"], int) or isinstance(doc["seed"], bool)):
-        raise ScenarioError("seed: expected an integer")
-    if "description" in doc and not isinstance(doc["description"], str):
-        raise ScenarioError("description: expected a string")
-    if "settings" in doc:
-        check_settings(doc["settings"])
-    events = doc["events"]
-    if not isinstance(events, list):
-        raise ScenarioError("events: expected a list")
-    last_t = 0
-    for index, event in enumerate(events):
-        last_t = _check_event(index, event, duration_s, last_t)
-    return doc
+    """Raise ScenarioError for anything C1 does not allow; return the document.
+
+    The checker is unloaded afterwards: the unix port runs the simulator in the small heap a
+    device has, and the checks are needed once.
+    """
+    from boards.sim import scenario_check
+
+    try:
+        return scenario_check.check(doc)
+    finally:
+        del sys.modules["boards.sim.scenario_check"]
+        delattr(sys.modules["boards.sim"], "scenario_check")
 
 
 def parse(text):

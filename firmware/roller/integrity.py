@@ -22,28 +22,38 @@ def file_digest(fs, path):
 
 
 class Checker:
-    """Checks one file per step so a long manifest never starves the watchdog."""
+    """Checks one file per step so a long manifest never starves the watchdog.
+
+    The manifest is read one line per step (from a remembered offset), never held whole: its
+    64-character digests would otherwise stay in RAM for as long as the result is kept.
+    """
 
     def __init__(self, fs):
         self.fs = fs
-        self.entries = None
-        self.index = 0
+        self._offset = -1  # where the next line starts; -1 before the manifest was opened
         self.failed = None  # the first file that did not match, or why
 
     def step(self):
         """Check the next file; returns True while there is more to do."""
-        if self.entries is None:
-            try:
-                with self.fs.open(MANIFEST, "r") as f:
-                    self.entries = [line.split() for line in f.read().split("\n") if line]
-            except OSError:
-                self.failed = MANIFEST + " missing"
-                return False
-            return True
-        if self.index >= len(self.entries):
+        try:
+            with self.fs.open(MANIFEST, "rb") as f:
+                if self._offset < 0:  # the first step only finds the manifest
+                    self._offset = 0
+                    return True
+                f.seek(self._offset)
+                line = b"\n"
+                while line == b"\n":  # blank lines are no entries
+                    line = f.readline()
+                self._offset = f.tell()
+        except OSError:
+            self.failed = MANIFEST + " missing"
             return False
-        entry = self.entries[self.index]
-        self.index += 1
+        if not line:
+            return False
+        try:
+            entry = line.decode().split()
+        except UnicodeError:  # a corrupt manifest is a failed check, not a crash
+            entry = ()
         if len(entry) != 2:
             self.failed = MANIFEST + " malformed"
             return False
