@@ -37,6 +37,7 @@ from roller.waveform import Waveform
 _SLOW_MS = const(10)
 _LOW_BATTERY_SIGNAL_MS = const(3000)
 _CHARGED_MV = const(4150)
+_NO_WRAP_MS = const(1 << 16)  # far below any board's ticks period (2**30): a plain difference
 _STATE_LED = ("off", "selftest", "standby", "run", "paused", "done", "charging", "off")
 
 
@@ -147,13 +148,28 @@ class App:
 
     @micropython.native
     def service(self):
-        """Work outside the control tick: one serial request, then any flash write due."""
+        """Work outside the control tick: one serial request, then any flash write due.
+
+        Idle (no bytes, no line buffered, no telemetry, nothing to store) it costs a clock read
+        and a console read: it runs every ms besides the tick.
+        """
         board = self.board
         now = board.ticks_ms()
-        self.up_ms += board.ticks_diff(now, self._up_ticks)
+        elapsed_ms = now - self._up_ticks
+        if elapsed_ms < 0 or elapsed_ms > _NO_WRAP_MS:  # the clock wrapped (or a long stall)
+            elapsed_ms = board.ticks_diff(now, self._up_ticks)
+        self.up_ms += elapsed_ms
         self._up_ticks = now
-        self.protocol.service()
-        self.store.service(self.up_ms, self.settings)
+        protocol = self.protocol
+        if protocol.lines.chunk is None:  # the last chunk used up: the console's turn
+            chunk = board.console_read()
+            if chunk or protocol.streaming:
+                protocol.service(chunk)
+        else:
+            protocol.service(None)
+        store = self.store
+        if store.dirty:
+            store.service(self.up_ms, self.settings)
 
     def _selftest_tick(self, current_ua, electrode_mv):
         test = self.selftest
