@@ -10,11 +10,22 @@ import micropython
 from micropython import const
 
 from roller import faults, programs, ui
-from roller.battery import Battery
+from roller.battery import BATTERY_SAMPLES, Battery
 from roller.button import Button
 from roller.contact import Contact
 from roller.envelope import Envelope
-from roller.led import FAULT_PATTERNS, LedPlayer, level_brightness
+from roller.led import (
+    FAULT_PATTERNS,
+    LED_CHARGED,
+    LED_CHARGING,
+    LED_CUE,
+    LED_LOW_BATTERY,
+    LED_POOR_CONTACT,
+    LED_RUN,
+    RUN_SCALE_PER_LEVEL,
+    STATE_PATTERNS,
+    LedPlayer,
+)
 from roller.limits import (
     BATTERY_RUN_MIN_MV,
     DONE_TO_OFF_MS,
@@ -38,7 +49,6 @@ _SLOW_MS = const(10)
 _LOW_BATTERY_SIGNAL_MS = const(3000)
 _CHARGED_MV = const(4150)
 _NO_WRAP_MS = const(1 << 16)  # far below any board's ticks period (2**30): a plain difference
-_STATE_LED = ("off", "selftest", "standby", "run", "paused", "done", "charging", "off")
 
 
 class App:
@@ -183,18 +193,28 @@ class App:
 
     @micropython.native
     def _slow_tick(self):
+        """Every _SLOW_MS: battery, session and timers, cue, LED. A call costs as much as
+        ten attribute reads here, so the common paths are inline and calls happen on changes."""
         board = self.board
+        # battery (R7): summed here, averaged by the Battery once per window
+        mv = board.read_battery_mv()
         battery = self.battery
-        battery.update(board.read_battery_mv())
+        battery.sum_mv += mv
+        battery.samples += 1
+        if battery.samples >= BATTERY_SAMPLES or not battery.filtered_mv:
+            battery.settle(mv)
         state = self.state
-        if ui.STANDBY <= state <= ui.PAUSED:
+        session = self.session
+        if STANDBY <= state <= PAUSED:
             if battery.filtered_mv < BATTERY_RUN_MIN_MV and not self.low_battery:
                 self.dispatch(ui.BATTERY_TOO_LOW)
-            if state == ui.RUN and self.pending is None:
-                zone = self.session.add_contact(_SLOW_MS)
-                if zone is not None:
-                    board.emit_cue(zone)
-                if self.session.finished() and self.pending is None:
+            if state == RUN and self.pending is None:
+                if session.contact_ms >= session.next_cue_ms:
+                    zone = session.next_zone()
+                    if zone is not None:
+                        board.emit_cue(zone)
+                session.contact_ms += _SLOW_MS
+                if session.contact_ms >= session.limit_ms:  # the session is over
                     self.dispatch(ui.SESSION_END)
             else:
                 self._count_timer(IDLE_OFF_MS, ui.IDLE_TIMEOUT)
@@ -204,10 +224,34 @@ class App:
             self._count_timer(DONE_TO_OFF_MS, ui.DONE_TIMEOUT)
         if self.low_battery_signal_ms > 0:
             self.low_battery_signal_ms -= _SLOW_MS
-        board.set_cue(self.session.cue_tick(_SLOW_MS))
-        self._show_led()
-        self.led.update(_SLOW_MS)
+        if session.cue_left_ms > 0 or session.cue_on:  # a cue on, or just over: the pin changes
+            board.set_cue(session.cue_tick(_SLOW_MS))
+        # the LED: the pattern for now; a steady one already lit needs no call
+        state = self.state
+        scale = 255
+        if state == RUN:
+            if session.cue_left_ms > 0:
+                pattern = LED_CUE
+            elif self.low_battery:
+                pattern = LED_LOW_BATTERY
+            elif self.contact.poor:
+                pattern = LED_POOR_CONTACT
+            else:
+                pattern = LED_RUN
+                scale = RUN_SCALE_PER_LEVEL * self.settings.level
+        elif state == FAULT:
+            pattern = FAULT_PATTERNS[self.fault]
+        elif state == CHARGING:
+            pattern = LED_CHARGED if battery.filtered_mv >= _CHARGED_MV else LED_CHARGING
+        elif self.low_battery_signal_ms > 0 or (self.low_battery and state != ui.OFF):
+            pattern = LED_LOW_BATTERY
+        else:
+            pattern = STATE_PATTERNS[state]
+        led = self.led
+        if pattern != led.pattern or scale != led.scale or not led.steady:
+            led.play(pattern, scale, _SLOW_MS)
 
+    @micropython.native
     def _count_timer(self, limit_ms, event):
         self.timer_ms += _SLOW_MS
         if self.timer_ms >= limit_ms:
@@ -382,24 +426,3 @@ class App:
         s = self.settings
         self.cap_ua = self.bench_ua or level_cap_ua(s.level, programs.PROGRAMS[s.program][3])
         self.supervisor.set_cap(self.cap_ua)
-
-    def _show_led(self):
-        state = self.state
-        led = self.led
-        if state == ui.RUN:
-            if self.session.cue_left_ms > 0:
-                led.show("cue")
-            elif self.low_battery:
-                led.show("low_battery")
-            elif self.contact.poor:
-                led.show("poor_contact")
-            else:
-                led.show("run", level_brightness(self.settings.level))
-        elif state == ui.FAULT:
-            led.show(FAULT_PATTERNS[self.fault])
-        elif state == ui.CHARGING:
-            led.show("charged" if self.battery.filtered_mv >= _CHARGED_MV else "charging")
-        elif self.low_battery_signal_ms > 0 or (self.low_battery and state != ui.OFF):
-            led.show("low_battery")
-        else:
-            led.show(_STATE_LED[state])
