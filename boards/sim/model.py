@@ -82,7 +82,8 @@ class Model:
     # --- one ms ----------------------------------------------------------------------
     @micropython.native
     def step(self):
-        """Settle delivered current and electrode voltage for the pins of this ms."""
+        """Settle delivered current and electrode voltage for the pins of this ms; returns
+        the delivered current (the runner's per-ms question: one attribute read less)."""
         leg_a = self.leg_a
         leg_b = self.leg_b
         self.hw_violation = "shoot_through" if (leg_a and leg_b) else None
@@ -106,7 +107,7 @@ class Model:
                 self.electrode_mv = -COMPLIANCE_MV
             else:
                 self.electrode_mv = 0
-            return
+            return 0
         if not self.skin_nf:
             limit_ua = COMPLIANCE_MV * 1000 // ohm
             if drive_ua > limit_ua:
@@ -115,7 +116,7 @@ class Model:
                 drive_ua = -limit_ua
             self.delivered_ua = drive_ua
             self.electrode_mv = drive_ua * ohm // 1000
-            return
+            return drive_ua
         # R||C: the voltage moves exponentially towards I*R; the source holds I until compliance
         target_mv = drive_ua * ohm // 1000
         mv = target_mv + (self.electrode_mv - target_mv) * self._decay_q16 // 65536
@@ -124,6 +125,7 @@ class Model:
             drive_ua = mv * 1000 // ohm
         self.electrode_mv = mv
         self.delivered_ua = drive_ua
+        return drive_ua
 
     # --- what the ADCs read ------------------------------------------------------------
     @micropython.native
@@ -166,5 +168,6 @@ class Model:
                 ADC_MID_CODE + (self.electrode_mv * ADC_MID_CODE + VSENSE_FULL_MV // 2) // VSENSE_FULL_MV)
         return ((code - ADC_MID_CODE) * VSENSE_FULL_MV + ADC_MID_CODE // 2) // ADC_MID_CODE
 
+    @micropython.native
     def vbat_code(self):
         return self._adc(self.battery_mv * ADC_MAX_CODE // (2 * VBAT_REF_MV))
