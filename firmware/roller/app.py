@@ -10,22 +10,11 @@ import micropython
 from micropython import const
 
 from roller import faults, programs, ui
-from roller.battery import BATTERY_SAMPLES, Battery
+from roller import led as leds  # patterns as leds.X: each name imported here slows every global
+from roller.battery import Battery
 from roller.button import Button
 from roller.contact import Contact
 from roller.envelope import Envelope
-from roller.led import (
-    FAULT_PATTERNS,
-    LED_CHARGED,
-    LED_CHARGING,
-    LED_CUE,
-    LED_LOW_BATTERY,
-    LED_POOR_CONTACT,
-    LED_RUN,
-    RUN_SCALE_PER_LEVEL,
-    STATE_PATTERNS,
-    LedPlayer,
-)
 from roller.limits import (
     BATTERY_RUN_MIN_MV,
     DONE_TO_OFF_MS,
@@ -48,6 +37,7 @@ from roller.waveform import Waveform
 _SLOW_MS = const(10)
 _LOW_BATTERY_SIGNAL_MS = const(3000)
 _CHARGED_MV = const(4150)
+_RUN_BRIGHTNESS_PER_LEVEL = const(51)  # levels 1-5: 51..255
 _NO_WRAP_MS = const(1 << 16)  # far below any board's ticks period (2**30): a plain difference
 
 
@@ -65,7 +55,7 @@ class App:
         self.envelope = Envelope()
         self.contact = Contact()
         self.button = Button()
-        self.led = LedPlayer(board)
+        self.led = leds.LedPlayer(board)
         self.battery = Battery()
         self.session = Session()
         self.selftest = None
@@ -200,8 +190,8 @@ class App:
         mv = board.read_battery_mv()
         battery = self.battery
         battery.sum_mv += mv
-        battery.samples += 1
-        if battery.samples >= BATTERY_SAMPLES or not battery.filtered_mv:
+        battery.samples_left -= 1
+        if not battery.samples_left or not battery.filtered_mv:
             battery.settle(mv)
         state = self.state
         session = self.session
@@ -209,53 +199,54 @@ class App:
             if battery.filtered_mv < BATTERY_RUN_MIN_MV and not self.low_battery:
                 self.dispatch(ui.BATTERY_TOO_LOW)
             if state == RUN and self.pending is None:
-                if session.contact_ms >= session.next_cue_ms:
+                contact_ms = session.contact_ms
+                if contact_ms >= session.next_cue_ms:
                     zone = session.next_zone()
                     if zone is not None:
                         board.emit_cue(zone)
-                session.contact_ms += _SLOW_MS
-                if session.contact_ms >= session.limit_ms:  # the session is over
+                contact_ms += _SLOW_MS
+                session.contact_ms = contact_ms
+                if contact_ms >= session.limit_ms:  # the session is over
                     self.dispatch(ui.SESSION_END)
             else:
-                self._count_timer(IDLE_OFF_MS, ui.IDLE_TIMEOUT)
+                self.timer_ms += _SLOW_MS
+                if self.timer_ms >= IDLE_OFF_MS:
+                    self.dispatch(ui.IDLE_TIMEOUT)
             if self.pending is not None and self.envelope.now_na == 0:
                 self.dispatch(ui.RAMPED_DOWN)
         elif state == ui.DONE:
-            self._count_timer(DONE_TO_OFF_MS, ui.DONE_TIMEOUT)
+            self.timer_ms += _SLOW_MS
+            if self.timer_ms >= DONE_TO_OFF_MS:
+                self.dispatch(ui.DONE_TIMEOUT)
         if self.low_battery_signal_ms > 0:
             self.low_battery_signal_ms -= _SLOW_MS
         if session.cue_left_ms > 0 or session.cue_on:  # a cue on, or just over: the pin changes
             board.set_cue(session.cue_tick(_SLOW_MS))
-        # the LED: the pattern for now; a steady one already lit needs no call
+        # the LED: the pattern for now; played on only when what it shows can change
         state = self.state
         scale = 255
         if state == RUN:
             if session.cue_left_ms > 0:
-                pattern = LED_CUE
+                pattern = leds.LED_CUE
             elif self.low_battery:
-                pattern = LED_LOW_BATTERY
+                pattern = leds.LED_LOW_BATTERY
             elif self.contact.poor:
-                pattern = LED_POOR_CONTACT
+                pattern = leds.LED_POOR_CONTACT
             else:
-                pattern = LED_RUN
-                scale = RUN_SCALE_PER_LEVEL * self.settings.level
+                pattern = leds.LED_RUN
+                scale = _RUN_BRIGHTNESS_PER_LEVEL * self.settings.level
         elif state == FAULT:
-            pattern = FAULT_PATTERNS[self.fault]
+            pattern = leds.FAULT_PATTERNS[self.fault]
         elif state == CHARGING:
-            pattern = LED_CHARGED if battery.filtered_mv >= _CHARGED_MV else LED_CHARGING
+            pattern = leds.LED_CHARGED if battery.filtered_mv >= _CHARGED_MV else leds.LED_CHARGING
         elif self.low_battery_signal_ms > 0 or (self.low_battery and state != ui.OFF):
-            pattern = LED_LOW_BATTERY
+            pattern = leds.LED_LOW_BATTERY
         else:
-            pattern = STATE_PATTERNS[state]
+            pattern = leds.STATE_PATTERNS[state]
         led = self.led
-        if pattern != led.pattern or scale != led.scale or not led.steady:
+        led.wait_ms -= _SLOW_MS
+        if pattern != led.pattern or scale != led.scale or led.wait_ms <= 0:
             led.play(pattern, scale, _SLOW_MS)
-
-    @micropython.native
-    def _count_timer(self, limit_ms, event):
-        self.timer_ms += _SLOW_MS
-        if self.timer_ms >= limit_ms:
-            self.dispatch(event)
 
     # --- events and transitions ---------------------------------------------------------------
     def dispatch(self, event):

@@ -6,6 +6,7 @@ SOLID = const(0)
 BLINK = const(1)  # on for half the period
 BREATHE = const(2)  # rises and falls over the period in 8 steps
 DOUBLE_BLINK = const(3)  # two short flashes per period
+_FOREVER_MS = const(1 << 29)  # a solid pattern's wait: then one harmless replay
 
 # pattern numbers: indexes into PATTERNS (a number, not a name: no string lookup every 10 ms)
 LED_OFF = const(0)
@@ -57,46 +58,61 @@ FAULT_PATTERNS = (
 # UI state (roller.ui) -> pattern, where nothing else (RUN's cues, faults, battery) decides
 STATE_PATTERNS = (LED_OFF, LED_SELFTEST, LED_STANDBY, LED_RUN, LED_PAUSED, LED_DONE, LED_CHARGING,
                   LED_OFF)
-RUN_SCALE_PER_LEVEL = const(51)  # RUN brightness for levels 1-5: 51..255
 
 
 class LedPlayer:
+    """Plays one pattern at a time. The caller counts `wait_ms` down by its step and calls
+    play() only when the pattern or scale changes or wait_ms runs out: in between, the LED
+    shows the same (a call every 10 ms costs more than the countdown)."""
+
     def __init__(self, board):
         self.board = board
         self.pattern = -1  # none yet: the first play() writes
         self.scale = 255  # brightness 0-255 applied to the pattern colour
         self.phase_ms = 0
+        self.wait_ms = 0  # until the brightness can change (counted down by the caller)
+        self._waited_ms = 0  # wait_ms as play() set it
         self._level = -1  # brightness last written for this pattern (-1: write)
-        self.steady = False  # a solid pattern, lit: play() would change nothing
 
     @micropython.native
-    def play(self, pattern, scale, elapsed_ms):
-        """Show `pattern` at brightness `scale` (0-255), `elapsed_ms` on from the last call.
-
-        A new pattern or scale starts from its beginning. The LED is written only when what
-        it shows changes (every 10 ms otherwise: a board call each time); while `steady`, the
-        caller need not call at all.
-        """
+    def play(self, pattern, scale, step_ms):
+        """Show `pattern` at brightness `scale` (0-255). A new pattern or scale starts from
+        its beginning, `step_ms` in; else the pattern moves on by the time wait_ms was counted
+        down. The LED is written only when what it shows changes."""
         if pattern != self.pattern or scale != self.scale:
             self.pattern = pattern
             self.scale = scale
             self.phase_ms = 0
             self._level = -1
+            elapsed_ms = step_ms
+        else:
+            elapsed_ms = self._waited_ms - self.wait_ms
         r, g, b, mode, period = PATTERNS[pattern]
         level = scale
-        self.steady = mode == SOLID
-        if mode != SOLID:
-            self.phase_ms = (self.phase_ms + elapsed_ms) % period
-            phase = self.phase_ms
+        if mode == SOLID:
+            wait_ms = _FOREVER_MS
+        else:
+            phase = (self.phase_ms + elapsed_ms) % period
+            self.phase_ms = phase
+            # the level holds until the next boundary (of the half, slot or step): wait_ms
             if mode == BLINK:
-                level = level if phase < period // 2 else 0
+                half = period // 2
+                if phase < half:
+                    wait_ms = half - phase
+                else:
+                    level = 0
+                    wait_ms = period - phase
             elif mode == DOUBLE_BLINK:
                 slot = phase * 10 // period  # flashes in slots 0 and 2 of 10
-                level = level if slot == 0 or slot == 2 else 0
+                if slot != 0 and slot != 2:
+                    level = 0
+                wait_ms = ((slot + 1) * period + 9) // 10 - phase
             else:
                 step = phase * 16 // period  # 0..15: up 8 steps, down 8 steps
+                wait_ms = ((step + 1) * period + 15) // 16 - phase
                 step = step if step < 8 else 15 - step
                 level = level * (step + 1) // 8
+        self.wait_ms = self._waited_ms = wait_ms
         if level != self._level:
             self._level = level
             self.board.set_led(r * level // 255, g * level // 255, b * level // 255)
