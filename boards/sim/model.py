@@ -87,9 +87,11 @@ class Model:
     # --- one ms ----------------------------------------------------------------------
     @micropython.native
     def step(self):
-        """Settle the load for the pins of this ms, then sample the sense ADCs."""
-        self._settle()
+        """Settle the load for the pins of this ms, then sample the sense ADCs; returns the
+        delivered current (the runner's per-ms question: one attribute read less)."""
+        delivered_ua = self._settle()
         self._sample()
+        return delivered_ua
 
     @micropython.native
     def _settle(self):
@@ -119,7 +121,7 @@ class Model:
                 self.electrode_mv = -COMPLIANCE_MV
             else:
                 self.electrode_mv = 0
-            return
+            return 0
         if not self.skin_nf:
             limit_ua = COMPLIANCE_MV * 1000 // ohm
             if drive_ua > limit_ua:
@@ -128,7 +130,7 @@ class Model:
                 drive_ua = -limit_ua
             self.delivered_ua = drive_ua
             self.electrode_mv = drive_ua * ohm // 1000
-            return
+            return drive_ua
         # R||C: the voltage moves exponentially towards I*R; the source holds I until compliance
         target_mv = drive_ua * ohm // 1000
         mv = target_mv + (self.electrode_mv - target_mv) * self._decay_q16 // 65536
@@ -137,6 +139,7 @@ class Model:
             drive_ua = mv * 1000 // ohm
         self.electrode_mv = mv
         self.delivered_ua = drive_ua
+        return drive_ua
 
     # --- what the ADCs read ------------------------------------------------------------
     @micropython.native
@@ -175,5 +178,6 @@ class Model:
         sensed[1] = ((code - ADC_MID_CODE) * VSENSE_FULL_MV + ADC_MID_CODE // 2) // ADC_MID_CODE
         sensed[2] = 1 if self.usb else 0
 
+    @micropython.native
     def vbat_code(self):
         return self._adc(self.battery_mv * ADC_MAX_CODE // (2 * VBAT_REF_MV))

@@ -134,7 +134,8 @@ class Runner:
     @micropython.native
     def advance_to(self, end_ms):
         """Simulate up to (not including) `end_ms`, applying the timeline on the way."""
-        # what changes every ms lives in locals for the loop (one lookup less each time)
+        # locals for the loop: what changes every ms, and what changes only with an event or a
+        # reset (board, app, button, hang), read again after one
         timeline = self.timeline
         n_events = len(timeline)
         next_event = self._next_event
@@ -145,33 +146,41 @@ class Runner:
         last_ua = self._last_ua
         last_hw = self._last_hw
         ticks = self.ticks
+        board = self.board
+        app = self.app
+        hung = self.hung
+        pressed = self._pressed
+        bounce_until_ms = self._bounce_until_ms
         for t_ms in range(self.now_ms, end_ms):
             trace.now_ms = t_ms
-            self.elapsed_ms = t_ms
             if t_ms >= next_ms:
+                self.elapsed_ms = t_ms
                 while next_event < n_events and timeline[next_event][0] <= t_ms:
                     _, key, value = timeline[next_event]
                     next_event += 1
                     self.apply(key, value, t_ms)
                 next_ms = timeline[next_event][0] if next_event < n_events else end_ms
                 model.step()  # the load may have changed: sense reads it this ms
-            board = self.board
+                board = self.board
+                app = self.app
+                hung = self.hung
+                pressed = self._pressed
+                bounce_until_ms = self._bounce_until_ms
             if board is not None:
-                if t_ms < self._bounce_until_ms:
+                if t_ms < bounce_until_ms:
                     board.button_pin_low = bounce_rng._noise() > 0
                 else:
-                    board.button_pin_low = self._pressed
-                if not self.hung:
+                    board.button_pin_low = pressed
+                if not hung:
                     try:
                         # a real board services the console in the time left after a tick,
                         # so what it decides takes effect at the next tick: this one
-                        self.app.service()
-                        self.app.tick()
+                        app.service()
+                        app.tick()
                         ticks += 1
                     except PowerLost:
-                        pass  # the flash's on_cut has already powered the device off
-            model.step()
-            ua = model.delivered_ua
+                        board = None  # the flash's on_cut has already powered the device off
+            ua = model.step()
             if ua != last_ua:
                 last_ua = ua
                 trace.out(ua, model.electrode_mv)
@@ -179,18 +188,23 @@ class Runner:
                 last_hw = model.hw_violation
                 if last_hw:
                     trace.hw(last_hw)
-            board = self.board
             if board is not None and board.advance_ms(1):  # the watchdog expired
                 self.power_off()
                 self.elapsed_ms = t_ms + 1
                 trace.now_ms = t_ms + 1
                 self.power_on("watchdog")
+                board = self.board
+                app = self.app
+                hung = False
+        if end_ms > self.now_ms:
+            # the last ms simulated (or the reset after it): power_on() stamps its clock so
+            if self.elapsed_ms < end_ms - 1:
+                self.elapsed_ms = end_ms - 1
+            self.now_ms = end_ms
         self._next_event = next_event
         self._last_ua = last_ua
         self._last_hw = last_hw
         self.ticks = ticks
-        if end_ms > self.now_ms:
-            self.now_ms = end_ms
 
     def run(self, wall_clock=None):
         start_s = wall_clock() if wall_clock else 0

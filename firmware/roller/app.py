@@ -12,11 +12,11 @@ import micropython
 from micropython import const
 
 from roller import faults, programs, ui
+from roller import led as leds  # patterns as leds.X: each name imported here slows every global
 from roller.battery import Battery
 from roller.button import Button
 from roller.contact import Contact
 from roller.envelope import Envelope
-from roller.led import FAULT_PATTERNS, LedPlayer, level_brightness
 from roller.limits import (
     BATTERY_RUN_MIN_MV,
     DONE_TO_OFF_MS,
@@ -57,7 +57,8 @@ _CONTACT_LOST = const(2)
 _CONTACT_LIMITED = const(3)
 _LOW_BATTERY_SIGNAL_MS = const(3000)
 _CHARGED_MV = const(4150)
-_STATE_LED = ("off", "selftest", "standby", "run", "paused", "done", "charging", "off")
+_RUN_BRIGHTNESS_PER_LEVEL = const(51)  # levels 1-5: 51..255
+_NO_WRAP_MS = const(1 << 16)  # far below any board's ticks period (2**30): a plain difference
 
 
 class App:
@@ -74,7 +75,7 @@ class App:
         self.envelope = Envelope()
         self.contact = Contact(self.supervisor.slots)
         self.button = Button()
-        self.led = LedPlayer(board)
+        self.led = leds.LedPlayer(board)
         self.battery = Battery()
         self.session = Session()
         self.selftest = None
@@ -176,13 +177,28 @@ class App:
 
     @micropython.native
     def service(self):
-        """Work outside the control tick: one serial request, then any flash write due."""
+        """Work outside the control tick: one serial request, then any flash write due.
+
+        Idle (no bytes, no line buffered, no telemetry, nothing to store) it costs a clock read
+        and a console read: it runs every ms besides the tick.
+        """
         board = self.board
         now = board.ticks_ms()
-        self.up_ms += board.ticks_diff(now, self._up_ticks)
+        elapsed_ms = now - self._up_ticks
+        if elapsed_ms < 0 or elapsed_ms > _NO_WRAP_MS:  # the clock wrapped (or a long stall)
+            elapsed_ms = board.ticks_diff(now, self._up_ticks)
+        self.up_ms += elapsed_ms
         self._up_ticks = now
-        self.protocol.service()
-        self.store.service(self.up_ms, self.settings)
+        protocol = self.protocol
+        if protocol.lines.chunk is None:  # the last chunk used up: the console's turn
+            chunk = board.console_read()
+            if chunk or protocol.streaming:
+                protocol.service(chunk)
+        else:
+            protocol.service(None)
+        store = self.store
+        if store.dirty:
+            store.service(self.up_ms, self.settings)
 
     def _selftest_tick(self, current_ua, electrode_mv):
         test = self.selftest
@@ -196,35 +212,70 @@ class App:
 
     @micropython.native
     def _slow_tick(self):
+        """Every _SLOW_MS: battery, session and timers, cue, LED. A call costs as much as
+        ten attribute reads here, so the common paths are inline and calls happen on changes."""
         board = self.board
+        # battery (R7): summed here, averaged by the Battery once per window
+        mv = board.read_battery_mv()
         battery = self.battery
-        battery.update(board.read_battery_mv())
+        battery.sum_mv += mv
+        battery.samples_left -= 1
+        if not battery.samples_left or not battery.filtered_mv:
+            battery.settle(mv)
         state = self.state
-        if ui.STANDBY <= state <= ui.PAUSED:
+        session = self.session
+        if _STANDBY <= state <= _PAUSED:
             if battery.filtered_mv < BATTERY_RUN_MIN_MV and not self.low_battery:
                 self.dispatch(ui.BATTERY_TOO_LOW)
-            if state == ui.RUN and self.pending is None:
-                zone = self.session.add_contact(_SLOW_MS)
-                if zone is not None:
-                    board.emit_cue(zone)
-                if self.session.finished() and self.pending is None:
+            if state == _RUN and self.pending is None:
+                contact_ms = session.contact_ms
+                if contact_ms >= session.next_cue_ms:
+                    zone = session.next_zone()
+                    if zone is not None:
+                        board.emit_cue(zone)
+                contact_ms += _SLOW_MS
+                session.contact_ms = contact_ms
+                if contact_ms >= session.limit_ms:  # the session is over
                     self.dispatch(ui.SESSION_END)
             else:
-                self._count_timer(IDLE_OFF_MS, ui.IDLE_TIMEOUT)
+                self.timer_ms += _SLOW_MS
+                if self.timer_ms >= IDLE_OFF_MS:
+                    self.dispatch(ui.IDLE_TIMEOUT)
             if self.pending is not None and self.envelope.now_na == 0:
                 self.dispatch(ui.RAMPED_DOWN)
-        elif state == ui.DONE:
-            self._count_timer(DONE_TO_OFF_MS, ui.DONE_TIMEOUT)
+        elif state == _DONE:
+            self.timer_ms += _SLOW_MS
+            if self.timer_ms >= DONE_TO_OFF_MS:
+                self.dispatch(ui.DONE_TIMEOUT)
         if self.low_battery_signal_ms > 0:
             self.low_battery_signal_ms -= _SLOW_MS
-        board.set_cue(self.session.cue_tick(_SLOW_MS))
-        self._show_led()
-        self.led.update(_SLOW_MS)
-
-    def _count_timer(self, limit_ms, event):
-        self.timer_ms += _SLOW_MS
-        if self.timer_ms >= limit_ms:
-            self.dispatch(event)
+        if session.cue_left_ms > 0 or session.cue_on:  # a cue on, or just over: the pin changes
+            board.set_cue(session.cue_tick(_SLOW_MS))
+        # the LED: the pattern for now; played on only when what it shows can change
+        state = self.state
+        scale = 255
+        if state == _RUN:
+            if session.cue_left_ms > 0:
+                pattern = leds.LED_CUE
+            elif self.low_battery:
+                pattern = leds.LED_LOW_BATTERY
+            elif self.contact.poor:
+                pattern = leds.LED_POOR_CONTACT
+            else:
+                pattern = leds.LED_RUN
+                scale = _RUN_BRIGHTNESS_PER_LEVEL * self.settings.level
+        elif state == _FAULT:
+            pattern = leds.FAULT_PATTERNS[self.fault]
+        elif state == _CHARGING:
+            pattern = leds.LED_CHARGED if battery.filtered_mv >= _CHARGED_MV else leds.LED_CHARGING
+        elif self.low_battery_signal_ms > 0 or (self.low_battery and state != _OFF):
+            pattern = leds.LED_LOW_BATTERY
+        else:
+            pattern = leds.STATE_PATTERNS[state]
+        led = self.led
+        led.wait_ms -= _SLOW_MS
+        if pattern != led.pattern or scale != led.scale or led.wait_ms <= 0:
+            led.play(pattern, scale, _SLOW_MS)
 
     # --- events and transitions ---------------------------------------------------------------
     def dispatch(self, event):
@@ -395,24 +446,3 @@ class App:
         s = self.settings
         self.cap_ua = self.bench_ua or level_cap_ua(s.level, programs.PROGRAMS[s.program][3])
         self.supervisor.set_cap(self.cap_ua)
-
-    def _show_led(self):
-        state = self.state
-        led = self.led
-        if state == ui.RUN:
-            if self.session.cue_left_ms > 0:
-                led.show("cue")
-            elif self.low_battery:
-                led.show("low_battery")
-            elif self.contact.poor:
-                led.show("poor_contact")
-            else:
-                led.show("run", level_brightness(self.settings.level))
-        elif state == ui.FAULT:
-            led.show(FAULT_PATTERNS[self.fault])
-        elif state == ui.CHARGING:
-            led.show("charged" if self.battery.filtered_mv >= _CHARGED_MV else "charging")
-        elif self.low_battery_signal_ms > 0 or (self.low_battery and state != ui.OFF):
-            led.show("low_battery")
-        else:
-            led.show(_STATE_LED[state])

@@ -6,72 +6,113 @@ SOLID = const(0)
 BLINK = const(1)  # on for half the period
 BREATHE = const(2)  # rises and falls over the period in 8 steps
 DOUBLE_BLINK = const(3)  # two short flashes per period
+_FOREVER_MS = const(1 << 29)  # a solid pattern's wait: then one harmless replay
 
-# name: (r, g, b, mode, period_ms)
-PATTERNS = {
-    "off": (0, 0, 0, SOLID, 0),
-    "selftest": (255, 255, 255, SOLID, 0),
-    "standby": (0, 80, 255, BREATHE, 2000),  # on, waiting for skin contact
-    "run": (0, 255, 0, SOLID, 0),  # brightness shows the level
-    "poor_contact": (255, 120, 0, BLINK, 500),
-    "paused": (0, 80, 255, BLINK, 1000),
-    "cue": (255, 255, 255, SOLID, 0),  # short flash with the vibration cue
-    "done": (0, 255, 0, BLINK, 1000),
-    "charging": (255, 120, 0, BREATHE, 2000),
-    "charged": (0, 255, 0, SOLID, 0),
-    "low_battery": (255, 0, 0, BLINK, 250),
+# pattern numbers: indexes into PATTERNS (a number, not a name: no string lookup every 10 ms)
+LED_OFF = const(0)
+LED_SELFTEST = const(1)
+LED_STANDBY = const(2)
+LED_RUN = const(3)
+LED_POOR_CONTACT = const(4)
+LED_PAUSED = const(5)
+LED_CUE = const(6)
+LED_DONE = const(7)
+LED_CHARGING = const(8)
+LED_CHARGED = const(9)
+LED_LOW_BATTERY = const(10)
+_FAULT_CURRENT = const(11)
+_FAULT_BALANCE = const(12)
+_FAULT_SENSE = const(13)
+_FAULT_SELFTEST = const(14)
+
+# (r, g, b, mode, period_ms), in pattern-number order
+PATTERNS = (
+    (0, 0, 0, SOLID, 0),  # off
+    (255, 255, 255, SOLID, 0),  # selftest
+    (0, 80, 255, BREATHE, 2000),  # standby: on, waiting for skin contact
+    (0, 255, 0, SOLID, 0),  # run: brightness shows the level
+    (255, 120, 0, BLINK, 500),  # poor contact
+    (0, 80, 255, BLINK, 1000),  # paused
+    (255, 255, 255, SOLID, 0),  # cue: short flash with the vibration cue
+    (0, 255, 0, BLINK, 1000),  # done
+    (255, 120, 0, BREATHE, 2000),  # charging
+    (0, 255, 0, SOLID, 0),  # charged
+    (255, 0, 0, BLINK, 250),  # low battery
     # faults: red, told apart by rhythm
-    "fault_current": (255, 0, 0, BLINK, 200),  # OVER_CURRENT
-    "fault_balance": (255, 0, 0, DOUBLE_BLINK, 1000),  # DC_IMBALANCE
-    "fault_sense": (255, 0, 0, BLINK, 1000),  # SENSE_FAULT, OUTPUT_STUCK
-    "fault_selftest": (255, 0, 255, BLINK, 1000),  # SELFTEST, WATCHDOG
-}
-
-# fault code (roller.faults) -> pattern name
-FAULT_PATTERNS = (
-    "off",
-    "fault_current",
-    "fault_balance",
-    "fault_sense",
-    "fault_sense",
-    "fault_selftest",
-    "fault_selftest",
+    (255, 0, 0, BLINK, 200),  # OVER_CURRENT
+    (255, 0, 0, DOUBLE_BLINK, 1000),  # DC_IMBALANCE
+    (255, 0, 0, BLINK, 1000),  # SENSE_FAULT, OUTPUT_STUCK
+    (255, 0, 255, BLINK, 1000),  # SELFTEST, WATCHDOG
 )
 
-
-def level_brightness(level):
-    """RUN brightness for levels 1-5: 51..255."""
-    return 51 * level
+# fault code (roller.faults) -> pattern
+FAULT_PATTERNS = (
+    LED_OFF,
+    _FAULT_CURRENT,
+    _FAULT_BALANCE,
+    _FAULT_SENSE,
+    _FAULT_SENSE,
+    _FAULT_SELFTEST,
+    _FAULT_SELFTEST,
+)
+# UI state (roller.ui) -> pattern, where nothing else (RUN's cues, faults, battery) decides
+STATE_PATTERNS = (LED_OFF, LED_SELFTEST, LED_STANDBY, LED_RUN, LED_PAUSED, LED_DONE, LED_CHARGING,
+                  LED_OFF)
 
 
 class LedPlayer:
+    """Plays one pattern at a time. The caller counts `wait_ms` down by its step and calls
+    play() only when the pattern or scale changes or wait_ms runs out: in between, the LED
+    shows the same (a call every 10 ms costs more than the countdown)."""
+
     def __init__(self, board):
         self.board = board
-        self.pattern = PATTERNS["off"]
+        self.pattern = -1  # none yet: the first play() writes
         self.scale = 255  # brightness 0-255 applied to the pattern colour
         self.phase_ms = 0
+        self.wait_ms = 0  # until the brightness can change (counted down by the caller)
+        self._waited_ms = 0  # wait_ms as play() set it
+        self._level = -1  # brightness last written for this pattern (-1: write)
 
-    def show(self, name, scale=255):
-        pattern = PATTERNS[name]
-        if pattern is not self.pattern or scale != self.scale:
+    @micropython.native
+    def play(self, pattern, scale, step_ms):
+        """Show `pattern` at brightness `scale` (0-255). A new pattern or scale starts from
+        its beginning, `step_ms` in; else the pattern moves on by the time wait_ms was counted
+        down. The LED is written only when what it shows changes."""
+        if pattern != self.pattern or scale != self.scale:
             self.pattern = pattern
             self.scale = scale
             self.phase_ms = 0
-
-    @micropython.native
-    def update(self, elapsed_ms):
-        r, g, b, mode, period = self.pattern
-        level = self.scale
-        if mode != SOLID:
-            self.phase_ms = (self.phase_ms + elapsed_ms) % period
-            phase = self.phase_ms
+            self._level = -1
+            elapsed_ms = step_ms
+        else:
+            elapsed_ms = self._waited_ms - self.wait_ms
+        r, g, b, mode, period = PATTERNS[pattern]
+        level = scale
+        if mode == SOLID:
+            wait_ms = _FOREVER_MS
+        else:
+            phase = (self.phase_ms + elapsed_ms) % period
+            self.phase_ms = phase
+            # the level holds until the next boundary (of the half, slot or step): wait_ms
             if mode == BLINK:
-                level = level if phase < period // 2 else 0
+                half = period // 2
+                if phase < half:
+                    wait_ms = half - phase
+                else:
+                    level = 0
+                    wait_ms = period - phase
             elif mode == DOUBLE_BLINK:
                 slot = phase * 10 // period  # flashes in slots 0 and 2 of 10
-                level = level if slot in (0, 2) else 0
+                if slot != 0 and slot != 2:
+                    level = 0
+                wait_ms = ((slot + 1) * period + 9) // 10 - phase
             else:
                 step = phase * 16 // period  # 0..15: up 8 steps, down 8 steps
+                wait_ms = ((step + 1) * period + 15) // 16 - phase
                 step = step if step < 8 else 15 - step
                 level = level * (step + 1) // 8
-        self.board.set_led(r * level // 255, g * level // 255, b * level // 255)
+        self.wait_ms = self._waited_ms = wait_ms
+        if level != self._level:
+            self._level = level
+            self.board.set_led(r * level // 255, g * level // 255, b * level // 255)

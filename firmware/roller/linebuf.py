@@ -8,15 +8,15 @@ class LineBuffer:
         self.buf = bytearray(size)
         self.n = 0
         self.overflow = False  # discarding up to the next newline
-        self._chunk = None  # bytes received but not yet consumed
+        self.chunk = None  # bytes received but not yet consumed (an attribute: no call to test it)
         self._pos = 0
 
     def empty(self):
         """True when the last chunk is used up: time to feed the next."""
-        return self._chunk is None
+        return self.chunk is None
 
     def feed(self, chunk):
-        self._chunk = chunk
+        self.chunk = chunk
         self._pos = 0
 
     def line(self):
@@ -24,7 +24,7 @@ class LineBuffer:
 
         Looks at most at the rest of one chunk, so one call does bounded work.
         """
-        chunk = self._chunk
+        chunk = self.chunk
         if chunk is None:
             return None
         pos = self._pos
@@ -38,11 +38,11 @@ class LineBuffer:
                 self.buf[self.n : self.n + take] = chunk[pos:stop]
                 self.n += take
         if end < 0:
-            self._chunk = None
+            self.chunk = None
             return None
         self._pos = end + 1
         if self._pos >= len(chunk):
-            self._chunk = None
+            self.chunk = None
         n = self.n
         self.n = 0
         if self.overflow:

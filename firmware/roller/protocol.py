@@ -52,18 +52,16 @@ class Protocol:
         self._stream_ms = 0
 
     @micropython.native
-    def service(self):
-        """At most one request line, then telemetry when due."""
+    def service(self, chunk):
+        """At most one request line, then telemetry when due. `chunk`: bytes the App has just
+        read from the console (it reads only once the last chunk is used up), or None. The App
+        calls this only with a chunk, a chunk still buffered, or streaming on: idle costs no call.
+        """
         board = self.app.board
         lines = self.lines
-        line = None  # idle (nothing buffered, nothing received): no line() call either
-        if not lines.empty():
-            line = lines.line()
-        else:
-            chunk = board.console_read()
-            if chunk:
-                lines.feed(chunk)
-                line = lines.line()
+        if chunk:
+            lines.feed(chunk)
+        line = lines.line()
         if line is not None:
             try:
                 response = self.handle(line)
