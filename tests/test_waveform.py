@@ -15,7 +15,7 @@ def _periods(shape, hz, n_periods=4, amplitude=AMPLITUDE_UA, **burst):
     wave = Waveform()
     wave.configure(shape, hz, **burst)
     n = 2 * wave.half * n_periods
-    samples = np.array([wave.next_ua(amplitude, 15, None) for _ in range(n)])
+    samples = np.array([wave.next_ua(amplitude, 15, False) for _ in range(n)])
     return wave, samples
 
 
@@ -63,13 +63,13 @@ def test_frequencies_across_the_range(shape, hz):
 
 def test_balance_holds_while_the_amplitude_ramps():
     """The negative half replays what the positive half commanded, ramp and all."""
-    wave = Waveform()
-    wave.configure(programs.SINE, 7)
     env = Envelope()
     env.ramp_to(400)
+    wave = Waveform(env)
+    wave.configure(programs.SINE, 7)
     samples = []
     for _ in range(2 * wave.half * 12):
-        samples.append(wave.next_ua(0, 15, env))  # the envelope moves in positive halves
+        samples.append(wave.next_ua(0, 15, True))  # the envelope moves in positive halves
     periods = np.array(samples).reshape(12, -1)
     assert (periods.sum(axis=1) == 0).all()
     peaks = np.abs(periods).max(axis=1)
@@ -79,7 +79,7 @@ def test_balance_holds_while_the_amplitude_ramps():
 def test_restart_starts_a_fresh_positive_half():
     wave, _ = _periods(programs.SQUARE, 10, n_periods=1)
     for _ in range(17):
-        wave.next_ua(100, 15, None)
+        wave.next_ua(100, 15, False)
     wave.restart()
-    assert wave.next_ua(100, 15, None) == 0  # the dead tick
-    assert wave.next_ua(100, 15, None) == 100
+    assert wave.next_ua(100, 15, False) == 0  # the dead tick
+    assert wave.next_ua(100, 15, False) == 100

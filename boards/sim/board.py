@@ -11,9 +11,6 @@ _TICKS_HALF = const(1 << 29)
 _CLOCK_START_MS = const((1 << 30) - 3000)  # every run crosses the ticks_ms wraparound ...
 _CLOCK_START_US = const((1 << 30) - 3_000_000)  # ... and the ticks_us one, 3 s in
 
-# module globals, not _model.X: one lookup per use instead of two
-_DAC_MAX_CODE = _model.DAC_MAX_CODE
-_DAC_FULL_UA = _model.DAC_FULL_UA
 
 
 class SimBoard:
@@ -29,6 +26,9 @@ class SimBoard:
         # the model's sense conversions, ideally calibrated (the real boards keep their
         # calibration in boards/<name>/), and USB
         self._sensed = model.sensed
+        # the output stage's pins are the model's: write_output (only the supervisor calls it)
+        # is the model's own method, one call
+        self.write_output = model.write_pins
         self.fs = flash  # open/rename/remove/listdir/exists, like os on littlefs
         self.trace = trace
         self._elapsed_ms = elapsed_ms
@@ -62,17 +62,6 @@ class SimBoard:
     def ticks_add(ticks, delta):
         return (ticks + delta) & _TICKS_MASK
 
-    # --- output stage (only the supervisor calls this) -----------------------------------
-    @micropython.native
-    def write_output(self, enable, polarity, magnitude_ua):
-        m = self.model
-        # break before make: the leg being released goes first
-        m.leg_a = polarity > 0
-        m.leg_b = polarity < 0
-        code = (magnitude_ua * _DAC_MAX_CODE + _DAC_FULL_UA // 2) // _DAC_FULL_UA
-        m.dac_code = 0 if code < 0 else (_DAC_MAX_CODE if code > _DAC_MAX_CODE else code)
-        m.enable = enable
-
     # --- sensing ---------------------------------------------------------------------------
     @micropython.viper
     def sample(self, inputs):
@@ -103,6 +92,7 @@ class SimBoard:
         self.wdt_timeout_ms = timeout_ms
         self.wdt_since_feed_ms = 0
 
+    @micropython.viper
     def wdt_feed(self):
         self.wdt_since_feed_ms = 0
 

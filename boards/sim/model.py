@@ -84,6 +84,17 @@ class Model:
         self.dac_code = 0
         self.step()
 
+    # --- the pins ----------------------------------------------------------------------
+    @micropython.viper
+    def write_pins(self, enable, polarity: int, magnitude_ua: int):
+        """The board's write_output (docs/board.md): enable switch, H-bridge legs, DAC."""
+        # break before make: the leg being released goes first
+        self.leg_a = polarity > 0
+        self.leg_b = polarity < 0
+        code = (magnitude_ua * DAC_MAX_CODE + DAC_FULL_UA // 2) // DAC_FULL_UA
+        self.dac_code = 0 if code < 0 else (DAC_MAX_CODE if code > DAC_MAX_CODE else code)
+        self.enable = enable
+
     # --- one ms ----------------------------------------------------------------------
     @micropython.native
     def step(self):

@@ -71,8 +71,8 @@ class App:
         self.store.load()
         for key in self.store.settings:  # one by one: a stale key costs only itself
             self.settings.update({key: self.store.settings[key]})
-        self.wave = Waveform()
         self.envelope = Envelope()
+        self.wave = Waveform(self.envelope)
         self.contact = Contact(self.supervisor.slots)
         self.button = Button()
         self.led = leds.LedPlayer(board)
@@ -111,56 +111,59 @@ class App:
             self.on_fault(faults.WATCHDOG)
 
     # --- the control tick ---------------------------------------------------------------------
-    @micropython.native
+    @micropython.viper
     def tick(self):
         inputs = self.inputs
         self._sample(inputs)
+        # signed readings as Python ints: viper's array loads are unsigned (roller.supervisor)
         current_ua = inputs[_IN_CURRENT_UA]
         electrode_mv = inputs[_IN_ELECTRODE_MV]
-        code = self._check(current_ua, electrode_mv)
+        code = int(self._check(current_ua, electrode_mv))
         if code:
             self.on_fault(code)
-        state = self.state
+        state = int(self.state)
         contact = 0
         if state == _SELFTEST:
             self._selftest_tick(current_ua, electrode_mv)
-        elif _STANDBY <= state <= _PAUSED:
-            contact = self._contact_update(current_ua, electrode_mv)
+        elif state >= _STANDBY and state <= _PAUSED:
+            contact = int(self._contact_update(current_ua, electrode_mv))
             if contact == _CONTACT_LOST:
                 self._cut()
                 self.dispatch(ui.LIFTOFF)
             elif contact and state != _RUN:
                 self.dispatch(ui.CONTACT)
             elif contact == _CONTACT_LIMITED:
-                self.envelope.hold(current_ua if current_ua >= 0 else -current_ua)
+                delivered_ua = int(current_ua)
+                self.envelope.hold(delivered_ua if delivered_ua >= 0 else 0 - delivered_ua)
+        flags = ptr32(inputs)  # USB and button: 0 or 1
         # USB is a level, not an edge: plugged in during FAULT, it still holds off the next start
-        if inputs[_IN_USB]:
-            state = self.state
+        if flags[_IN_USB]:
+            state = int(self.state)
             if state != _CHARGING and state != _FAULT:
                 self.dispatch(ui.USB_IN)
-        elif self.state == _CHARGING:
+        elif int(self.state) == _CHARGING:
             self.dispatch(ui.USB_OUT)
-        pressed = inputs[_IN_BUTTON]
+        pressed = int(flags[_IN_BUTTON])
         button = self.button
         if pressed or not button.idle:  # released and settled: nothing to debounce or time
-            gesture = button.update(pressed)
+            gesture = int(button.update(pressed))
             if gesture:
                 self.dispatch(gesture)  # button gesture numbers are the UI's event numbers
-        slow_ms = self._slow_ms + 1
+        slow_ms = int(self._slow_ms) + 1
         if slow_ms >= _SLOW_MS:
             slow_ms = 0
             self._slow_tick()
         self._slow_ms = slow_ms
         # outputs, for the state the events above left
-        state = self.state
-        if _STANDBY <= state <= _PAUSED:
-            if state == _RUN and contact in (_CONTACT_CONFIRMED, _CONTACT_LIMITED):
-                setpoint_ua = self._next_ua(0, PROBE_UA, self.envelope)
+        state = int(self.state)
+        if state >= _STANDBY and state <= _PAUSED:
+            if state == _RUN and (contact == _CONTACT_CONFIRMED or contact == _CONTACT_LIMITED):  # noqa: SIM109, viper has no `in`
+                setpoint_ua = self._next_ua(0, PROBE_UA, True)
                 self._drive(setpoint_ua, self.cap_ua, True, self.wave.period_done)
             else:
-                setpoint_ua = self._next_ua(PROBE_UA, PROBE_UA, None)
+                setpoint_ua = self._next_ua(PROBE_UA, PROBE_UA, False)
                 self._drive(setpoint_ua, self.cap_ua, False, self.wave.period_done)
-        elif state in (_OFF, _DONE):
+        elif state == _OFF or state == _DONE:  # noqa: SIM109
             self.supervisor.idle()  # output off, enable switch under test now and then
         elif state != _SELFTEST:
             self.supervisor.halt()

@@ -28,7 +28,8 @@ _S_BURST_COUNT = const(4)
 class Waveform:
     """Yields one signed setpoint (uA) per tick for a given amplitude."""
 
-    def __init__(self):
+    def __init__(self, envelope=None):
+        self.envelope = envelope  # roller.envelope: the amplitude, when next_ua asks for it
         self.table = array("h", bytes(2 * _MAX_HALF))  # positive half, per mille
         self.mirror = array("h", bytes(2 * _MAX_HALF))  # what the positive half commanded
         self.slots = array("i", bytes(4 * 5))
@@ -76,9 +77,9 @@ class Waveform:
         self.slots[_S_INDEX] = self.slots[_S_BURST_COUNT] = 0
 
     @micropython.viper
-    def next_ua(self, amplitude_ua: int, gap_ua: int, envelope) -> int:
-        """Setpoint for this tick; `gap_ua` is the amplitude during burst gaps. With an
-        `envelope` (roller.envelope), the amplitude is its next value, taken on positive-half
+    def next_ua(self, amplitude_ua: int, gap_ua: int, from_envelope: int) -> int:
+        """Setpoint for this tick; `gap_ua` is the amplitude during burst gaps. With
+        `from_envelope`, the amplitude is the envelope's next value, taken on positive-half
         ticks only: the negative half replays them."""
         s = ptr32(self.slots)
         mirror = ptr16(self.mirror)
@@ -86,8 +87,8 @@ class Waveform:
         half = int(s[_S_HALF])
         burst_on = int(s[_S_BURST_ON])
         if i < half:
-            if envelope:
-                amplitude_ua = int(envelope.next_ua())
+            if from_envelope:
+                amplitude_ua = int(self.envelope.next_ua())
             if burst_on and int(s[_S_BURST_COUNT]) >= burst_on and gap_ua < amplitude_ua:
                 amplitude_ua = gap_ua
             table = ptr16(self.table)
