@@ -36,6 +36,13 @@ from roller.supervisor import Supervisor
 from roller.waveform import Waveform
 
 _SLOW_MS = const(10)
+# the tick's own state, in an int array for viper (roller.supervisor says why)
+_A_STATE = const(0)  # ui state number
+_A_SLOW_MS = const(1)  # ms since the last slow tick
+_A_CAP_UA = const(2)  # peak current of the program and level (or bench)
+_A_SLOTS = const(3)
+# roller.waveform's slot that flags the tick closing a period (tests/test_ui.py checks)
+_WAVE_PERIOD_DONE = const(5)
 # board.sample() fills an int array: current, voltage, USB, button (docs/board.md)
 _IN_CURRENT_UA = const(0)
 _IN_ELECTRODE_MV = const(1)
@@ -65,6 +72,7 @@ class App:
     def __init__(self, board):
         # first thing: the supervisor, the only writer of the output stage, switches it off
         self.supervisor = Supervisor(board)
+        self.slots = array("i", bytes(4 * _A_SLOTS))
         self.board = board
         self.settings = Settings()
         self.store = Store(board.fs)
@@ -85,13 +93,11 @@ class App:
         self.bench_shape = 0
         self.state = ui.OFF
         self.fault = faults.NONE
-        self.cap_ua = 0
         self.pending = None  # OFF or DONE while ramping down towards it
         self.low_battery_signal_ms = 0
         self.low_battery = False
         self.timer_ms = 0  # idle time in STANDBY/PAUSED, time in DONE
         self.usb = False
-        self._slow_ms = 0
         self._posted = []
         self.inputs = array("i", bytes(4 * 4))  # this tick's readings (telemetry reads them too)
         self.up_ms = 0  # since boot, kept by service()
@@ -104,15 +110,33 @@ class App:
         self._drive = self.supervisor.drive
         self._contact_update = self.contact.update
         self._next_ua = self.wave.next_ua
+        self._wave_slots = self.wave.slots
         self._configure_program()
         board.wdt_start(WATCHDOG_TIMEOUT_MS)
         self._enter(ui.OFF)
         if board.reset_cause() == "watchdog":
             self.on_fault(faults.WATCHDOG)
 
+    @property
+    def state(self):
+        return self.slots[_A_STATE]
+
+    @state.setter
+    def state(self, state):
+        self.slots[_A_STATE] = state
+
+    @property
+    def cap_ua(self):
+        return self.slots[_A_CAP_UA]
+
+    @cap_ua.setter
+    def cap_ua(self, cap_ua):
+        self.slots[_A_CAP_UA] = cap_ua
+
     # --- the control tick ---------------------------------------------------------------------
     @micropython.viper
     def tick(self):
+        a = ptr32(self.slots)
         inputs = self.inputs
         self._sample(inputs)
         # signed readings as Python ints: viper's array loads are unsigned (roller.supervisor)
@@ -121,7 +145,7 @@ class App:
         code = int(self._check(current_ua, electrode_mv))
         if code:
             self.on_fault(code)
-        state = int(self.state)
+        state = int(a[_A_STATE])
         contact = 0
         if state == _SELFTEST:
             self._selftest_tick(current_ua, electrode_mv)
@@ -138,10 +162,10 @@ class App:
         flags = ptr32(inputs)  # USB and button: 0 or 1
         # USB is a level, not an edge: plugged in during FAULT, it still holds off the next start
         if flags[_IN_USB]:
-            state = int(self.state)
+            state = int(a[_A_STATE])
             if state != _CHARGING and state != _FAULT:
                 self.dispatch(ui.USB_IN)
-        elif int(self.state) == _CHARGING:
+        elif int(a[_A_STATE]) == _CHARGING:
             self.dispatch(ui.USB_OUT)
         pressed = int(flags[_IN_BUTTON])
         button = self.button
@@ -149,20 +173,21 @@ class App:
             gesture = int(button.update(pressed))
             if gesture:
                 self.dispatch(gesture)  # button gesture numbers are the UI's event numbers
-        slow_ms = int(self._slow_ms) + 1
-        if slow_ms >= _SLOW_MS:
-            slow_ms = 0
+        a[_A_SLOW_MS] += 1
+        if int(a[_A_SLOW_MS]) >= _SLOW_MS:
+            a[_A_SLOW_MS] = 0
             self._slow_tick()
-        self._slow_ms = slow_ms
         # outputs, for the state the events above left
-        state = int(self.state)
+        state = int(a[_A_STATE])
         if state >= _STANDBY and state <= _PAUSED:
             if state == _RUN and (contact == _CONTACT_CONFIRMED or contact == _CONTACT_LIMITED):  # noqa: SIM109, viper has no `in`
                 setpoint_ua = self._next_ua(0, PROBE_UA, True)
-                self._drive(setpoint_ua, self.cap_ua, True, self.wave.period_done)
+                confirmed = True
             else:
                 setpoint_ua = self._next_ua(PROBE_UA, PROBE_UA, False)
-                self._drive(setpoint_ua, self.cap_ua, False, self.wave.period_done)
+                confirmed = False
+            wave = ptr32(self._wave_slots)
+            self._drive(setpoint_ua, int(a[_A_CAP_UA]), confirmed, int(wave[_WAVE_PERIOD_DONE]))
         elif state == _OFF or state == _DONE:  # noqa: SIM109
             self.supervisor.idle()  # output off, enable switch under test now and then
         elif state != _SELFTEST:

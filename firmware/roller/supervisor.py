@@ -85,7 +85,7 @@ _SLOTS = const(29)
 class Supervisor:
     def __init__(self, board):
         board.write_output(False, 0, 0)  # output off before anything else
-        self.board = board
+        self._write = board.write_output
         slots = array("i", bytes(4 * _SLOTS))
         slots[_S_RAIL_UA] = board.isense_rail_ua  # a board constant: read once, not per tick
         slots[_S_ALLOWED] = slots[_S_NEXT_ALLOWED] = allowed_peak_ua(PROBE_UA)
@@ -120,7 +120,7 @@ class Supervisor:
     @micropython.viper
     def halt(self):
         """Everything off: the state of FAULT, CHARGING and boot."""
-        self.board.write_output(False, 0, 0)
+        self._write(False, 0, 0)
         s = ptr32(self.slots)
         s[_S_LAST_MAG] = 0
         s[_S_ENABLE_TEST] = 0
@@ -169,7 +169,7 @@ class Supervisor:
             self.test_enable()
         else:
             negative = 1 if setpoint_ua < 0 else 0
-            self.board.write_output(True, -1 if negative else 1, magnitude)
+            self._write(True, -1 if negative else 1, magnitude)
             s[_S_ENABLE_TEST] = 0
             s[_S_LAST_MAG] = magnitude
             s[_S_LAST_NEG] = negative
@@ -193,7 +193,7 @@ class Supervisor:
         slots = self.slots
         negative = 0 if slots[_S_TEST_NEG] else 1
         slots[_S_TEST_NEG] = negative
-        self.board.write_output(False, -1 if negative else 1, PROBE_UA)
+        self._write(False, -1 if negative else 1, PROBE_UA)
         slots[_S_ENABLE_TEST] = 1
         slots[_S_LAST_MAG] = 0
 

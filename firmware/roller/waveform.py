@@ -23,6 +23,7 @@ _S_INDEX = const(1)  # tick within the period
 _S_BURST_ON = const(2)  # periods on, then off (0 = not a burst)
 _S_BURST_OFF = const(3)
 _S_BURST_COUNT = const(4)
+S_PERIOD_DONE = const(5)  # 1 on the tick that closes a period (roller.app reads it)
 
 
 class Waveform:
@@ -32,8 +33,7 @@ class Waveform:
         self.envelope = envelope  # roller.envelope: the amplitude, when next_ua asks for it
         self.table = array("h", bytes(2 * _MAX_HALF))  # positive half, per mille
         self.mirror = array("h", bytes(2 * _MAX_HALF))  # what the positive half commanded
-        self.slots = array("i", bytes(4 * 5))
-        self.period_done = False  # True on the tick that closes a period
+        self.slots = array("i", bytes(4 * 6))
         self.configure(SQUARE, 10)
 
     @property
@@ -99,12 +99,12 @@ class Waveform:
         i += 1
         if i == 2 * half:
             i = 0
-            self.period_done = True
+            s[S_PERIOD_DONE] = 1
             if burst_on:
                 s[_S_BURST_COUNT] += 1
                 if int(s[_S_BURST_COUNT]) >= burst_on + int(s[_S_BURST_OFF]):
                     s[_S_BURST_COUNT] = 0
         else:
-            self.period_done = False
+            s[S_PERIOD_DONE] = 0
         s[_S_INDEX] = i
         return value
