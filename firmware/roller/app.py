@@ -10,7 +10,7 @@ import micropython
 from micropython import const
 
 from roller import faults, programs, ui
-from roller import led as leds  # patterns as leds.X: each name imported here slows every global
+from roller import led as leds  # patterns as leds.X: one more global here, not nine
 from roller.battery import Battery
 from roller.button import Button
 from roller.contact import Contact
