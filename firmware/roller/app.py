@@ -10,11 +10,12 @@ import micropython
 from micropython import const
 
 from roller import faults, programs, ui
-from roller import led as leds  # patterns as leds.X: one more global here, not nine
+from roller import led as leds  # patterns as leds.X: one more global here, not eight
 from roller.battery import Battery
 from roller.button import Button
 from roller.contact import Contact
 from roller.envelope import Envelope
+from roller.led import LedPlayer
 from roller.limits import (
     BATTERY_RUN_MIN_MV,
     DONE_TO_OFF_MS,
@@ -55,7 +56,7 @@ class App:
         self.envelope = Envelope()
         self.contact = Contact()
         self.button = Button()
-        self.led = leds.LedPlayer(board)
+        self.led = LedPlayer(board)
         self.battery = Battery()
         self.session = Session()
         self.selftest = None
