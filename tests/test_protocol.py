@@ -104,7 +104,7 @@ def _reader(chunks):
 
 def _poll(buf, read):
     """What Protocol.service does each call."""
-    if buf.empty():
+    if buf.chunk is None:
         chunk = read()
         if chunk:
             buf.feed(chunk)
@@ -130,10 +130,10 @@ def test_linebuffer_drops_an_overlong_line_whole_and_once():
 def test_linebuffer_holds_a_chunk_until_its_lines_are_taken():
     buf = LineBuffer(8)
     buf.feed(b"a\nb\nc")
-    assert not buf.empty() and buf.line() == b"a"
-    assert buf.line() == b"b" and buf.line() is None and buf.empty()
+    assert buf.chunk is not None and buf.line() == b"a"
+    assert buf.line() == b"b" and buf.line() is None and buf.chunk is None
     buf.feed(b"d\n")
-    assert buf.line() == b"cd" and buf.empty()
+    assert buf.line() == b"cd" and buf.chunk is None
 
 
 # --- commands ---------------------------------------------------------------------------------

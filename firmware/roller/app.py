@@ -12,11 +12,12 @@ import micropython
 from micropython import const
 
 from roller import faults, programs, ui
-from roller import led as leds  # patterns as leds.X: each name imported here slows every global
+from roller import led as leds  # patterns as leds.X: one more global here, not eight
 from roller.battery import Battery
 from roller.button import Button
 from roller.contact import Contact
 from roller.envelope import Envelope
+from roller.led import LedPlayer
 from roller.limits import (
     BATTERY_RUN_MIN_MV,
     DONE_TO_OFF_MS,
@@ -83,7 +84,7 @@ class App:
         self.wave = Waveform(self.envelope)
         self.contact = Contact(self.supervisor.slots)
         self.button = Button()
-        self.led = leds.LedPlayer(board)
+        self.led = LedPlayer(board)
         self.battery = Battery()
         self.session = Session()
         self.selftest = None

@@ -8,12 +8,10 @@ class LineBuffer:
         self.buf = bytearray(size)
         self.n = 0
         self.overflow = False  # discarding up to the next newline
-        self.chunk = None  # bytes received but not yet consumed (an attribute: no call to test it)
+        # bytes received but not yet consumed; None when used up: time to feed the next (an
+        # attribute, not a method: the idle service tests it every ms)
+        self.chunk = None
         self._pos = 0
-
-    def empty(self):
-        """True when the last chunk is used up: time to feed the next."""
-        return self.chunk is None
 
     def feed(self, chunk):
         self.chunk = chunk
