@@ -113,13 +113,11 @@ class Device:
             if check is not None:
                 check(self)
             board = self.board
-            if board is not None:
-                board.advance_ms(1)
-                if board.wdt_expired():
-                    self.power_off()
-                    self.t_ms += 1
-                    self.power_on("watchdog")
-                    continue
+            if board is not None and board.advance_ms(1):  # the watchdog expired
+                self.power_off()
+                self.t_ms += 1
+                self.power_on("watchdog")
+                continue
             self.t_ms += 1
 
     def hold_button(self, ms=1100):

@@ -1,4 +1,6 @@
 """The virtual board: the board interface of docs/board.md on top of the electrical model."""
+from array import array
+
 import micropython
 from micropython import const
 
@@ -10,7 +12,10 @@ _TICKS_MASK = const((1 << 30) - 1)
 _TICKS_HALF = const(1 << 29)
 _CLOCK_START_MS = const((1 << 30) - 3000)  # every run crosses the ticks_ms wraparound ...
 _CLOCK_START_US = const((1 << 30) - 3_000_000)  # ... and the ticks_us one, 3 s in
-
+# the clock and the watchdog, read every ms: an int array for viper (roller.supervisor says why)
+_C_ELAPSED_MS = const(0)
+_C_WDT_TIMEOUT_MS = const(1)  # 0 = not started
+_C_SINCE_FEED_MS = const(2)
 
 
 class SimBoard:
@@ -31,28 +36,30 @@ class SimBoard:
         self.write_output = model.write_pins
         self.fs = flash  # open/rename/remove/listdir/exists, like os on littlefs
         self.trace = trace
-        self._elapsed_ms = elapsed_ms
+        self._clock = array("i", (elapsed_ms, 0, 0))
         self._reset_cause = reset_cause
         self.button_pin_low = False  # active low: True while pressed (incl. bounce)
         self.console_in = []
-        self.wdt_timeout_ms = 0
-        self.wdt_since_feed_ms = 0
         self._led_r = self._led_g = self._led_b = -1  # three ints: a tuple per call allocates
         self.cue_on = False
 
     # --- clock ---------------------------------------------------------------------------
-    @micropython.native
-    def advance_ms(self, ms=1):
+    @micropython.viper
+    def advance_ms(self, ms: int) -> bool:
         """Move the clock on; True when the watchdog has expired."""
-        self._elapsed_ms += ms
-        self.wdt_since_feed_ms += ms
-        return self.wdt_timeout_ms and self.wdt_since_feed_ms >= self.wdt_timeout_ms
+        clock = ptr32(self._clock)
+        clock[_C_ELAPSED_MS] += ms
+        clock[_C_SINCE_FEED_MS] += ms
+        timeout_ms = int(clock[_C_WDT_TIMEOUT_MS])
+        return timeout_ms != 0 and int(clock[_C_SINCE_FEED_MS]) >= timeout_ms
 
-    def ticks_ms(self):
-        return (_CLOCK_START_MS + self._elapsed_ms) & _TICKS_MASK
+    @micropython.viper
+    def ticks_ms(self) -> int:
+        clock = ptr32(self._clock)
+        return (_CLOCK_START_MS + int(clock[_C_ELAPSED_MS])) & _TICKS_MASK
 
     def ticks_us(self):
-        return (_CLOCK_START_US + self._elapsed_ms * 1000) & _TICKS_MASK
+        return (_CLOCK_START_US + self._clock[_C_ELAPSED_MS] * 1000) & _TICKS_MASK
 
     @staticmethod
     def ticks_diff(end, start):
@@ -89,20 +96,19 @@ class SimBoard:
 
     # --- watchdog and reset -------------------------------------------------------------------
     def wdt_start(self, timeout_ms):
-        self.wdt_timeout_ms = timeout_ms
-        self.wdt_since_feed_ms = 0
+        self._clock[_C_WDT_TIMEOUT_MS] = timeout_ms
+        self._clock[_C_SINCE_FEED_MS] = 0
 
     @micropython.viper
     def wdt_feed(self):
-        self.wdt_since_feed_ms = 0
-
-    def wdt_expired(self):
-        return self.wdt_timeout_ms and self.wdt_since_feed_ms >= self.wdt_timeout_ms
+        clock = ptr32(self._clock)
+        clock[_C_SINCE_FEED_MS] = 0
 
     def reset_cause(self):
         return self._reset_cause
 
     # --- console (the serial port) ------------------------------------------------------------
+    @micropython.native
     def console_read(self):
         """Bytes received since the last call, or None."""
         if self.console_in:
