@@ -98,15 +98,9 @@ class Model:
     # --- one ms ----------------------------------------------------------------------
     @micropython.native
     def step(self):
-        """Settle the load for the pins of this ms, then sample the sense ADCs; returns the
-        delivered current (the runner's per-ms question: one attribute read less)."""
-        delivered_ua = self._settle()
-        self._sample()
-        return delivered_ua
-
-    @micropython.native
-    def _settle(self):
-        """Delivered current and electrode voltage for the pins of this ms."""
+        """Settle delivered current and electrode voltage for the pins of this ms, then sample
+        the sense ADCs (what the firmware reads next tick, as from a sample-and-hold); returns
+        the delivered current (the runner's per-ms question: one attribute read less)."""
         leg_a = self.leg_a
         leg_b = self.leg_b
         self.hw_violation = "shoot_through" if (leg_a and leg_b) else None
@@ -125,31 +119,40 @@ class Model:
         ohm = self.skin_ohm
         if not ohm:
             # open circuit: a driven source runs up to its compliance voltage
-            self.delivered_ua = 0
-            if drive_ua > 0:
-                self.electrode_mv = COMPLIANCE_MV
-            elif drive_ua < 0:
-                self.electrode_mv = -COMPLIANCE_MV
-            else:
-                self.electrode_mv = 0
-            return 0
-        if not self.skin_nf:
+            drive_ua, mv = 0, (COMPLIANCE_MV if drive_ua > 0 else (-COMPLIANCE_MV if drive_ua < 0 else 0))
+        elif not self.skin_nf:
             limit_ua = COMPLIANCE_MV * 1000 // ohm
             if drive_ua > limit_ua:
                 drive_ua = limit_ua
             elif drive_ua < -limit_ua:
                 drive_ua = -limit_ua
-            self.delivered_ua = drive_ua
-            self.electrode_mv = drive_ua * ohm // 1000
-            return drive_ua
-        # R||C: the voltage moves exponentially towards I*R; the source holds I until compliance
-        target_mv = drive_ua * ohm // 1000
-        mv = target_mv + (self.electrode_mv - target_mv) * self._decay_q16 // 65536
-        if drive_ua and (mv > COMPLIANCE_MV or mv < -COMPLIANCE_MV):
-            mv = COMPLIANCE_MV if mv > 0 else -COMPLIANCE_MV
-            drive_ua = mv * 1000 // ohm
-        self.electrode_mv = mv
+            mv = drive_ua * ohm // 1000
+        else:
+            # R||C: the voltage moves exponentially towards I*R; the source holds I until
+            # compliance
+            target_mv = drive_ua * ohm // 1000
+            mv = target_mv + (self.electrode_mv - target_mv) * self._decay_q16 // 65536
+            if drive_ua and (mv > COMPLIANCE_MV or mv < -COMPLIANCE_MV):
+                mv = COMPLIANCE_MV if mv > 0 else -COMPLIANCE_MV
+                drive_ua = mv * 1000 // ohm
         self.delivered_ua = drive_ua
+        self.electrode_mv = mv
+        # the sense ADCs; round to nearest, here and in the calibration: a floor would bias
+        # every reading negative (a fake DC component)
+        sensed = self.sensed
+        if faults and "sense_stuck_high" in faults:
+            code = ADC_MAX_CODE
+        elif faults and "sense_stuck_low" in faults:
+            code = ADC_MID_CODE  # reads zero current whatever flows
+        else:
+            code = self._adc(ADC_MID_CODE + (drive_ua * ADC_MID_CODE + ISENSE_FULL_UA // 2) // ISENSE_FULL_UA)
+        sensed[0] = ((code - ADC_MID_CODE) * ISENSE_FULL_UA + ADC_MID_CODE // 2) // ADC_MID_CODE
+        if faults and "vsense_stuck" in faults:
+            code = self._vsense_frozen
+        else:
+            code = self._adc(ADC_MID_CODE + (mv * ADC_MID_CODE + VSENSE_FULL_MV // 2) // VSENSE_FULL_MV)
+        sensed[1] = ((code - ADC_MID_CODE) * VSENSE_FULL_MV + ADC_MID_CODE // 2) // ADC_MID_CODE
+        sensed[2] = 1 if self.usb else 0
         return drive_ua
 
     # --- what the ADCs read ------------------------------------------------------------
@@ -166,28 +169,6 @@ class Model:
 
     def _noise(self):
         return self._adc(ADC_MID_CODE) - ADC_MID_CODE
-
-    @micropython.native
-    def _sample(self):
-        faults = self.faults
-        sensed = self.sensed
-        if faults and "sense_stuck_high" in faults:
-            code = ADC_MAX_CODE
-        elif faults and "sense_stuck_low" in faults:
-            code = ADC_MID_CODE  # reads zero current whatever flows
-        else:
-            # round to nearest, here and in the calibration: a floor would bias every reading
-            # negative (a fake DC component)
-            code = self._adc(
-                ADC_MID_CODE + (self.delivered_ua * ADC_MID_CODE + ISENSE_FULL_UA // 2) // ISENSE_FULL_UA)
-        sensed[0] = ((code - ADC_MID_CODE) * ISENSE_FULL_UA + ADC_MID_CODE // 2) // ADC_MID_CODE
-        if faults and "vsense_stuck" in faults:
-            code = self._vsense_frozen
-        else:
-            code = self._adc(
-                ADC_MID_CODE + (self.electrode_mv * ADC_MID_CODE + VSENSE_FULL_MV // 2) // VSENSE_FULL_MV)
-        sensed[1] = ((code - ADC_MID_CODE) * VSENSE_FULL_MV + ADC_MID_CODE // 2) // ADC_MID_CODE
-        sensed[2] = 1 if self.usb else 0
 
     @micropython.native
     def vbat_code(self):
