@@ -230,3 +230,19 @@ def test_contact_reads_the_supervisor_slots_it_names():
 
     assert contact._SUP_READING_OK == supervisor.S_READING_OK
     assert contact._SUP_LAST_MAG == supervisor.S_LAST_MAG
+
+
+def test_better_contact_after_a_compliance_limited_stretch_ramps_instead_of_stepping(sim):
+    """R5: dry skin (120 kOhm) lets through only 125 uA of a 400 uA level; when the skin gets
+    wetter the current must rise at the ramp rate from there, not jump to the level."""
+    events = sim(doc("wetter", 9, [
+        {"t": CONTACT_S, "skin": {"ohm": 120_000}},
+        {"t": 5.0, "skin": SKIN},
+    ], level=5))
+    ua = np.abs(current_ua(events))
+    t = ms(5.0)
+    assert 115 <= ua[t - 200:t].max() <= 130  # compliance-limited: 15 V / 120 kOhm
+    assert ua[t + 3000:].max() >= 380  # and the level is reached in the end
+    rise = _fastest_rise_ua(ua, t - 200, 100, 400 / 1000)
+    assert rise <= 40 + limits.PROBE_UA, "stepped up by %d uA" % rise  # 10 % of 400 per 100 ms
+    assert first(events, "fault") is None
