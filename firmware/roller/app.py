@@ -66,7 +66,6 @@ _CONTACT_LIMITED = const(3)
 _LOW_BATTERY_SIGNAL_MS = const(3000)
 _CHARGED_MV = const(4150)
 _RUN_BRIGHTNESS_PER_LEVEL = const(51)  # levels 1-5: 51..255
-_NO_WRAP_MS = const(1 << 16)  # far below any board's ticks period (2**30): a plain difference
 
 
 class App:
@@ -101,7 +100,7 @@ class App:
         self.usb = False
         self._posted = []
         self.inputs = array("i", bytes(4 * 4))  # this tick's readings (telemetry reads them too)
-        self.up_ms = 0  # since boot, kept by service()
+        self._up_ms = 0  # since boot, up to _up_ticks: uptime_ms() adds the rest
         self._up_ticks = board.ticks_ms()
         self.protocol = Protocol(self)
         # the tick's calls, bound once: a call through `self.x.method` costs three lookups
@@ -112,6 +111,7 @@ class App:
         self._contact_update = self.contact.update
         self._next_ua = self.wave.next_ua
         self._wave_slots = self.wave.slots
+        self._console_read = board.console_read
         self._configure_program()
         board.wdt_start(WATCHDOG_TIMEOUT_MS)
         self._enter(ui.OFF)
@@ -208,26 +208,30 @@ class App:
     def service(self):
         """Work outside the control tick: one serial request, then any flash write due.
 
-        Idle (no bytes, no line buffered, no telemetry, nothing to store) it costs a clock read
-        and a console read: it runs every ms besides the tick.
+        Idle (no bytes, no line buffered, no telemetry, nothing to store) it costs one console
+        read: it runs every ms besides the tick.
         """
-        board = self.board
-        now = board.ticks_ms()
-        elapsed_ms = now - self._up_ticks
-        if elapsed_ms < 0 or elapsed_ms > _NO_WRAP_MS:  # the clock wrapped (or a long stall)
-            elapsed_ms = board.ticks_diff(now, self._up_ticks)
-        self.up_ms += elapsed_ms
-        self._up_ticks = now
         protocol = self.protocol
         if protocol.lines.chunk is None:  # the last chunk used up: the console's turn
-            chunk = board.console_read()
+            chunk = self._console_read()
             if chunk or protocol.streaming:
                 protocol.service(chunk)
         else:
             protocol.service(None)
         store = self.store
         if store.dirty:
-            store.service(self.up_ms, self.settings)
+            store.service(self.uptime_ms(), self.settings)
+
+    def uptime_ms(self):
+        """ms since boot."""
+        board = self.board
+        return self._up_ms + board.ticks_diff(board.ticks_ms(), self._up_ticks)
+
+    def _fold_uptime(self):
+        # at least once per half ticks period (2**29 ms on the boards), or a wrap goes unseen
+        now = self.board.ticks_ms()
+        self._up_ms += self.board.ticks_diff(now, self._up_ticks)
+        self._up_ticks = now
 
     def _selftest_tick(self, current_ua, electrode_mv):
         test = self.selftest
@@ -251,6 +255,7 @@ class App:
         battery.samples_left -= 1
         if not battery.samples_left or not battery.filtered_mv:
             battery.settle(mv)
+            self._fold_uptime()  # once a battery window (1 s) is plenty, and keeps the tick cheap
         state = self.state
         session = self.session
         if _STANDBY <= state <= _PAUSED:
@@ -364,7 +369,7 @@ class App:
             self.supervisor.trip(code)
         self.fault = code
         self.board.emit_fault(faults.NAMES[code])
-        self.store.add_fault(faults.NAMES[code], self.up_ms)
+        self.store.add_fault(faults.NAMES[code], self.uptime_ms())
         self.dispatch(ui.FAULTED)
 
     def _emit_state(self):

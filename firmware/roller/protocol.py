@@ -238,7 +238,7 @@ class Protocol:
         app = self.app
         ohm = app.contact.ohm
         return {
-            "t": _milli(app.up_ms),
+            "t": _milli(app.uptime_ms()),
             "state": _state_name(app),
             "ua": app.sense_ua,
             "v": _milli(app.sense_mv),
