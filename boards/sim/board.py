@@ -31,6 +31,7 @@ class SimBoard:
         # the model's sense conversions, ideally calibrated (the real boards keep their
         # calibration in boards/<name>/), and USB
         self._sensed = model.sensed
+        self.button_pin_low = False  # until the runner (or a test) presses it
         # the output stage's pins are the model's: write_output (only the supervisor calls it)
         # is the model's own method, one call
         self.write_output = model.write_pins
@@ -38,7 +39,6 @@ class SimBoard:
         self.trace = trace
         self._clock = array("i", (elapsed_ms, 0, 0))
         self._reset_cause = reset_cause
-        self.button_pin_low = False  # active low: True while pressed (incl. bounce)
         self.console_in = []
         self._led_r = self._led_g = self._led_b = -1  # three ints: a tuple per call allocates
         self.cue_on = False
@@ -78,7 +78,16 @@ class SimBoard:
         to[0] = sensed[0]  # 32-bit copies: the sign survives
         to[1] = sensed[1]
         to[2] = sensed[2]
-        to[3] = 1 if self.button_pin_low else 0
+        to[3] = sensed[3]
+
+    @property
+    def button_pin_low(self):
+        """The button pin, active low: True while pressed (bounce included)."""
+        return self._sensed[3] == 1
+
+    @button_pin_low.setter
+    def button_pin_low(self, low):
+        self._sensed[3] = 1 if low else 0
 
     def read_battery_mv(self):
         return self.model.vbat_code() * 2 * _model.VBAT_REF_MV // _model.ADC_MAX_CODE

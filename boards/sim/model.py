@@ -53,8 +53,9 @@ class Model:
         self.electrode_mv = 0
         self.hw_violation = None  # name of a hardware-rule violation seen in the last step
         # the sense ADCs' conversions at the end of the last step, calibrated as a board reads
-        # them: current (uA), electrode voltage (mV), USB present (docs/board.md, sample())
-        self.sensed = array("i", bytes(4 * 3))
+        # them: current (uA), electrode voltage (mV), USB present; and the button pin, pressed
+        # = 1, which the board sets (docs/board.md, sample())
+        self.sensed = array("i", bytes(4 * 4))
 
     # --- load and faults -------------------------------------------------------------
     def set_skin(self, ohm, nf=0):

@@ -151,6 +151,7 @@ class Runner:
         hung = self.hung
         pressed = self._pressed
         bounce_until_ms = self._bounce_until_ms
+        pin_low = board.button_pin_low if board is not None else False
         for t_ms in range(self.now_ms, end_ms):
             trace.now_ms = t_ms
             if t_ms >= next_ms:
@@ -166,11 +167,11 @@ class Runner:
                 hung = self.hung
                 pressed = self._pressed
                 bounce_until_ms = self._bounce_until_ms
+                pin_low = board.button_pin_low if board is not None else False
             if board is not None:
-                if t_ms < bounce_until_ms:
-                    board.button_pin_low = bounce_rng._noise() > 0
-                else:
-                    board.button_pin_low = pressed
+                level = bounce_rng._noise() > 0 if t_ms < bounce_until_ms else pressed
+                if level != pin_low:  # the pin is written when it changes
+                    board.button_pin_low = pin_low = level
                 if not hung:
                     try:
                         # a real board services the console in the time left after a tick,
@@ -196,6 +197,7 @@ class Runner:
                 board = self.board
                 app = self.app
                 hung = False
+                pin_low = False
         if end_ms > self.now_ms:
             # the last ms simulated (or the reset after it): power_on() stamps its clock so
             if self.elapsed_ms < end_ms - 1:

@@ -62,21 +62,24 @@ class Envelope:
     def off(self):
         self.slots[_S_NOW_NA] = self.slots[_S_TARGET_NA] = 0
 
-    @micropython.viper
-    def next_ua(self) -> int:
-        s = ptr32(self.slots)
-        now = int(s[_S_NOW_NA])
-        target = int(s[_S_TARGET_NA])
-        if now < target:
-            now += int(s[_S_STEP_NA])
-            if now > target:
-                now = target
-        elif now > target:
-            now -= int(s[_S_STEP_NA])
-            if now < target:
-                now = target
-        s[_S_NOW_NA] = now
-        return now // 1000
-
     def settled(self):
         return self.slots[_S_NOW_NA] == self.slots[_S_TARGET_NA]
+
+
+@micropython.viper
+def advance_ua(slots) -> int:
+    """One envelope step on `Envelope.slots` (roller.waveform calls it on positive-half
+    ticks); the new amplitude in uA."""
+    s = ptr32(slots)
+    now = int(s[_S_NOW_NA])
+    target = int(s[_S_TARGET_NA])
+    if now < target:
+        now += int(s[_S_STEP_NA])
+        if now > target:
+            now = target
+    elif now > target:
+        now -= int(s[_S_STEP_NA])
+        if now < target:
+            now = target
+    s[_S_NOW_NA] = now
+    return now // 1000

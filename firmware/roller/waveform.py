@@ -12,6 +12,7 @@ from array import array
 import micropython
 from micropython import const
 
+from roller.envelope import advance_ua
 from roller.programs import BURST, SINE, SQUARE, TRIANGLE
 
 _MAX_HALF = const(1000)  # 0.5 Hz at the 1 kHz tick
@@ -30,9 +31,10 @@ class Waveform:
     """Yields one signed setpoint (uA) per tick for a given amplitude."""
 
     def __init__(self, envelope=None):
-        self.envelope = envelope  # roller.envelope: the amplitude, when next_ua asks for it
-        self.table = array("h", bytes(2 * _MAX_HALF))  # positive half, per mille
-        self.mirror = array("h", bytes(2 * _MAX_HALF))  # what the positive half commanded
+        # roller.envelope's slots: the amplitude, when next_ua asks for it
+        self._envelope_slots = envelope.slots if envelope is not None else None
+        # the positive half per mille, then what the positive half commanded (the mirror)
+        self.tables = array("h", bytes(4 * _MAX_HALF))
         self.slots = array("i", bytes(4 * 6))
         self.configure(SQUARE, 10)
 
@@ -48,7 +50,7 @@ class Waveform:
         """Select shape and frequency (0.5-250 Hz); the period is rounded to even ticks."""
         half = int(500 / hz + 0.5)
         half = 1 if half < 1 else (_MAX_HALF if half > _MAX_HALF else half)
-        table = self.table
+        table = self.tables
         dead = 1 if 2 * half >= _DEAD_TICK_MIN_PERIOD else 0
         for i in range(half):
             if i < dead:
@@ -82,20 +84,19 @@ class Waveform:
         `from_envelope`, the amplitude is the envelope's next value, taken on positive-half
         ticks only: the negative half replays them."""
         s = ptr32(self.slots)
-        mirror = ptr16(self.mirror)
+        tables = ptr16(self.tables)
         i = int(s[_S_INDEX])
         half = int(s[_S_HALF])
         burst_on = int(s[_S_BURST_ON])
         if i < half:
             if from_envelope:
-                amplitude_ua = int(self.envelope.next_ua())
+                amplitude_ua = int(advance_ua(self._envelope_slots))
             if burst_on and int(s[_S_BURST_COUNT]) >= burst_on and gap_ua < amplitude_ua:
                 amplitude_ua = gap_ua
-            table = ptr16(self.table)
-            value = int(table[i]) * amplitude_ua // FULL_SCALE
-            mirror[i] = value
+            value = int(tables[i]) * amplitude_ua // FULL_SCALE
+            tables[_MAX_HALF + i] = value
         else:
-            value = 0 - int(mirror[i - half])
+            value = 0 - int(tables[_MAX_HALF + i - half])
         i += 1
         if i == 2 * half:
             i = 0
