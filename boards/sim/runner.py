@@ -131,6 +131,12 @@ class Runner:
                     return
 
     # --- the loop -----------------------------------------------------------------------------
+    def _device(self):
+        """What the per-ms loop keeps in locals; read again after events and resets."""
+        board = self.board
+        pin_low = board.button_pin_low if board is not None else False
+        return board, self.app, self.hung, self._pressed, self._bounce_until_ms, pin_low
+
     @micropython.native
     def advance_to(self, end_ms):
         """Simulate up to (not including) `end_ms`, applying the timeline on the way."""
@@ -146,12 +152,7 @@ class Runner:
         last_ua = self._last_ua
         last_hw = self._last_hw
         ticks = self.ticks
-        board = self.board
-        app = self.app
-        hung = self.hung
-        pressed = self._pressed
-        bounce_until_ms = self._bounce_until_ms
-        pin_low = board.button_pin_low if board is not None else False
+        board, app, hung, pressed, bounce_until_ms, pin_low = self._device()
         for t_ms in range(self.now_ms, end_ms):
             trace.now_ms = t_ms
             if t_ms >= next_ms:
@@ -162,12 +163,7 @@ class Runner:
                     self.apply(key, value, t_ms)
                 next_ms = timeline[next_event][0] if next_event < n_events else end_ms
                 model.step()  # the load may have changed: sense reads it this ms
-                board = self.board
-                app = self.app
-                hung = self.hung
-                pressed = self._pressed
-                bounce_until_ms = self._bounce_until_ms
-                pin_low = board.button_pin_low if board is not None else False
+                board, app, hung, pressed, bounce_until_ms, pin_low = self._device()
             if board is not None:
                 level = bounce_rng._noise() > 0 if t_ms < bounce_until_ms else pressed
                 if level != pin_low:  # the pin is written when it changes
