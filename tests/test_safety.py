@@ -224,14 +224,6 @@ def test_poor_contact_is_shown_when_compliance_limited(sim):
     assert [255, 120, 0] in leds  # amber blink: poor contact
 
 
-def test_contact_reads_the_supervisor_slots_it_names():
-    """Viper cannot fold another module's constants, so roller.contact repeats two indices."""
-    from roller import contact, supervisor
-
-    assert contact._SUP_READING_OK == supervisor.S_READING_OK
-    assert contact._SUP_LAST_MAG == supervisor.S_LAST_MAG
-
-
 def test_better_contact_after_a_compliance_limited_stretch_ramps_instead_of_stepping(sim):
     """R5: dry skin (120 kOhm) lets through only 125 uA of a 400 uA level; when the skin gets
     wetter the current must rise at the ramp rate from there, not jump to the level."""

@@ -267,10 +267,9 @@ def test_usb_plugged_during_fault_still_blocks_the_next_start(sim):
 def test_the_tick_compares_with_the_ui_state_numbers():
     """app.py keeps local copies of roller.ui's states and roller.contact's results (constants
     fold, imports do not)."""
-    from roller import app, contact, ui, waveform
+    from roller import app, contact, ui
 
     for name in ("OFF", "SELFTEST", "STANDBY", "RUN", "PAUSED", "DONE", "CHARGING", "FAULT"):
         assert getattr(app, "_" + name) == getattr(ui, name), name
     for name in ("CONFIRMED", "LOST", "LIMITED"):
         assert getattr(app, "_CONTACT_" + name) == getattr(contact, name), name
-    assert app._WAVE_PERIOD_DONE == waveform.S_PERIOD_DONE

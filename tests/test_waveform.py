@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from roller import programs
+from roller import hot, programs
 from roller.envelope import Envelope
 from roller.waveform import Waveform
 
@@ -63,9 +63,10 @@ def test_frequencies_across_the_range(shape, hz):
 
 def test_balance_holds_while_the_amplitude_ramps():
     """The negative half replays what the positive half commanded, ramp and all."""
-    env = Envelope()
+    slots = hot.new()  # the envelope and the waveform share it, as in the App
+    env = Envelope(slots)
     env.ramp_to(400)
-    wave = Waveform(env)
+    wave = Waveform(slots)
     wave.configure(programs.SINE, 7)
     samples = []
     for _ in range(2 * wave.half * 12):

@@ -3,19 +3,17 @@
 tick(): read sense -> supervisor check -> contact -> UI events -> waveform -> supervisor clamp
 and write; every 10 ms the slower work (battery, timers, session, LED). service(), called in
 the time left between ticks: serial requests and flash writes. The tick is the hot path
-(docs/performance.md): native, few calls, no allocation. Nothing here imports machine: the
-board object is the only way out.
+(docs/performance.md): viper over the shared slot array (roller.hot), few calls, no
+allocation. Nothing here imports machine: the board object is the only way out.
 """
-from array import array
-
 import micropython
 from micropython import const
 
-from roller import faults, programs, ui
+from roller import faults, hot, programs, ui
 from roller import led as leds  # patterns as leds.X: one more global here, not eight
 from roller.battery import Battery
 from roller.button import Button
-from roller.contact import Contact
+from roller.contact import Contact, update_contact
 from roller.envelope import Envelope
 from roller.led import LedPlayer
 from roller.limits import (
@@ -33,18 +31,19 @@ from roller.selftest import FAILED, LOW_BATTERY, PASSED, SelfTest
 from roller.session import Session
 from roller.settings import Settings
 from roller.store import Store
-from roller.supervisor import Supervisor
-from roller.waveform import Waveform
+from roller.supervisor import Supervisor, check_readings, drive_output, halt_output, idle_output
+from roller.waveform import Waveform, next_setpoint_ua
 
 _SLOW_MS = const(10)
-# the tick's own state, in an int array for viper (roller.supervisor says why)
-_A_STATE = const(0)  # ui state number
-_A_SLOW_MS = const(1)  # ms since the last slow tick
-_A_CAP_UA = const(2)  # peak current of the program and level (or bench)
-_A_SLOTS = const(3)
+# slots 4-7 of roller.hot: the tick's own state
+REGION = (0, 8)
+_A_STATE = const(4)  # ui state number
+_A_SLOW_MS = const(5)  # ms since the last slow tick
+_A_CAP_UA = const(6)  # peak current of the program and level (or bench)
+_A_BUTTON_BUSY = const(7)  # 1 while the button has something to debounce or time
 # roller.waveform's slot that flags the tick closing a period (tests/test_ui.py checks)
-_WAVE_PERIOD_DONE = const(5)
-# board.sample() fills an int array: current, voltage, USB, button (docs/board.md)
+_WAVE_PERIOD_DONE = const(61)
+# slots 0-3 of roller.hot: board.sample() fills them (docs/board.md)
 _IN_CURRENT_UA = const(0)
 _IN_ELECTRODE_MV = const(1)
 _IN_USB = const(2)
@@ -70,18 +69,19 @@ _RUN_BRIGHTNESS_PER_LEVEL = const(51)  # levels 1-5: 51..255
 
 class App:
     def __init__(self, board):
+        slots = hot.new()
         # first thing: the supervisor, the only writer of the output stage, switches it off
-        self.supervisor = Supervisor(board)
-        self.slots = array("i", bytes(4 * _A_SLOTS))
+        self.supervisor = Supervisor(board, slots)
+        self.slots = slots
         self.board = board
         self.settings = Settings()
         self.store = Store(board.fs)
         self.store.load()
         for key in self.store.settings:  # one by one: a stale key costs only itself
             self.settings.update({key: self.store.settings[key]})
-        self.envelope = Envelope()
-        self.wave = Waveform(self.envelope)
-        self.contact = Contact(self.supervisor.slots)
+        self.envelope = Envelope(slots)
+        self.wave = Waveform(slots)
+        self.contact = Contact(slots)
         self.button = Button()
         self.led = LedPlayer(board)
         self.battery = Battery()
@@ -99,19 +99,12 @@ class App:
         self.timer_ms = 0  # idle time in STANDBY/PAUSED, time in DONE
         self.usb = False
         self._posted = []
-        self.inputs = array("i", bytes(4 * 4))  # this tick's readings (telemetry reads them too)
         self._up_ms = 0  # since boot, up to _up_ticks: uptime_ms() adds the rest
         self._up_ticks = board.ticks_ms()
         self.protocol = Protocol(self)
-        # the tick's calls, bound once: a call through `self.x.method` costs three lookups
-        self._sample = board.sample
-        self._feed = board.wdt_feed
-        self._check = self.supervisor.check
-        self._drive = self.supervisor.drive
-        self._contact_update = self.contact.update
-        self._next_ua = self.wave.next_ua
-        self._wave_slots = self.wave.slots
         self._console_read = board.console_read
+        self._feed = board.wdt_feed
+        self.tick = _control_tick(self, slots, self.wave.tables, board.sample, board.write_output)
         self._configure_program()
         board.wdt_start(WATCHDOG_TIMEOUT_MS)
         self._enter(ui.OFF)
@@ -134,75 +127,14 @@ class App:
     def cap_ua(self, cap_ua):
         self.slots[_A_CAP_UA] = cap_ua
 
-    # --- the control tick ---------------------------------------------------------------------
-    @micropython.viper
-    def tick(self):
-        a = ptr32(self.slots)
-        inputs = self.inputs
-        self._sample(inputs)
-        # signed readings as Python ints: viper's array loads are unsigned (roller.supervisor)
-        current_ua = inputs[_IN_CURRENT_UA]
-        electrode_mv = inputs[_IN_ELECTRODE_MV]
-        code = int(self._check(current_ua, electrode_mv))
-        if code:
-            self.on_fault(code)
-        state = int(a[_A_STATE])
-        contact = 0
-        if state == _SELFTEST:
-            self._selftest_tick(current_ua, electrode_mv)
-        elif state >= _STANDBY and state <= _PAUSED:
-            contact = int(self._contact_update(current_ua, electrode_mv))
-            if contact == _CONTACT_LOST:
-                self._cut()
-                self.dispatch(ui.LIFTOFF)
-            elif contact and state != _RUN:
-                self.dispatch(ui.CONTACT)
-            elif contact == _CONTACT_LIMITED:
-                delivered_ua = int(current_ua)
-                self.envelope.hold(delivered_ua if delivered_ua >= 0 else 0 - delivered_ua)
-        flags = ptr32(inputs)  # USB and button: 0 or 1
-        # USB is a level, not an edge: plugged in during FAULT, it still holds off the next start
-        if flags[_IN_USB]:
-            state = int(a[_A_STATE])
-            if state != _CHARGING and state != _FAULT:
-                self.dispatch(ui.USB_IN)
-        elif int(a[_A_STATE]) == _CHARGING:
-            self.dispatch(ui.USB_OUT)
-        pressed = int(flags[_IN_BUTTON])
-        button = self.button
-        if pressed or not button.idle:  # released and settled: nothing to debounce or time
-            gesture = int(button.update(pressed))
-            if gesture:
-                self.dispatch(gesture)  # button gesture numbers are the UI's event numbers
-        a[_A_SLOW_MS] += 1
-        if int(a[_A_SLOW_MS]) >= _SLOW_MS:
-            a[_A_SLOW_MS] = 0
-            self._slow_tick()
-        # outputs, for the state the events above left
-        state = int(a[_A_STATE])
-        if state >= _STANDBY and state <= _PAUSED:
-            if state == _RUN and (contact == _CONTACT_CONFIRMED or contact == _CONTACT_LIMITED):  # noqa: SIM109, viper has no `in`
-                setpoint_ua = self._next_ua(0, PROBE_UA, True)
-                confirmed = True
-            else:
-                setpoint_ua = self._next_ua(PROBE_UA, PROBE_UA, False)
-                confirmed = False
-            wave = ptr32(self._wave_slots)
-            self._drive(setpoint_ua, int(a[_A_CAP_UA]), confirmed, int(wave[_WAVE_PERIOD_DONE]))
-        elif state == _OFF or state == _DONE:  # noqa: SIM109
-            self.supervisor.idle()  # output off, enable switch under test now and then
-        elif state != _SELFTEST:
-            self.supervisor.halt()
-        self._feed()
-
     @property
     def sense_ua(self):
         """This tick's current reading, for telemetry."""
-        return self.inputs[_IN_CURRENT_UA]
+        return self.slots[_IN_CURRENT_UA]
 
     @property
     def sense_mv(self):
-        return self.inputs[_IN_ELECTRODE_MV]
+        return self.slots[_IN_ELECTRODE_MV]
 
     @micropython.native
     def service(self):
@@ -480,3 +412,69 @@ class App:
         s = self.settings
         self.cap_ua = self.bench_ua or level_cap_ua(s.level, programs.PROGRAMS[s.program][3])
         self.supervisor.set_cap(self.cap_ua)
+
+
+def _control_tick(app, slots, tables, sample, write):
+    """`app.tick()`: one run-to-completion control tick, as a closure over the shared slot
+    array and the board's two per-tick calls. Cells cost next to nothing where an attribute
+    costs a map lookup; five cells at most, or each call allocates (docs/performance.md)."""
+
+    @micropython.viper
+    def tick():
+        a = ptr32(slots)
+        sample(slots)
+        # the signed readings as Python ints: viper's array loads are unsigned (roller.hot)
+        current_ua = slots[_IN_CURRENT_UA]
+        electrode_mv = slots[_IN_ELECTRODE_MV]
+        code = int(check_readings(slots, current_ua, electrode_mv))
+        if code:
+            app.on_fault(code)
+        state = int(a[_A_STATE])
+        contact = 0
+        if state == _SELFTEST:
+            app._selftest_tick(current_ua, electrode_mv)
+        elif state >= _STANDBY and state <= _PAUSED:
+            contact = int(update_contact(slots, current_ua, electrode_mv))
+            if contact == _CONTACT_LOST:
+                app._cut()
+                app.dispatch(ui.LIFTOFF)
+            elif contact and state != _RUN:
+                app.dispatch(ui.CONTACT)
+            elif contact == _CONTACT_LIMITED:
+                delivered_ua = int(current_ua)
+                app.envelope.hold(delivered_ua if delivered_ua >= 0 else 0 - delivered_ua)
+        # USB is a level, not an edge: plugged in during FAULT, it still holds off the next start
+        if a[_IN_USB]:
+            state = int(a[_A_STATE])
+            if state != _CHARGING and state != _FAULT:
+                app.dispatch(ui.USB_IN)
+        elif int(a[_A_STATE]) == _CHARGING:
+            app.dispatch(ui.USB_OUT)
+        pressed = int(a[_IN_BUTTON])
+        if pressed or a[_A_BUTTON_BUSY]:  # released and settled: nothing to debounce or time
+            button = app.button
+            gesture = int(button.update(pressed))
+            a[_A_BUTTON_BUSY] = 0 if button.idle else 1
+            if gesture:
+                app.dispatch(gesture)  # button gesture numbers are the UI's event numbers
+        a[_A_SLOW_MS] += 1
+        if int(a[_A_SLOW_MS]) >= _SLOW_MS:
+            a[_A_SLOW_MS] = 0
+            app._slow_tick()
+        # outputs, for the state the events above left
+        state = int(a[_A_STATE])
+        if state >= _STANDBY and state <= _PAUSED:
+            if state == _RUN and (contact == _CONTACT_CONFIRMED or contact == _CONTACT_LIMITED):  # noqa: SIM109, viper has no `in`
+                setpoint_ua = int(next_setpoint_ua(slots, tables, 0, PROBE_UA, True))
+                confirmed = True
+            else:
+                setpoint_ua = int(next_setpoint_ua(slots, tables, PROBE_UA, PROBE_UA, False))
+                confirmed = False
+            drive_output(slots, write, setpoint_ua, int(a[_A_CAP_UA]), confirmed, int(a[_WAVE_PERIOD_DONE]))
+        elif state == _OFF or state == _DONE:  # noqa: SIM109
+            idle_output(slots, write)  # output off, enable switch under test now and then
+        elif state != _SELFTEST:
+            halt_output(slots, write)
+        app._feed()
+
+    return tick

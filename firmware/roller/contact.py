@@ -1,10 +1,8 @@
 """Skin-contact detection from the sense readings (R4): impedance with hysteresis.
 
-State and limits live in an int array read by viper code (see roller.supervisor); no slot
-holds a negative value.
+Per tick: `update_contact`, a viper function over the shared slot array (roller.hot); the
+Contact object holds the array for the cold paths.
 """
-from array import array
-
 import micropython
 from micropython import const
 
@@ -17,6 +15,7 @@ from roller.limits import (
     OPEN_CIRCUIT_UA,
     POOR_CONTACT_MV,
 )
+from roller import hot
 
 OPEN_OHM = const(1_000_000_000)  # what an open circuit reads as
 # what update() returns, besides 0
@@ -25,31 +24,31 @@ LOST = const(2)  # contact was confirmed and is gone, this tick
 LIMITED = const(3)  # confirmed, but the compliance voltage limits the current: a poor contact
 
 # the supervisor's slots read here: roller.supervisor's S_READING_OK and S_LAST_MAG (viper
-# cannot fold another module's constants; tests/test_safety.py checks they agree)
-_SUP_READING_OK = const(6)
-_SUP_LAST_MAG = const(1)
+# cannot fold another module's constants; tests/test_hot.py checks they agree)
+_SUP_READING_OK = const(14)
+_SUP_LAST_MAG = const(9)
 
-_S_CONFIRMED = const(0)
-_S_OHM = const(1)
-_S_POOR = const(2)  # current-limited by the compliance voltage
-_S_GOOD_MS = const(3)
-_S_HIGH_READINGS = const(4)
-_L_CONFIRM_MS = const(5)
-_L_CONFIRM_OHM = const(6)
-_L_LIFTOFF_OHM = const(7)
-_L_LIFTOFF_READINGS = const(8)
-_L_IMPEDANCE_MIN_UA = const(9)
-_L_OPEN_CIRCUIT_UA = const(10)
-_L_POOR_CONTACT_MV = const(11)
-_SLOTS = const(12)
+# slots 40-51 of roller.hot
+REGION = (40, 52)
+_S_CONFIRMED = const(40)
+_S_OHM = const(41)
+_S_POOR = const(42)  # current-limited by the compliance voltage
+_S_GOOD_MS = const(43)
+_S_HIGH_READINGS = const(44)
+_L_CONFIRM_MS = const(45)
+_L_CONFIRM_OHM = const(46)
+_L_LIFTOFF_OHM = const(47)
+_L_LIFTOFF_READINGS = const(48)
+_L_IMPEDANCE_MIN_UA = const(49)
+_L_OPEN_CIRCUIT_UA = const(50)
+_L_POOR_CONTACT_MV = const(51)
 
 
 class Contact:
     """Confirmed after CONTACT_CONFIRM_MS of readings <= 150 kOhm; lost when open, or two > 250 kOhm."""
 
-    def __init__(self, supervisor_slots):
-        self._supervisor_slots = supervisor_slots  # what was commanded, and was it plausible
-        slots = array("i", bytes(4 * _SLOTS))
+    def __init__(self, slots=None):
+        slots = slots if slots is not None else hot.new()
         slots[_S_OHM] = OPEN_OHM
         slots[_L_CONFIRM_MS] = CONTACT_CONFIRM_MS
         slots[_L_CONFIRM_OHM] = CONTACT_CONFIRM_OHM
@@ -76,51 +75,51 @@ class Contact:
         slots = self.slots
         slots[_S_CONFIRMED] = slots[_S_GOOD_MS] = slots[_S_HIGH_READINGS] = 0
 
-    @micropython.viper
-    def update(self, current_ua: int, electrode_mv: int) -> int:
-        """One tick: CONFIRMED, LIMITED, LOST or 0. Judges the current the supervisor commanded last
-        tick against the readings, when the supervisor found them plausible (else 0)."""
-        sup = ptr32(self._supervisor_slots)
-        if not sup[_SUP_READING_OK]:
-            return 0
-        s = ptr32(self.slots)
-        commanded_ua = int(sup[_SUP_LAST_MAG])
-        if current_ua < 0:
-            current_ua = 0 - current_ua
-        if electrode_mv < 0:
-            electrode_mv = 0 - electrode_mv
-        at_compliance = electrode_mv >= int(s[_L_POOR_CONTACT_MV])
-        open_circuit_ua = int(s[_L_OPEN_CIRCUIT_UA])
-        if commanded_ua < int(s[_L_IMPEDANCE_MIN_UA]) or (
-            current_ua < open_circuit_ua and not at_compliance
-        ):
-            # no reading this tick (zero crossing, burst gap): a good streak keeps counting time
-            if s[_S_GOOD_MS]:
-                s[_S_GOOD_MS] += 1
-                if int(s[_S_GOOD_MS]) >= int(s[_L_CONFIRM_MS]):
-                    s[_S_CONFIRMED] = 1
-            return CONFIRMED if s[_S_CONFIRMED] else 0
-        ohm = OPEN_OHM if current_ua < open_circuit_ua else electrode_mv * 1000 // current_ua
-        s[_S_OHM] = ohm
-        poor = at_compliance and current_ua * 10 < commanded_ua * 9
-        s[_S_POOR] = 1 if poor else 0
-        if ohm > int(s[_L_LIFTOFF_OHM]):
-            s[_S_GOOD_MS] = 0
-            s[_S_HIGH_READINGS] += 1
-            # an open circuit is unambiguous; a high reading needs a second to rule out noise
-            if s[_S_CONFIRMED] and (
-                ohm == OPEN_OHM or int(s[_S_HIGH_READINGS]) >= int(s[_L_LIFTOFF_READINGS])
-            ):
-                s[_S_CONFIRMED] = 0
-                return LOST
-            return CONFIRMED if s[_S_CONFIRMED] else 0
-        s[_S_HIGH_READINGS] = 0
-        if ohm <= int(s[_L_CONFIRM_OHM]):
+
+@micropython.viper
+def update_contact(slots, current_ua: int, electrode_mv: int) -> int:
+    """One tick: CONFIRMED, LIMITED, LOST or 0. Judges the current the supervisor commanded last
+    tick against the readings, when the supervisor found them plausible (else 0)."""
+    s = ptr32(slots)
+    if not s[_SUP_READING_OK]:
+        return 0
+    commanded_ua = int(s[_SUP_LAST_MAG])
+    if current_ua < 0:
+        current_ua = 0 - current_ua
+    if electrode_mv < 0:
+        electrode_mv = 0 - electrode_mv
+    at_compliance = electrode_mv >= int(s[_L_POOR_CONTACT_MV])
+    open_circuit_ua = int(s[_L_OPEN_CIRCUIT_UA])
+    if commanded_ua < int(s[_L_IMPEDANCE_MIN_UA]) or (
+        current_ua < open_circuit_ua and not at_compliance
+    ):
+        # no reading this tick (zero crossing, burst gap): a good streak keeps counting time
+        if s[_S_GOOD_MS]:
             s[_S_GOOD_MS] += 1
             if int(s[_S_GOOD_MS]) >= int(s[_L_CONFIRM_MS]):
                 s[_S_CONFIRMED] = 1
-        else:
-            s[_S_GOOD_MS] = 0
-        if not s[_S_CONFIRMED]:
-            return 0
-        return LIMITED if poor else CONFIRMED
+        return CONFIRMED if s[_S_CONFIRMED] else 0
+    ohm = OPEN_OHM if current_ua < open_circuit_ua else electrode_mv * 1000 // current_ua
+    s[_S_OHM] = ohm
+    poor = at_compliance and current_ua * 10 < commanded_ua * 9
+    s[_S_POOR] = 1 if poor else 0
+    if ohm > int(s[_L_LIFTOFF_OHM]):
+        s[_S_GOOD_MS] = 0
+        s[_S_HIGH_READINGS] += 1
+        # an open circuit is unambiguous; a high reading needs a second to rule out noise
+        if s[_S_CONFIRMED] and (
+            ohm == OPEN_OHM or int(s[_S_HIGH_READINGS]) >= int(s[_L_LIFTOFF_READINGS])
+        ):
+            s[_S_CONFIRMED] = 0
+            return LOST
+        return CONFIRMED if s[_S_CONFIRMED] else 0
+    s[_S_HIGH_READINGS] = 0
+    if ohm <= int(s[_L_CONFIRM_OHM]):
+        s[_S_GOOD_MS] += 1
+        if int(s[_S_GOOD_MS]) >= int(s[_L_CONFIRM_MS]):
+            s[_S_CONFIRMED] = 1
+    else:
+        s[_S_GOOD_MS] = 0
+    if not s[_S_CONFIRMED]:
+        return 0
+    return LIMITED if poor else CONFIRMED

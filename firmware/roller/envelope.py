@@ -3,24 +3,25 @@
 The envelope advances only on the ticks of a positive half-wave; the negative half mirrors
 them (roller.waveform). So the output magnitude moves at the envelope's own rate, never in a
 step between halves, and a rise of RAMP_UP_MS envelope ticks takes twice that in real time.
-Works in nA so slow ramps of small targets still move every tick. The state is an int array
-for the viper tick (roller.supervisor says why); it holds no negative values.
+Works in nA so slow ramps of small targets still move every tick. The state is in the shared
+slot array (roller.hot); roller.waveform advances it with `advance_ua`.
 """
-from array import array
-
 import micropython
 from micropython import const
 
+from roller import hot
 from roller.limits import RAMP_DOWN_MS, RAMP_UP_MS
 
-_S_NOW_NA = const(0)
-_S_TARGET_NA = const(1)
-_S_STEP_NA = const(2)
+# slots 52-55 of roller.hot
+REGION = (52, 56)
+_S_NOW_NA = const(52)
+_S_TARGET_NA = const(53)
+_S_STEP_NA = const(54)
 
 
 class Envelope:
-    def __init__(self):
-        self.slots = array("i", bytes(4 * 3))
+    def __init__(self, slots=None):
+        self.slots = slots if slots is not None else hot.new()
 
     @property
     def now_na(self):
@@ -68,8 +69,8 @@ class Envelope:
 
 @micropython.viper
 def advance_ua(slots) -> int:
-    """One envelope step on `Envelope.slots` (roller.waveform calls it on positive-half
-    ticks); the new amplitude in uA."""
+    """One envelope step (roller.waveform calls it on positive-half ticks); the new amplitude
+    in uA."""
     s = ptr32(slots)
     now = int(s[_S_NOW_NA])
     target = int(s[_S_TARGET_NA])

@@ -6,17 +6,15 @@ tick). Then `drive` clamps the proposed setpoint and writes it. A zero setpoint 
 switch and drives a probe-level test current through the bridge: current seen next tick means
 the enable switch is stuck closed.
 
-The per-tick state lives in one int array (`slots`, indexed by the _S_* constants) read by
-viper code: a slot load is a machine instruction where an attribute is a hash lookup. Viper
-loads of array elements are unsigned on every port, so no slot ever holds a negative value:
-signs are kept apart (_S_LAST_NEG) and charge is summed per direction.
+The per-tick work is in module-level viper functions over the shared slot array
+(roller.hot): `check_readings`, `drive_output`, `idle_output`, `halt_output`. The Supervisor
+object holds that array and the board's write, for the cold paths. No slot holds a negative
+value: signs are kept apart (_S_LAST_NEG) and charge is summed per direction.
 """
-from array import array
-
 import micropython
 from micropython import const
 
-from roller import faults
+from roller import faults, hot
 from roller.limits import (
     ENABLE_CHECK_PERIOD_MS,
     HARD_MAX_UA,
@@ -46,47 +44,47 @@ _DC_IMBALANCE = const(2)
 _SENSE_FAULT = const(3)
 _OUTPUT_STUCK = const(4)
 
-# slots: the state of the last write and of the running checks
-_S_LATCHED = const(0)  # fault code, 0 = none
-_S_LAST_MAG = const(1)  # |setpoint| written last tick (0 = enable test or off)
-_S_LAST_NEG = const(2)  # 1 when it was negative
-_S_ENABLE_TEST = const(3)  # 1 when last tick tested the enable switch
-_S_ALLOWED = const(4)  # peak the sense may show this tick (R1)
-_S_NEXT_ALLOWED = const(5)  # from the next write on
-S_READING_OK = const(6)  # last readings plausible: roller.contact may use them
+# slots 8-39 of roller.hot: the state of the last write and of the running checks
+REGION = (8, 40)
+_S_LATCHED = const(8)  # fault code, 0 = none
+_S_LAST_MAG = const(9)  # |setpoint| written last tick (0 = enable test or off)
+_S_LAST_NEG = const(10)  # 1 when it was negative
+_S_ENABLE_TEST = const(11)  # 1 when last tick tested the enable switch
+_S_ALLOWED = const(12)  # peak the sense may show this tick (R1)
+_S_NEXT_ALLOWED = const(13)  # from the next write on
+S_READING_OK = const(14)  # last readings plausible: roller.contact may use them
 S_LAST_MAG = const(_S_LAST_MAG)  # roller.contact judges the readings against this
-_S_WRONG_POLARITY = const(7)
-_S_IMPLAUSIBLE = const(8)
-_S_VSENSE_WRONG = const(9)
-_S_VSENSE_FIRST = const(10)  # + _VSENSE_BIAS_MV
-_S_CHARGE_POS = const(11)  # uA*ms this period, per direction
-_S_CHARGE_NEG = const(12)
-_S_CLOSE_PERIOD = const(13)
-_S_IDLE_MS = const(14)
-_S_TEST_NEG = const(15)  # polarity of the last enable test
-_S_RAIL_UA = const(16)  # the board's stuck-ADC level
+_S_WRONG_POLARITY = const(15)
+_S_IMPLAUSIBLE = const(16)
+_S_VSENSE_WRONG = const(17)
+_S_VSENSE_FIRST = const(18)  # + _VSENSE_BIAS_MV
+_S_CHARGE_POS = const(19)  # uA*ms this period, per direction
+_S_CHARGE_NEG = const(20)
+_S_CLOSE_PERIOD = const(21)
+_S_IDLE_MS = const(22)
+_S_TEST_NEG = const(23)  # polarity of the last enable test
+_S_RAIL_UA = const(24)  # the board's stuck-ADC level
 # limits, copied from roller.limits once: viper cannot fold another module's constants, and a
 # global lookup per use would cost more than the check
-_L_HARD_MAX_UA = const(17)
-_L_PROBE_UA = const(18)
-_L_OVERCURRENT_PERCENT = const(19)
-_L_OVERCURRENT_UA = const(20)
-_L_POLARITY_MIN_UA = const(21)
-_L_WRONG_POLARITY_TICKS = const(22)
-_L_IMBALANCE_PERMILLE = const(23)
-_L_SENSE_MIN_UA = const(24)
-_L_POOR_CONTACT_MV = const(25)
-_L_MIN_LOAD_OHM = const(26)
-_L_IMPLAUSIBLE_MS = const(27)
-_L_ENABLE_CHECK_MS = const(28)
-_SLOTS = const(29)
+_L_HARD_MAX_UA = const(25)
+_L_PROBE_UA = const(26)
+_L_OVERCURRENT_PERCENT = const(27)
+_L_OVERCURRENT_UA = const(28)
+_L_POLARITY_MIN_UA = const(29)
+_L_WRONG_POLARITY_TICKS = const(30)
+_L_IMBALANCE_PERMILLE = const(31)
+_L_SENSE_MIN_UA = const(32)
+_L_POOR_CONTACT_MV = const(33)
+_L_MIN_LOAD_OHM = const(34)
+_L_IMPLAUSIBLE_MS = const(35)
+_L_ENABLE_CHECK_MS = const(36)
 
 
 class Supervisor:
-    def __init__(self, board):
+    def __init__(self, board, slots=None):
         board.write_output(False, 0, 0)  # output off before anything else
         self._write = board.write_output
-        slots = array("i", bytes(4 * _SLOTS))
+        slots = slots if slots is not None else hot.new()
         slots[_S_RAIL_UA] = board.isense_rail_ua  # a board constant: read once, not per tick
         slots[_S_ALLOWED] = slots[_S_NEXT_ALLOWED] = allowed_peak_ua(PROBE_UA)
         for index, value in (
@@ -116,14 +114,16 @@ class Supervisor:
         mag = self.slots[_S_LAST_MAG]
         return -mag if self.slots[_S_LAST_NEG] else mag
 
-    # --- output stage ---------------------------------------------------------------------
-    @micropython.viper
+    # --- output stage (the cold paths; the tick calls the functions below directly) --------
     def halt(self):
         """Everything off: the state of FAULT, CHARGING and boot."""
-        self._write(False, 0, 0)
-        s = ptr32(self.slots)
-        s[_S_LAST_MAG] = 0
-        s[_S_ENABLE_TEST] = 0
+        halt_output(self.slots, self._write)
+
+    def drive(self, setpoint_ua, cap_ua, contact_confirmed, period_done):
+        drive_output(self.slots, self._write, setpoint_ua, cap_ua, contact_confirmed, period_done)
+
+    def idle(self):
+        idle_output(self.slots, self._write)
 
     def trip(self, code):
         """Latch `code`; second barrier in the same call. Returns True for a new latch."""
@@ -149,132 +149,147 @@ class Supervisor:
         # write and check (serial `set` in service) must not make the last write an over-current
         self.slots[_S_NEXT_ALLOWED] = allowed_peak_ua(cap_ua if cap_ua > PROBE_UA else PROBE_UA)
 
-    @micropython.viper
-    def drive(self, setpoint_ua: int, cap_ua: int, contact_confirmed: int, period_done: int):
-        """Clamp and write one setpoint; `period_done` closes a charge-balance period."""
-        s = ptr32(self.slots)
-        s[_S_ALLOWED] = s[_S_NEXT_ALLOWED]
-        if s[_S_LATCHED]:
-            self.halt()
-            return
-        hard_max_ua = int(s[_L_HARD_MAX_UA])
-        probe_ua = int(s[_L_PROBE_UA])
-        limit = cap_ua if cap_ua < hard_max_ua else hard_max_ua
-        if not contact_confirmed and limit > probe_ua:
-            limit = probe_ua
-        magnitude = setpoint_ua if setpoint_ua >= 0 else 0 - setpoint_ua
-        if magnitude > limit:
-            magnitude = limit
-        if magnitude == 0:
-            self.test_enable()
-        else:
-            negative = 1 if setpoint_ua < 0 else 0
-            self._write(True, -1 if negative else 1, magnitude)
-            s[_S_ENABLE_TEST] = 0
-            s[_S_LAST_MAG] = magnitude
-            s[_S_LAST_NEG] = negative
-        if period_done:
-            s[_S_CLOSE_PERIOD] = 1
 
-    @micropython.viper
-    def idle(self):
-        """Output off (OFF, DONE): every ENABLE_CHECK_PERIOD_MS one tick tests the enable switch."""
-        s = ptr32(self.slots)
-        s[_S_IDLE_MS] += 1
-        if s[_S_LATCHED] or int(s[_S_IDLE_MS]) < int(s[_L_ENABLE_CHECK_MS]):
-            self.halt()
-            return
-        s[_S_IDLE_MS] = 0
-        self.test_enable()
+# --- the output stage, per tick -----------------------------------------------------------------
+@micropython.viper
+def halt_output(slots, write):
+    """Everything off: enable open, bridge released, DAC zero."""
+    write(False, 0, 0)
+    s = ptr32(slots)
+    s[_S_LAST_MAG] = 0
+    s[_S_ENABLE_TEST] = 0
 
-    def test_enable(self):
-        """Enable open, probe current through the bridge; the polarity alternates, so even a
-        stuck switch behind a blind current sense passes no net charge."""
-        slots = self.slots
-        negative = 0 if slots[_S_TEST_NEG] else 1
-        slots[_S_TEST_NEG] = negative
-        self._write(False, -1 if negative else 1, PROBE_UA)
-        slots[_S_ENABLE_TEST] = 1
-        slots[_S_LAST_MAG] = 0
 
-    # --- judging the readings ---------------------------------------------------------------
-    @micropython.viper
-    def check(self, current_ua: int, electrode_mv: int) -> int:
-        """Judge this tick's readings; a fault code to latch, or 0. Latches nothing itself."""
-        s = ptr32(self.slots)
-        s[S_READING_OK] = 0
-        if s[_S_LATCHED]:
-            return _NONE
-        i_abs = current_ua if current_ua >= 0 else 0 - current_ua
-        if i_abs >= int(s[_S_RAIL_UA]):
-            return _SENSE_FAULT
-        if s[_S_ENABLE_TEST]:
-            if i_abs >= _ENABLE_LEAK_UA:
-                return _OUTPUT_STUCK
-            s[S_READING_OK] = 1
-            return _NONE
-        last_abs = int(s[_S_LAST_MAG])
-        if i_abs > int(s[_S_ALLOWED]) or (
-            i_abs > last_abs * int(s[_L_OVERCURRENT_PERCENT]) // 100 + int(s[_L_OVERCURRENT_UA])
-        ):
-            return _OVER_CURRENT
+@micropython.viper
+def drive_output(slots, write, setpoint_ua: int, cap_ua: int, contact_confirmed: int, period_done: int):
+    """Clamp and write one setpoint; `period_done` closes a charge-balance period."""
+    s = ptr32(slots)
+    s[_S_ALLOWED] = s[_S_NEXT_ALLOWED]
+    if s[_S_LATCHED]:
+        halt_output(slots, write)
+        return
+    hard_max_ua = int(s[_L_HARD_MAX_UA])
+    probe_ua = int(s[_L_PROBE_UA])
+    limit = cap_ua if cap_ua < hard_max_ua else hard_max_ua
+    if not contact_confirmed and limit > probe_ua:
+        limit = probe_ua
+    magnitude = setpoint_ua if setpoint_ua >= 0 else 0 - setpoint_ua
+    if magnitude > limit:
+        magnitude = limit
+    if magnitude == 0:
+        _test_enable(slots, write)
+    else:
+        negative = 1 if setpoint_ua < 0 else 0
+        write(True, -1 if negative else 1, magnitude)
+        s[_S_ENABLE_TEST] = 0
+        s[_S_LAST_MAG] = magnitude
+        s[_S_LAST_NEG] = negative
+    if period_done:
+        s[_S_CLOSE_PERIOD] = 1
 
-        # R3: polarity follows the setpoint; each period's charge nets out
-        polarity_min_ua = int(s[_L_POLARITY_MIN_UA])
-        if last_abs >= polarity_min_ua and i_abs >= polarity_min_ua and (
-            (current_ua > 0 and s[_S_LAST_NEG]) or (current_ua <= 0 and not s[_S_LAST_NEG])
-        ):
-            s[_S_WRONG_POLARITY] += 1
-            if int(s[_S_WRONG_POLARITY]) >= int(s[_L_WRONG_POLARITY_TICKS]):
-                return _DC_IMBALANCE
-        else:
-            s[_S_WRONG_POLARITY] = 0
-        if current_ua > 0:
-            s[_S_CHARGE_POS] += current_ua
-        else:
-            s[_S_CHARGE_NEG] += i_abs
-        if s[_S_CLOSE_PERIOD]:
-            positive = int(s[_S_CHARGE_POS])
-            negative = int(s[_S_CHARGE_NEG])
-            s[_S_CLOSE_PERIOD] = s[_S_CHARGE_POS] = s[_S_CHARGE_NEG] = 0
-            net = positive - negative if positive >= negative else negative - positive
-            total = positive + negative
-            # net/total > permille/1000, in integers without a product near 2**31
-            if total >= _BALANCE_MIN_CHARGE and net > total * int(s[_L_IMBALANCE_PERMILLE]) // 1000:
-                return _DC_IMBALANCE
 
-        # R8: the current and voltage sense must agree with the setpoint and each other
-        sense_min_ua = int(s[_L_SENSE_MIN_UA])
-        if last_abs < sense_min_ua:
-            s[S_READING_OK] = 1
-            return _NONE
-        v_abs = electrode_mv if electrode_mv >= 0 else 0 - electrode_mv
-        # current missing although the source is not at its compliance limit
-        missing = i_abs * 4 < last_abs and v_abs < int(s[_L_POOR_CONTACT_MV])
-        # a load below MIN_LOAD_OHM is a short or a dead voltage sense
-        too_low = i_abs >= sense_min_ua and v_abs * 1000 < i_abs * int(s[_L_MIN_LOAD_OHM])
-        implausible_ms = int(s[_L_IMPLAUSIBLE_MS])
-        if missing or too_low:
-            s[_S_IMPLAUSIBLE] += 1
-            # current missing below compliance may hide a real over-current: act in 3 ms
-            if int(s[_S_IMPLAUSIBLE]) >= (_MISSING_CURRENT_TICKS if missing else implausible_ms):
-                return _SENSE_FAULT
-            return _NONE
-        s[_S_IMPLAUSIBLE] = 0
-        # the electrode voltage must follow the current's sign; with skin capacitance it lags,
-        # but a live sense moves towards it, a stuck one does not
-        if i_abs >= sense_min_ua and (
-            (electrode_mv > 0 and current_ua <= 0) or (electrode_mv <= 0 and current_ua > 0)
-        ):
-            if not s[_S_VSENSE_WRONG]:
-                s[_S_VSENSE_FIRST] = electrode_mv + _VSENSE_BIAS_MV
-            s[_S_VSENSE_WRONG] += 1
-            moved = electrode_mv + _VSENSE_BIAS_MV - int(s[_S_VSENSE_FIRST])
-            if moved < 0:
-                moved = 0 - moved
-            if int(s[_S_VSENSE_WRONG]) >= implausible_ms and moved < _VSENSE_MOVE_MV:
-                return _SENSE_FAULT
-        else:
-            s[_S_VSENSE_WRONG] = 0
+@micropython.viper
+def idle_output(slots, write):
+    """Output off (OFF, DONE): every ENABLE_CHECK_PERIOD_MS one tick tests the enable switch."""
+    s = ptr32(slots)
+    s[_S_IDLE_MS] += 1
+    if s[_S_LATCHED] or int(s[_S_IDLE_MS]) < int(s[_L_ENABLE_CHECK_MS]):
+        halt_output(slots, write)
+        return
+    s[_S_IDLE_MS] = 0
+    _test_enable(slots, write)
+
+
+@micropython.viper
+def _test_enable(slots, write):
+    """Enable open, probe current through the bridge; the polarity alternates, so even a stuck
+    switch behind a blind current sense passes no net charge."""
+    s = ptr32(slots)
+    negative = 0 if s[_S_TEST_NEG] else 1
+    s[_S_TEST_NEG] = negative
+    write(False, -1 if negative else 1, int(s[_L_PROBE_UA]))
+    s[_S_ENABLE_TEST] = 1
+    s[_S_LAST_MAG] = 0
+
+
+# --- judging the readings, per tick -----------------------------------------------------------
+@micropython.viper
+def check_readings(slots, current_ua: int, electrode_mv: int) -> int:
+    """Judge this tick's readings; a fault code to latch, or 0. Latches nothing itself."""
+    s = ptr32(slots)
+    s[S_READING_OK] = 0
+    if s[_S_LATCHED]:
+        return _NONE
+    i_abs = current_ua if current_ua >= 0 else 0 - current_ua
+    if i_abs >= int(s[_S_RAIL_UA]):
+        return _SENSE_FAULT
+    if s[_S_ENABLE_TEST]:
+        if i_abs >= _ENABLE_LEAK_UA:
+            return _OUTPUT_STUCK
         s[S_READING_OK] = 1
         return _NONE
+    last_abs = int(s[_S_LAST_MAG])
+    if i_abs > int(s[_S_ALLOWED]) or (
+        i_abs > last_abs * int(s[_L_OVERCURRENT_PERCENT]) // 100 + int(s[_L_OVERCURRENT_UA])
+    ):
+        return _OVER_CURRENT
+
+    # R3: polarity follows the setpoint; each period's charge nets out
+    polarity_min_ua = int(s[_L_POLARITY_MIN_UA])
+    if last_abs >= polarity_min_ua and i_abs >= polarity_min_ua and (
+        (current_ua > 0 and s[_S_LAST_NEG]) or (current_ua <= 0 and not s[_S_LAST_NEG])
+    ):
+        s[_S_WRONG_POLARITY] += 1
+        if int(s[_S_WRONG_POLARITY]) >= int(s[_L_WRONG_POLARITY_TICKS]):
+            return _DC_IMBALANCE
+    else:
+        s[_S_WRONG_POLARITY] = 0
+    if current_ua > 0:
+        s[_S_CHARGE_POS] += current_ua
+    else:
+        s[_S_CHARGE_NEG] += i_abs
+    if s[_S_CLOSE_PERIOD]:
+        positive = int(s[_S_CHARGE_POS])
+        negative = int(s[_S_CHARGE_NEG])
+        s[_S_CLOSE_PERIOD] = s[_S_CHARGE_POS] = s[_S_CHARGE_NEG] = 0
+        net = positive - negative if positive >= negative else negative - positive
+        total = positive + negative
+        # net/total > permille/1000, in integers without a product near 2**31
+        if total >= _BALANCE_MIN_CHARGE and net > total * int(s[_L_IMBALANCE_PERMILLE]) // 1000:
+            return _DC_IMBALANCE
+
+    # R8: the current and voltage sense must agree with the setpoint and each other
+    sense_min_ua = int(s[_L_SENSE_MIN_UA])
+    if last_abs < sense_min_ua:
+        s[S_READING_OK] = 1
+        return _NONE
+    v_abs = electrode_mv if electrode_mv >= 0 else 0 - electrode_mv
+    # current missing although the source is not at its compliance limit
+    missing = i_abs * 4 < last_abs and v_abs < int(s[_L_POOR_CONTACT_MV])
+    # a load below MIN_LOAD_OHM is a short or a dead voltage sense
+    too_low = i_abs >= sense_min_ua and v_abs * 1000 < i_abs * int(s[_L_MIN_LOAD_OHM])
+    implausible_ms = int(s[_L_IMPLAUSIBLE_MS])
+    if missing or too_low:
+        s[_S_IMPLAUSIBLE] += 1
+        # current missing below compliance may hide a real over-current: act in 3 ms
+        if int(s[_S_IMPLAUSIBLE]) >= (_MISSING_CURRENT_TICKS if missing else implausible_ms):
+            return _SENSE_FAULT
+        return _NONE
+    s[_S_IMPLAUSIBLE] = 0
+    # the electrode voltage must follow the current's sign; with skin capacitance it lags,
+    # but a live sense moves towards it, a stuck one does not
+    if i_abs >= sense_min_ua and (
+        (electrode_mv > 0 and current_ua <= 0) or (electrode_mv <= 0 and current_ua > 0)
+    ):
+        if not s[_S_VSENSE_WRONG]:
+            s[_S_VSENSE_FIRST] = electrode_mv + _VSENSE_BIAS_MV
+        s[_S_VSENSE_WRONG] += 1
+        moved = electrode_mv + _VSENSE_BIAS_MV - int(s[_S_VSENSE_FIRST])
+        if moved < 0:
+            moved = 0 - moved
+        if int(s[_S_VSENSE_WRONG]) >= implausible_ms and moved < _VSENSE_MOVE_MV:
+            return _SENSE_FAULT
+    else:
+        s[_S_VSENSE_WRONG] = 0
+    s[S_READING_OK] = 1
+    return _NONE

@@ -4,14 +4,15 @@ Each period is a positive half followed by its exact mirror: the negative half r
 the sign flipped, the currents actually commanded in the positive half (ramps included), so the
 net charge of every complete period is zero. Tables are built when a shape is selected, never
 per tick. Periods of 20 ticks or more start each half with one zero tick, which the supervisor
-uses to test the output-enable switch. The per-tick state is an int array for viper code
-(roller.supervisor says why); tables and slots hold no negative values.
+uses to test the output-enable switch. Per tick: `next_setpoint_ua`, a viper function over
+the shared slot array (roller.hot) and the tables; tables and slots hold no negative values.
 """
 from array import array
 
 import micropython
 from micropython import const
 
+from roller import hot
 from roller.envelope import advance_ua
 from roller.programs import BURST, SINE, SQUARE, TRIANGLE
 
@@ -19,23 +20,24 @@ _MAX_HALF = const(1000)  # 0.5 Hz at the 1 kHz tick
 _DEAD_TICK_MIN_PERIOD = const(20)
 FULL_SCALE = const(1000)  # table values are per mille of the amplitude
 
-_S_HALF = const(0)  # ticks per half period
-_S_INDEX = const(1)  # tick within the period
-_S_BURST_ON = const(2)  # periods on, then off (0 = not a burst)
-_S_BURST_OFF = const(3)
-_S_BURST_COUNT = const(4)
-S_PERIOD_DONE = const(5)  # 1 on the tick that closes a period (roller.app reads it)
+# slots 56-63 of roller.hot
+REGION = (56, 64)
+_S_HALF = const(56)  # ticks per half period
+_S_INDEX = const(57)  # tick within the period
+_S_BURST_ON = const(58)  # periods on, then off (0 = not a burst)
+_S_BURST_OFF = const(59)
+_S_BURST_COUNT = const(60)
+S_PERIOD_DONE = const(61)  # 1 on the tick that closes a period (roller.app reads it)
 
 
 class Waveform:
     """Yields one signed setpoint (uA) per tick for a given amplitude."""
 
-    def __init__(self, envelope=None):
-        # roller.envelope's slots: the amplitude, when next_ua asks for it
-        self._envelope_slots = envelope.slots if envelope is not None else None
+    def __init__(self, slots=None):
+        """`slots`: the shared array (roller.hot), where the envelope is too."""
+        self.slots = slots if slots is not None else hot.new()
         # the positive half per mille, then what the positive half commanded (the mirror)
         self.tables = array("h", bytes(4 * _MAX_HALF))
-        self.slots = array("i", bytes(4 * 6))
         self.configure(SQUARE, 10)
 
     @property
@@ -78,34 +80,38 @@ class Waveform:
     def restart(self):
         self.slots[_S_INDEX] = self.slots[_S_BURST_COUNT] = 0
 
-    @micropython.viper
-    def next_ua(self, amplitude_ua: int, gap_ua: int, from_envelope: int) -> int:
-        """Setpoint for this tick; `gap_ua` is the amplitude during burst gaps. With
-        `from_envelope`, the amplitude is the envelope's next value, taken on positive-half
-        ticks only: the negative half replays them."""
-        s = ptr32(self.slots)
-        tables = ptr16(self.tables)
-        i = int(s[_S_INDEX])
-        half = int(s[_S_HALF])
-        burst_on = int(s[_S_BURST_ON])
-        if i < half:
-            if from_envelope:
-                amplitude_ua = int(advance_ua(self._envelope_slots))
-            if burst_on and int(s[_S_BURST_COUNT]) >= burst_on and gap_ua < amplitude_ua:
-                amplitude_ua = gap_ua
-            value = int(tables[i]) * amplitude_ua // FULL_SCALE
-            tables[_MAX_HALF + i] = value
-        else:
-            value = 0 - int(tables[_MAX_HALF + i - half])
-        i += 1
-        if i == 2 * half:
-            i = 0
-            s[S_PERIOD_DONE] = 1
-            if burst_on:
-                s[_S_BURST_COUNT] += 1
-                if int(s[_S_BURST_COUNT]) >= burst_on + int(s[_S_BURST_OFF]):
-                    s[_S_BURST_COUNT] = 0
-        else:
-            s[S_PERIOD_DONE] = 0
-        s[_S_INDEX] = i
-        return value
+    def next_ua(self, amplitude_ua, gap_ua, from_envelope):
+        return next_setpoint_ua(self.slots, self.tables, amplitude_ua, gap_ua, from_envelope)
+
+
+@micropython.viper
+def next_setpoint_ua(slots, tables, amplitude_ua: int, gap_ua: int, from_envelope: int) -> int:
+    """Setpoint for this tick; `gap_ua` is the amplitude during burst gaps. With
+    `from_envelope`, the amplitude is the envelope's next value, taken on positive-half
+    ticks only: the negative half replays them."""
+    s = ptr32(slots)
+    table = ptr16(tables)
+    i = int(s[_S_INDEX])
+    half = int(s[_S_HALF])
+    burst_on = int(s[_S_BURST_ON])
+    if i < half:
+        if from_envelope:
+            amplitude_ua = int(advance_ua(slots))
+        if burst_on and int(s[_S_BURST_COUNT]) >= burst_on and gap_ua < amplitude_ua:
+            amplitude_ua = gap_ua
+        value = int(table[i]) * amplitude_ua // FULL_SCALE
+        table[_MAX_HALF + i] = value
+    else:
+        value = 0 - int(table[_MAX_HALF + i - half])
+    i += 1
+    if i == 2 * half:
+        i = 0
+        s[S_PERIOD_DONE] = 1
+        if burst_on:
+            s[_S_BURST_COUNT] += 1
+            if int(s[_S_BURST_COUNT]) >= burst_on + int(s[_S_BURST_OFF]):
+                s[_S_BURST_COUNT] = 0
+    else:
+        s[S_PERIOD_DONE] = 0
+    s[_S_INDEX] = i
+    return value

@@ -1,0 +1,30 @@
+"""The shared slot array of the control tick (roller.hot): regions and cross-module indices.
+
+Viper cannot fold another module's constants, so a module that reads another's slot repeats
+its index; these tests keep the copies honest.
+"""
+from roller import app, contact, envelope, hot, supervisor, waveform
+
+MODULES = (app, supervisor, contact, envelope, waveform)
+
+
+def test_regions_tile_the_array_without_overlap():
+    regions = sorted(m.REGION for m in MODULES)
+    assert regions[0][0] == 0 and regions[-1][1] == hot.SLOTS
+    for (_, end), (start, _) in zip(regions, regions[1:], strict=False):
+        assert end == start
+
+
+def test_every_slot_constant_lies_in_its_module_region():
+    for module in MODULES:
+        first, end = module.REGION
+        names = [n for n in dir(module) if n.startswith(("_S_", "_L_", "_A_", "S_"))]
+        assert names, module.__name__
+        for name in names:
+            assert first <= getattr(module, name) < end, (module.__name__, name)
+
+
+def test_indices_read_across_modules_agree():
+    assert contact._SUP_READING_OK == supervisor.S_READING_OK
+    assert contact._SUP_LAST_MAG == supervisor.S_LAST_MAG
+    assert app._WAVE_PERIOD_DONE == waveform.S_PERIOD_DONE
