@@ -33,11 +33,15 @@ class SimBoard:
         self._sensed = model.sensed
         self.button_pin_low = False  # until the runner (or a test) presses it
         # the output stage's pins are the model's: write_output (only the supervisor calls it)
-        # is the model's own method, one call
-        self.write_output = model.write_pins
+        # sets them, one call
+        self.write_output = model.pin_writer()
         self.fs = flash  # open/rename/remove/listdir/exists, like os on littlefs
         self.trace = trace
         self._clock = array("i", (elapsed_ms, 0, 0))
+        # the two per-tick board calls besides write_output, as closures over their arrays: a
+        # cell costs nothing where `self._x` costs a map lookup
+        self.sample = _sampler(self._sensed)
+        self.wdt_feed = _feeder(self._clock)
         self._reset_cause = reset_cause
         self.console_in = []
         self._led_r = self._led_g = self._led_b = -1  # three ints: a tuple per call allocates
@@ -70,16 +74,6 @@ class SimBoard:
         return (ticks + delta) & _TICKS_MASK
 
     # --- sensing ---------------------------------------------------------------------------
-    @micropython.viper
-    def sample(self, inputs):
-        """inputs[0..3] = current (uA), electrode voltage (mV), USB, button (docs/board.md)."""
-        to = ptr32(inputs)
-        sensed = ptr32(self._sensed)
-        to[0] = sensed[0]  # 32-bit copies: the sign survives
-        to[1] = sensed[1]
-        to[2] = sensed[2]
-        to[3] = sensed[3]
-
     @property
     def button_pin_low(self):
         """The button pin, active low: True while pressed (bounce included)."""
@@ -108,11 +102,6 @@ class SimBoard:
         self._clock[_C_WDT_TIMEOUT_MS] = timeout_ms
         self._clock[_C_SINCE_FEED_MS] = 0
 
-    @micropython.viper
-    def wdt_feed(self):
-        clock = ptr32(self._clock)
-        clock[_C_SINCE_FEED_MS] = 0
-
     def reset_cause(self):
         return self._reset_cause
 
@@ -136,3 +125,25 @@ class SimBoard:
 
     def emit_cue(self, zone):
         self.trace.cue(zone)
+
+
+def _sampler(sensed):
+    @micropython.viper
+    def sample(inputs):
+        """inputs[0..3] = current (uA), electrode voltage (mV), USB, button (docs/board.md)."""
+        to = ptr32(inputs)
+        source = ptr32(sensed)
+        to[0] = source[0]  # 32-bit copies: the sign survives
+        to[1] = source[1]
+        to[2] = source[2]
+        to[3] = source[3]
+
+    return sample
+
+
+def _feeder(clock):
+    @micropython.viper
+    def wdt_feed():
+        ptr32(clock)[_C_SINCE_FEED_MS] = 0
+
+    return wdt_feed

@@ -17,6 +17,10 @@ ISENSE_FULL_UA = const(1250)  # signed current sense: +-1250 uA over the ADC spa
 VSENSE_FULL_MV = const(16_500)  # signed electrode-voltage sense
 VBAT_REF_MV = const(3300)  # battery ADC: 1/2 divider into a 3.3 V reference
 NOISE_LSB = const(2)
+_P_ENABLE = const(0)  # Model.pins: 1 = on
+_P_LEG_A = const(1)
+_P_LEG_B = const(2)
+_P_DAC_CODE = const(3)
 
 FAULT_NAMES = (
     "dac_stuck_high",
@@ -35,11 +39,8 @@ class Model:
 
     def __init__(self, seed=1):
         self._rng = (seed * 2654435761 + 12345) & 0xFFFFFFFF or 1
-        # pins, as the board last wrote them
-        self.enable = False
-        self.leg_a = False  # forward leg of the H-bridge
-        self.leg_b = False  # reverse leg
-        self.dac_code = 0
+        # pins, as the board last wrote them (an int array: the board writes them every ms)
+        self.pins = array("i", bytes(4 * 4))
         # load and supply
         self.skin_ohm = 0  # 0 = no contact
         self.skin_nf = 0
@@ -81,20 +82,36 @@ class Model:
 
     def power_off(self):
         """All pins fall to their reset level (enable is pulled low)."""
-        self.enable = self.leg_a = self.leg_b = False
-        self.dac_code = 0
+        pins = self.pins
+        pins[_P_ENABLE] = pins[_P_LEG_A] = pins[_P_LEG_B] = pins[_P_DAC_CODE] = 0
         self.step()
 
     # --- the pins ----------------------------------------------------------------------
-    @micropython.viper
-    def write_pins(self, enable, polarity: int, magnitude_ua: int):
+    @property
+    def enable(self):
+        return self.pins[_P_ENABLE] == 1
+
+    @property
+    def leg_a(self):
+        """The forward leg of the H-bridge."""
+        return self.pins[_P_LEG_A] == 1
+
+    @property
+    def leg_b(self):
+        """The reverse leg."""
+        return self.pins[_P_LEG_B] == 1
+
+    @leg_b.setter
+    def leg_b(self, on):
+        self.pins[_P_LEG_B] = 1 if on else 0
+
+    @property
+    def dac_code(self):
+        return self.pins[_P_DAC_CODE]
+
+    def pin_writer(self):
         """The board's write_output (docs/board.md): enable switch, H-bridge legs, DAC."""
-        # break before make: the leg being released goes first
-        self.leg_a = polarity > 0
-        self.leg_b = polarity < 0
-        code = (magnitude_ua * DAC_MAX_CODE + DAC_FULL_UA // 2) // DAC_FULL_UA
-        self.dac_code = 0 if code < 0 else (DAC_MAX_CODE if code > DAC_MAX_CODE else code)
-        self.enable = enable
+        return _pin_writer(self.pins)
 
     # --- one ms ----------------------------------------------------------------------
     @micropython.native
@@ -102,16 +119,17 @@ class Model:
         """Settle delivered current and electrode voltage for the pins of this ms, then sample
         the sense ADCs (what the firmware reads next tick, as from a sample-and-hold); returns
         the delivered current (the runner's per-ms question: one attribute read less)."""
-        leg_a = self.leg_a
-        leg_b = self.leg_b
+        pins = self.pins
+        leg_a = pins[_P_LEG_A]
+        leg_b = pins[_P_LEG_B]
         self.hw_violation = "shoot_through" if (leg_a and leg_b) else None
         # the source current, from the pins and injected faults ("faults and": most ms have none)
         faults = self.faults
         drive_ua = 0
         # VBUS switches the current source's supply off (docs/hardware.md): R6 holds in
         # hardware even while the firmware is hung or the enable switch is stuck
-        if not self.usb and (self.enable or (faults and "enable_stuck_on" in faults)):
-            code = DAC_MAX_CODE if faults and "dac_stuck_high" in faults else self.dac_code
+        if not self.usb and (pins[_P_ENABLE] or (faults and "enable_stuck_on" in faults)):
+            code = DAC_MAX_CODE if faults and "dac_stuck_high" in faults else pins[_P_DAC_CODE]
             magnitude = (code * DAC_FULL_UA + DAC_MAX_CODE // 2) // DAC_MAX_CODE
             if leg_a:
                 drive_ua = 0 if leg_b else magnitude  # shoot-through: nothing reaches the skin
@@ -174,3 +192,19 @@ class Model:
     @micropython.native
     def vbat_code(self):
         return self._adc(self.battery_mv * ADC_MAX_CODE // (2 * VBAT_REF_MV))
+
+
+def _pin_writer(pins):
+    """A closure (one cell: a call allocates nothing) that sets the pins as write_output would."""
+
+    @micropython.viper
+    def write_output(enable, polarity: int, magnitude_ua: int):
+        p = ptr32(pins)
+        # break before make: the leg being released goes first
+        p[_P_LEG_A] = 1 if polarity > 0 else 0
+        p[_P_LEG_B] = 1 if polarity < 0 else 0
+        code = (magnitude_ua * DAC_MAX_CODE + DAC_FULL_UA // 2) // DAC_FULL_UA
+        p[_P_DAC_CODE] = 0 if code < 0 else (DAC_MAX_CODE if code > DAC_MAX_CODE else code)
+        p[_P_ENABLE] = 1 if enable else 0
+
+    return write_output
