@@ -1,4 +1,5 @@
 """Shared fixtures: the firmware importable on CPython, and scenario runs on both runtimes."""
+import io
 import json
 import os
 import subprocess
@@ -19,9 +20,18 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
-def run_sim(doc, runtime="cpython", tmp_dir=None):
-    """Run a scenario dict on the virtual board; returns the trace as a list of events."""
+def run_sim(doc, runtime="cpython", tmp_dir=None, vbus_interlock=True):
+    """Run a scenario dict on the virtual board; returns the trace as a list of events.
+    `vbus_interlock=False` (CPython only) takes out the hardware charging interlock, so a
+    test sees the firmware's own R6 reaction in the current."""
     tmp_dir = tmp_dir or tempfile.mkdtemp(prefix="roller-test-")
+    if not vbus_interlock:
+        from boards.sim import runner
+
+        out = io.StringIO()
+        runner.run_text(json.dumps(doc), out, "cpython", os.path.join(tmp_dir, "fs"), paths.FIRMWARE,
+                        vbus_interlock=False)
+        return [json.loads(line) for line in out.getvalue().splitlines()]
     scenario_path = os.path.join(tmp_dir, "scenario.json")
     trace_path = os.path.join(tmp_dir, "trace.jsonl")
     with open(scenario_path, "w") as f:
@@ -36,8 +46,8 @@ def run_sim(doc, runtime="cpython", tmp_dir=None):
 
 @pytest.fixture
 def sim(tmp_path):
-    def _run(doc, runtime="cpython"):
-        return run_sim(doc, runtime, str(tmp_path))
+    def _run(doc, runtime="cpython", vbus_interlock=True):
+        return run_sim(doc, runtime, str(tmp_path), vbus_interlock)
 
     return _run
 

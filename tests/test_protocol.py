@@ -157,6 +157,16 @@ def test_status_has_the_c4_fields(dev):
     assert r["state"] == "OFF" and r["contact"] is False and r["ohm"] is None and r["fault"] is None
 
 
+def test_status_reports_usb_and_charging(dev):
+    dev.model.usb = True
+    dev.step(20)
+    r = dev.request({"cmd": "status"})
+    assert r["usb"] is True and r["state"] == "CHARGING"
+    dev.model.usb = False
+    dev.step(20)
+    assert dev.request({"cmd": "status"})["usb"] is False
+
+
 def test_set_applies_all_or_nothing(dev):
     r = dev.request({"cmd": "set", "level": 4, "program": "eye", "session_s": 120, "cue_s": 10})
     assert r["ok"]

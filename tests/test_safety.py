@@ -197,16 +197,30 @@ def test_overcurrent_second_barrier_holds_with_enable_stuck(sim):
 
 
 def test_usb_cuts_output_within_10_ms_and_blocks_start(sim):
+    """The firmware's own R6, without the hardware interlock."""
     events = sim(doc("usb", 6, [
         {"t": CONTACT_S, "skin": SKIN},
         {"t": 3.0, "usb": True},
         {"t": 3.5, "button": "click"},
         {"t": 4.5, "serial": '{"cmd": "start"}'},
-    ], level=3))
+    ], level=3), vbus_interlock=False)
     ua = np.abs(current_ua(events))
     assert ua[ms(3.0) + 10:].max() == 0
     assert first(events, "state", after_s=3.0)["state"] == "CHARGING"
     assert states(events)[-1][1] == "CHARGING"
+
+
+def test_usb_during_a_hung_loop_is_cut_by_the_hardware_interlock(sim):
+    """The firmware cannot react while hung (until the watchdog, <= 250 ms); VBUS can."""
+    scenario = doc("usb_hang", 4, [
+        {"t": CONTACT_S, "skin": SKIN},
+        {"t": 3.0, "fault": "loop_hang"},
+        {"t": 3.05, "usb": True},
+    ], level=3)
+    ua = np.abs(current_ua(sim(scenario)))
+    assert ua[ms(3.0) - 50:ms(3.0)].max() > 100 and ua[ms(3.05):].max() == 0
+    unguarded = np.abs(current_ua(sim(scenario, vbus_interlock=False)))
+    assert unguarded[ms(3.05):ms(3.05) + 20].max() > 100  # what the interlock is there for
 
 
 def test_no_current_above_probe_without_confirmed_contact(sim):
@@ -238,3 +252,38 @@ def test_better_contact_after_a_compliance_limited_stretch_ramps_instead_of_step
     rise = _fastest_rise_ua(ua, t - 200, 100, 400 / 1000)
     assert rise <= 40 + limits.PROBE_UA, "stepped up by %d uA" % rise  # 10 % of 400 per 100 ms
     assert first(events, "fault") is None
+
+
+
+def test_voltage_sense_stuck_at_a_low_reading_trips_within_10_ms(sim):
+    """R8: the voltage sense freezes at a few hundred mV (just after a dead tick, the skin's
+    capacitance half discharged) while the current goes on at the level: the load it implies is
+    under 2 kOhm, and ten such readings trip it, even though probe-level current would look
+    plausible."""
+    skin = {"ohm": 5000, "nf": 100}  # tau 0.5 ms: 1.6 V at the level, ~0.2 V 1 ms after a dead tick
+    contact = [{"t": CONTACT_S, "skin": skin}]
+    ua = current_ua(sim(doc("vstuck_low_ref", 4, contact, level=4)))
+    dead_ms = ms(3.0) + int(np.argmax(ua[ms(3.0):] == 0))  # a dead tick at the full level
+    onset_s = (dead_ms + 1) / 1000
+    events = sim(doc("vstuck_low", 4, contact + [{"t": onset_s, "fault": "vsense_stuck"}], level=4))
+    tripped = first(events, "fault")
+    assert tripped is not None and tripped["code"] == "SENSE_FAULT"
+    assert ms(tripped["t"]) - ms(onset_s) <= limits.IMPLAUSIBLE_MS + 2
+
+
+def test_charge_sums_restart_when_no_period_closes():
+    """In OFF no period closes; the sense noise summed per tick must not grow without end (the
+    slots are 32-bit on the boards): past 2**24 uA*ms the sums start again."""
+    from roller import hot, supervisor
+
+    class Board:
+        isense_rail_ua = 1200
+
+        def write_output(self, enable, polarity, magnitude_ua):
+            pass
+
+    slots = supervisor.Supervisor(Board(), hot.new()).slots
+    slots[supervisor._S_CHARGE_POS] = (1 << 24) - 30  # weeks of noise in OFF
+    for _ in range(5):
+        assert supervisor.check_readings(slots, 10, 0) == 0
+    assert slots[supervisor._S_CHARGE_POS] + slots[supervisor._S_CHARGE_NEG] <= 50

@@ -37,7 +37,7 @@ FAULT_NAMES = (
 class Model:
     """Current source + H-bridge + enable switch into a skin R||C load, and the sense ADCs."""
 
-    def __init__(self, seed=1):
+    def __init__(self, seed=1, vbus_interlock=True):
         self._rng = (seed * 2654435761 + 12345) & 0xFFFFFFFF or 1
         # pins, as the board last wrote them (an int array: the board writes them every ms)
         self.pins = array("i", bytes(4 * 4))
@@ -47,6 +47,9 @@ class Model:
         self._decay_q16 = 0  # exp(-1 ms / RC) in 1/65536
         self.battery_mv = 3900
         self.usb = False
+        # the reference design's VBUS load switch (docs/hardware.md); tests of the firmware's own
+        # R6 reaction turn it off
+        self.vbus_interlock = vbus_interlock
         self.faults = set()
         self._vsense_frozen = ADC_MID_CODE
         # results of the last step
@@ -128,7 +131,8 @@ class Model:
         drive_ua = 0
         # VBUS switches the current source's supply off (docs/hardware.md): R6 holds in
         # hardware even while the firmware is hung or the enable switch is stuck
-        if not self.usb and (pins[_P_ENABLE] or (faults and "enable_stuck_on" in faults)):
+        supply_cut = self.usb and self.vbus_interlock
+        if not supply_cut and (pins[_P_ENABLE] or (faults and "enable_stuck_on" in faults)):
             code = DAC_MAX_CODE if faults and "dac_stuck_high" in faults else pins[_P_DAC_CODE]
             magnitude = (code * DAC_FULL_UA + DAC_MAX_CODE // 2) // DAC_MAX_CODE
             if leg_a:

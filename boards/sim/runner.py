@@ -33,13 +33,13 @@ def _limits():
 class Runner:
     """One simulated device for the length of a scenario."""
 
-    def __init__(self, doc, trace_stream, runtime, flash_dir, firmware_dir):
+    def __init__(self, doc, trace_stream, runtime, flash_dir, firmware_dir, vbus_interlock=True):
         from roller import VERSION
 
         self.doc = doc
         self.timeline = _scenario.timeline(doc)
         self.duration_ms = _scenario.to_ms(doc["duration_s"])
-        self.model = Model(doc.get("seed", 1))
+        self.model = Model(doc.get("seed", 1), vbus_interlock)
         self.flash = Flash(flash_dir)
         self.flash.on_cut = self.power_off
         deployfs.prepare(self.flash, firmware_dir)
@@ -212,7 +212,7 @@ class Runner:
         return self.ticks
 
 
-def run_text(text, trace_stream, runtime, flash_dir, firmware_dir, wall_clock=None):
+def run_text(text, trace_stream, runtime, flash_dir, firmware_dir, wall_clock=None, vbus_interlock=True):
     """Parse, check and run scenario text; raises ScenarioError for a malformed one."""
     doc = _scenario.parse(text)
-    return Runner(doc, trace_stream, runtime, flash_dir, firmware_dir).run(wall_clock)
+    return Runner(doc, trace_stream, runtime, flash_dir, firmware_dir, vbus_interlock).run(wall_clock)

@@ -35,7 +35,7 @@ from roller.supervisor import Supervisor, check_readings, drive_output, halt_out
 from roller.waveform import Waveform, next_setpoint_ua
 
 _SLOW_MS = const(10)
-# slots 4-7 of roller.hot: the tick's own state
+# slots 4-7 of roller.hot: the tick's own state (its region includes the inputs, 0-3)
 REGION = (0, 8)
 _A_STATE = const(4)  # ui state number
 _A_SLOW_MS = const(5)  # ms since the last slow tick
@@ -58,10 +58,11 @@ _PAUSED = const(4)
 _DONE = const(5)
 _CHARGING = const(6)
 _FAULT = const(7)
-# what roller.contact's update() returns (the same check)
+# what roller.contact's update_contact() returns: 1-3 confirmed (tests/test_ui.py checks)
 _CONTACT_CONFIRMED = const(1)
-_CONTACT_LOST = const(2)
-_CONTACT_LIMITED = const(3)
+_CONTACT_LIMITED = const(2)
+_CONTACT_KEPT = const(3)
+_CONTACT_LOST = const(4)
 _LOW_BATTERY_SIGNAL_MS = const(3000)
 _CHARGED_MV = const(4150)
 _RUN_BRIGHTNESS_PER_LEVEL = const(51)  # levels 1-5: 51..255
@@ -97,7 +98,6 @@ class App:
         self.low_battery_signal_ms = 0
         self.low_battery = False
         self.timer_ms = 0  # idle time in STANDBY/PAUSED, time in DONE
-        self.usb = False
         self._posted = []
         self._up_ms = 0  # since boot, up to _up_ticks: uptime_ms() adds the rest
         self._up_ticks = board.ticks_ms()
@@ -126,6 +126,11 @@ class App:
     @cap_ua.setter
     def cap_ua(self, cap_ua):
         self.slots[_A_CAP_UA] = cap_ua
+
+    @property
+    def usb(self):
+        """USB power present, as this tick read it."""
+        return self.slots[_IN_USB] == 1
 
     @property
     def sense_ua(self):
@@ -438,6 +443,8 @@ def _control_tick(app, slots, tables, sample, write):
             if contact == _CONTACT_LOST:
                 app._cut()
                 app.dispatch(ui.LIFTOFF)
+            elif contact == _CONTACT_KEPT:
+                pass  # no verdict this tick: the state and the envelope stay
             elif contact and state != _RUN:
                 app.dispatch(ui.CONTACT)
             elif contact == _CONTACT_LIMITED:
@@ -464,7 +471,7 @@ def _control_tick(app, slots, tables, sample, write):
         # outputs, for the state the events above left
         state = int(a[_A_STATE])
         if state >= _STANDBY and state <= _PAUSED:
-            if state == _RUN and (contact == _CONTACT_CONFIRMED or contact == _CONTACT_LIMITED):  # noqa: SIM109, viper has no `in`
+            if state == _RUN and contact >= _CONTACT_CONFIRMED and contact <= _CONTACT_KEPT:
                 setpoint_ua = int(next_setpoint_ua(slots, tables, 0, PROBE_UA, True))
                 confirmed = True
             else:

@@ -18,10 +18,11 @@ from roller.limits import (
 from roller import hot
 
 OPEN_OHM = const(1_000_000_000)  # what an open circuit reads as
-# what update() returns, besides 0
+# what update_contact() returns, besides 0 (no contact): 1-3 mean confirmed
 CONFIRMED = const(1)
-LOST = const(2)  # contact was confirmed and is gone, this tick
-LIMITED = const(3)  # confirmed, but the compliance voltage limits the current: a poor contact
+LIMITED = const(2)  # confirmed, but the compliance voltage limits the current: a poor contact
+KEPT = const(3)  # confirmed before; no verdict this tick (the supervisor doubts the readings)
+LOST = const(4)  # contact was confirmed and is gone, this tick
 
 # the supervisor's slots read here: roller.supervisor's S_READING_OK and S_LAST_MAG (viper
 # cannot fold another module's constants; tests/test_hot.py checks they agree)
@@ -78,11 +79,13 @@ class Contact:
 
 @micropython.viper
 def update_contact(slots, current_ua: int, electrode_mv: int) -> int:
-    """One tick: CONFIRMED, LIMITED, LOST or 0. Judges the current the supervisor commanded last
-    tick against the readings, when the supervisor found them plausible (else 0)."""
+    """One tick: CONFIRMED, LIMITED, KEPT, LOST or 0. Judges the current the supervisor
+    commanded last tick against the readings, when the supervisor found them plausible; when
+    not, the contact stays as it was (KEPT or 0) and the supervisor's checks go on at the level
+    they judged."""
     s = ptr32(slots)
     if not s[_SUP_READING_OK]:
-        return 0
+        return KEPT if s[_S_CONFIRMED] else 0
     commanded_ua = int(s[_SUP_LAST_MAG])
     if current_ua < 0:
         current_ua = 0 - current_ua

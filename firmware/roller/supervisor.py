@@ -36,6 +36,7 @@ _VSENSE_MOVE_MV = const(100)  # a live electrode voltage moves at least this in 
 _VSENSE_BIAS_MV = const(1 << 16)  # stored electrode voltages are offset: slots are unsigned
 _BALANCE_MIN_CHARGE = const(2000)  # uA*ms per period below which the ratio is only noise
 _MISSING_CURRENT_TICKS = const(3)
+_CHARGE_SUMS_MAX = const(1 << 24)  # uA*ms; a real period holds at most 500 uA * 2000 ms
 
 # fault codes as local constants: viper code cannot fold another module's
 _NONE = const(0)
@@ -108,12 +109,6 @@ class Supervisor:
     def latched(self):
         return self.slots[_S_LATCHED]
 
-    @property
-    def last_ua(self):
-        """Signed setpoint written last tick (0 = enable test or off)."""
-        mag = self.slots[_S_LAST_MAG]
-        return -mag if self.slots[_S_LAST_NEG] else mag
-
     # --- output stage (the cold paths; the tick calls the functions below directly) --------
     def halt(self):
         """Everything off: the state of FAULT, CHARGING and boot."""
@@ -121,9 +116,6 @@ class Supervisor:
 
     def drive(self, setpoint_ua, cap_ua, contact_confirmed, period_done):
         drive_output(self.slots, self._write, setpoint_ua, cap_ua, contact_confirmed, period_done)
-
-    def idle(self):
-        idle_output(self.slots, self._write)
 
     def trip(self, code):
         """Latch `code`; second barrier in the same call. Returns True for a new latch."""
@@ -248,6 +240,10 @@ def check_readings(slots, current_ua: int, electrode_mv: int) -> int:
         s[_S_CHARGE_POS] += current_ua
     else:
         s[_S_CHARGE_NEG] += i_abs
+    if int(s[_S_CHARGE_POS]) + int(s[_S_CHARGE_NEG]) > _CHARGE_SUMS_MAX:
+        # no period closes while the output is off: sense noise must not run the sums to 2**31
+        s[_S_CHARGE_POS] = 0
+        s[_S_CHARGE_NEG] = 0
     if s[_S_CLOSE_PERIOD]:
         positive = int(s[_S_CHARGE_POS])
         negative = int(s[_S_CHARGE_NEG])

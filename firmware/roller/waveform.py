@@ -74,9 +74,6 @@ class Waveform:
         slots[_S_BURST_OFF] = burst_off if shape == BURST else 0
         self.restart()
 
-    def frequency_hz(self):
-        return 500 / self.slots[_S_HALF]
-
     def restart(self):
         self.slots[_S_INDEX] = self.slots[_S_BURST_COUNT] = 0
 
