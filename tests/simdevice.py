@@ -122,7 +122,7 @@ class Device:
 
     def hold_button(self, ms=1100):
         """A long press (FAULT -> OFF, or a ramp-down in a session)."""
-        self.board.button_pin_low = True
+        self.board.set_button_pin_low(True)
         self.step(ms)
-        self.board.button_pin_low = False
+        self.board.set_button_pin_low(False)
         self.step(60)

@@ -8,7 +8,7 @@ from host_tools import paths
 
 from boards.sim.board import SimBoard
 from boards.sim.flash import Flash, PowerLost
-from boards.sim.model import FAULT_NAMES, Model
+from boards.sim.model import FAULT_NAMES, PIN_LEG_B, Model
 from boards.sim.trace import Trace
 
 
@@ -92,7 +92,7 @@ def test_shoot_through_is_recorded_and_delivers_nothing(tmp_path):
     board = _board(tmp_path)
     board.model.set_skin(20_000)
     board.write_output(True, 1, 400)
-    board.model.leg_b = True  # a broken driver: both legs on
+    board.model.pins[PIN_LEG_B] = 1  # a broken driver: both legs on
     board.model.step()
     assert board.model.hw_violation == "shoot_through"
     assert board.model.delivered_ua == 0
@@ -177,7 +177,7 @@ def test_button_pin_bounces_after_each_edge(tmp_path):
             original = self.app.tick
 
             def tick():
-                self.levels.append(self.board.button_pin_low)
+                self.levels.append(self.board.button_pin_is_low())
                 original()
 
             self.app.tick = tick

@@ -182,10 +182,10 @@ class Torture:
         roll = rng.random()
         if app.state == ui.FAULT:
             dev.model.clear_faults()
-            dev.board.button_pin_low = True
+            dev.board.set_button_pin_low(True)
             self.run(1100)
             if dev.board is not None:
-                dev.board.button_pin_low = False
+                dev.board.set_button_pin_low(False)
         elif roll < 0.35:
             line = '{"cmd": "set", "level": %d, "program": "%s", "session_s": %d}' % (
                 rng.randint(1, 5), rng.choice(("lift", "tone", "eye")), rng.randint(60, 900))

@@ -2,6 +2,7 @@
 import pytest
 from simdevice import Device
 
+from boards.sim.model import PIN_ENABLE
 from roller import ui
 from roller.integrity import MANIFEST
 from roller.limits import PROBE_UA
@@ -93,7 +94,7 @@ def test_output_enable_stays_low_from_watchdog_reset_to_self_test(tmp_path):
     dev.hung = True
     t_hang = dev.t_ms
     seen = []
-    dev.step(400, lambda d: seen.append((d.t_ms, d.model.enable, d.model.delivered_ua)))
+    dev.step(400, lambda d: seen.append((d.t_ms, d.model.pins[PIN_ENABLE], d.model.delivered_ua)))
     t_reset, cause = dev.resets[-1]
     assert cause == "watchdog" and t_reset - t_hang <= 300
     assert all(not enable and ua == 0 for t, enable, ua in seen if t >= t_reset)
@@ -103,7 +104,7 @@ def test_output_enable_stays_low_from_watchdog_reset_to_self_test(tmp_path):
 
     def off_until_selftest(d):
         if d.app.state in (ui.OFF, ui.FAULT):
-            assert not d.model.enable and d.model.delivered_ua == 0
+            assert not d.model.pins[PIN_ENABLE] and d.model.delivered_ua == 0
         elif d.app.state == ui.SELFTEST:
             assert abs(d.model.delivered_ua) <= PROBE_UA  # the enable-path check's probe
     dev.step(500, off_until_selftest)

@@ -31,7 +31,7 @@ class SimBoard:
         # the model's sense conversions, ideally calibrated (the real boards keep their
         # calibration in boards/<name>/), and USB
         self._sensed = model.sensed
-        self.button_pin_low = False  # until the runner (or a test) presses it
+        self.set_button_pin_low(False)  # until the runner (or a test) presses it
         # the output stage's pins are the model's: write_output (only the supervisor calls it)
         # sets them, one call
         self.write_output = model.pin_writer()
@@ -74,13 +74,12 @@ class SimBoard:
         return (ticks + delta) & _TICKS_MASK
 
     # --- sensing ---------------------------------------------------------------------------
-    @property
-    def button_pin_low(self):
-        """The button pin, active low: True while pressed (bounce included)."""
+    # the button pin, active low: low while pressed (bounce included); methods, not a property:
+    # a class with one makes every attribute read look in the class first
+    def button_pin_is_low(self):
         return self._sensed[3] == 1
 
-    @button_pin_low.setter
-    def button_pin_low(self, low):
+    def set_button_pin_low(self, low):
         self._sensed[3] = 1 if low else 0
 
     def read_battery_mv(self):

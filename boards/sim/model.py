@@ -17,10 +17,11 @@ ISENSE_FULL_UA = const(1250)  # signed current sense: +-1250 uA over the ADC spa
 VSENSE_FULL_MV = const(16_500)  # signed electrode-voltage sense
 VBAT_REF_MV = const(3300)  # battery ADC: 1/2 divider into a 3.3 V reference
 NOISE_LSB = const(2)
-_P_ENABLE = const(0)  # Model.pins: 1 = on
-_P_LEG_A = const(1)
-_P_LEG_B = const(2)
-_P_DAC_CODE = const(3)
+# Model.pins, as the board last wrote them: enable, forward leg, reverse leg (1 = on), DAC code
+PIN_ENABLE = const(0)
+PIN_LEG_A = const(1)
+PIN_LEG_B = const(2)
+PIN_DAC_CODE = const(3)
 
 FAULT_NAMES = (
     "dac_stuck_high",
@@ -86,32 +87,10 @@ class Model:
     def power_off(self):
         """All pins fall to their reset level (enable is pulled low)."""
         pins = self.pins
-        pins[_P_ENABLE] = pins[_P_LEG_A] = pins[_P_LEG_B] = pins[_P_DAC_CODE] = 0
+        pins[PIN_ENABLE] = pins[PIN_LEG_A] = pins[PIN_LEG_B] = pins[PIN_DAC_CODE] = 0
         self.step()
 
-    # --- the pins ----------------------------------------------------------------------
-    @property
-    def enable(self):
-        return self.pins[_P_ENABLE] == 1
-
-    @property
-    def leg_a(self):
-        """The forward leg of the H-bridge."""
-        return self.pins[_P_LEG_A] == 1
-
-    @property
-    def leg_b(self):
-        """The reverse leg."""
-        return self.pins[_P_LEG_B] == 1
-
-    @leg_b.setter
-    def leg_b(self, on):
-        self.pins[_P_LEG_B] = 1 if on else 0
-
-    @property
-    def dac_code(self):
-        return self.pins[_P_DAC_CODE]
-
+    # --- the pins (no properties: a class with one makes every attribute read slower) -------
     def pin_writer(self):
         """The board's write_output (docs/board.md): enable switch, H-bridge legs, DAC."""
         return _pin_writer(self.pins)
@@ -123,8 +102,8 @@ class Model:
         the sense ADCs (what the firmware reads next tick, as from a sample-and-hold); returns
         the delivered current (the runner's per-ms question: one attribute read less)."""
         pins = self.pins
-        leg_a = pins[_P_LEG_A]
-        leg_b = pins[_P_LEG_B]
+        leg_a = pins[PIN_LEG_A]
+        leg_b = pins[PIN_LEG_B]
         self.hw_violation = "shoot_through" if (leg_a and leg_b) else None
         # the source current, from the pins and injected faults ("faults and": most ms have none)
         faults = self.faults
@@ -132,8 +111,8 @@ class Model:
         # VBUS switches the current source's supply off (docs/hardware.md): R6 holds in
         # hardware even while the firmware is hung or the enable switch is stuck
         supply_cut = self.usb and self.vbus_interlock
-        if not supply_cut and (pins[_P_ENABLE] or (faults and "enable_stuck_on" in faults)):
-            code = DAC_MAX_CODE if faults and "dac_stuck_high" in faults else pins[_P_DAC_CODE]
+        if not supply_cut and (pins[PIN_ENABLE] or (faults and "enable_stuck_on" in faults)):
+            code = DAC_MAX_CODE if faults and "dac_stuck_high" in faults else pins[PIN_DAC_CODE]
             magnitude = (code * DAC_FULL_UA + DAC_MAX_CODE // 2) // DAC_MAX_CODE
             if leg_a:
                 drive_ua = 0 if leg_b else magnitude  # shoot-through: nothing reaches the skin
@@ -205,10 +184,10 @@ def _pin_writer(pins):
     def write_output(enable, polarity: int, magnitude_ua: int):
         p = ptr32(pins)
         # break before make: the leg being released goes first
-        p[_P_LEG_A] = 1 if polarity > 0 else 0
-        p[_P_LEG_B] = 1 if polarity < 0 else 0
+        p[PIN_LEG_A] = 1 if polarity > 0 else 0
+        p[PIN_LEG_B] = 1 if polarity < 0 else 0
         code = (magnitude_ua * DAC_MAX_CODE + DAC_FULL_UA // 2) // DAC_FULL_UA
-        p[_P_DAC_CODE] = 0 if code < 0 else (DAC_MAX_CODE if code > DAC_MAX_CODE else code)
-        p[_P_ENABLE] = 1 if enable else 0
+        p[PIN_DAC_CODE] = 0 if code < 0 else (DAC_MAX_CODE if code > DAC_MAX_CODE else code)
+        p[PIN_ENABLE] = 1 if enable else 0
 
     return write_output

@@ -93,7 +93,7 @@ class Rig:
         for edge_ms, pressed in GESTURE_EDGES[name]:
             self.ticks(edge_ms - at_ms)
             at_ms = edge_ms
-            self.board.button_pin_low = pressed
+            self.board.set_button_pin_low(pressed)
 
     def _skin(self, ohm):
         self.model.set_skin(ohm)

@@ -134,7 +134,7 @@ class Runner:
     def _device(self):
         """What the per-ms loop keeps in locals; read again after events and resets."""
         board = self.board
-        pin_low = board.button_pin_low if board is not None else False
+        pin_low = board.button_pin_is_low() if board is not None else False
         return board, self.app, self.hung, self._pressed, self._bounce_until_ms, pin_low
 
     @micropython.native
@@ -167,7 +167,8 @@ class Runner:
             if board is not None:
                 level = bounce_rng._noise() > 0 if t_ms < bounce_until_ms else pressed
                 if level != pin_low:  # the pin is written when it changes
-                    board.button_pin_low = pin_low = level
+                    board.set_button_pin_low(level)
+                    pin_low = level
                 if not hung:
                     try:
                         # a real board services the console in the time left after a tick,

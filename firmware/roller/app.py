@@ -92,7 +92,8 @@ class App:
         self.check_only = False  # serial `selftest`: back to OFF when it passes
         self.bench_ua = 0  # serial `bench`: a fixed waveform with this cap (0 = programs)
         self.bench_shape = 0
-        self.state = ui.OFF
+        self.state = ui.OFF  # slots[_A_STATE] too (0): _enter keeps the two the same
+        self.cap_ua = 0  # slots[_A_CAP_UA] too: _update_cap keeps the two the same
         self.fault = faults.NONE
         self.pending = None  # OFF or DONE while ramping down towards it
         self.low_battery_signal_ms = 0
@@ -111,33 +112,15 @@ class App:
         if board.reset_cause() == "watchdog":
             self.on_fault(faults.WATCHDOG)
 
-    @property
-    def state(self):
-        return self.slots[_A_STATE]
-
-    @state.setter
-    def state(self, state):
-        self.slots[_A_STATE] = state
-
-    @property
-    def cap_ua(self):
-        return self.slots[_A_CAP_UA]
-
-    @cap_ua.setter
-    def cap_ua(self, cap_ua):
-        self.slots[_A_CAP_UA] = cap_ua
-
-    @property
-    def usb(self):
+    # no properties on App: a class with one makes every attribute read look in the class first
+    def usb_present(self):
         """USB power present, as this tick read it."""
         return self.slots[_IN_USB] == 1
 
-    @property
     def sense_ua(self):
         """This tick's current reading, for telemetry."""
         return self.slots[_IN_CURRENT_UA]
 
-    @property
     def sense_mv(self):
         return self.slots[_IN_ELECTRODE_MV]
 
@@ -272,6 +255,7 @@ class App:
         if ui.superstate(self.state) is not None and ui.superstate(state) is None:
             self.store.add_session(self.session.contact_ms)  # a session ends
         self.state = state
+        self.slots[_A_STATE] = state  # the tick's copy
         self.timer_ms = 0
         sup = self.supervisor
         if state == ui.RUN:
@@ -416,6 +400,7 @@ class App:
     def _update_cap(self):
         s = self.settings
         self.cap_ua = self.bench_ua or level_cap_ua(s.level, programs.PROGRAMS[s.program][3])
+        self.slots[_A_CAP_UA] = self.cap_ua  # the tick's copy
         self.supervisor.set_cap(self.cap_ua)
 
 

@@ -122,7 +122,7 @@ class Protocol:
             "contact": active and app.contact.confirmed,
             "ohm": ohm if active and ohm < OPEN_OHM else None,
             "battery_v": _milli(app.battery.filtered_mv),
-            "usb": app.usb,
+            "usb": app.usb_present(),
             "fault": faults.NAMES[app.fault] or None,
             "bench": self._bench_status(),
             "selftest": self._selftest_status(),
@@ -240,8 +240,8 @@ class Protocol:
         return {
             "t": _milli(app.uptime_ms()),
             "state": _state_name(app),
-            "ua": app.sense_ua,
-            "v": _milli(app.sense_mv),
+            "ua": app.sense_ua(),
+            "v": _milli(app.sense_mv()),
             "ohm": ohm if ui.superstate(app.state) is not None and ohm < OPEN_OHM else None,
             "level": app.settings.level,
         }
