@@ -41,7 +41,7 @@ _A_STATE = const(4)  # ui state number
 _A_SLOW_MS = const(5)  # ms since the last slow tick
 _A_CAP_UA = const(6)  # peak current of the program and level (or bench)
 _A_BUTTON_BUSY = const(7)  # 1 while the button has something to debounce or time
-# roller.waveform's slot that flags the tick closing a period (tests/test_ui.py checks)
+# roller.waveform's slot that flags the tick closing a period (tests/test_hot.py checks)
 _WAVE_PERIOD_DONE = const(61)
 # slots 0-3 of roller.hot: board.sample() fills them (docs/board.md)
 _IN_CURRENT_UA = const(0)
