@@ -100,7 +100,7 @@ class App:
         self.low_battery = False
         self.timer_ms = 0  # idle time in STANDBY/PAUSED, time in DONE
         self._posted = []
-        self._up_ms = 0  # since boot, up to _up_ticks: uptime_ms() adds the rest
+        self._up_ms = 0  # since boot, up to _up_ticks: uptime_ms() folds the clock in
         self._up_ticks = board.ticks_ms()
         self.protocol = Protocol(self)
         self._console_read = board.console_read
@@ -143,15 +143,12 @@ class App:
             store.service(self.uptime_ms(), self.settings)
 
     def uptime_ms(self):
-        """ms since boot."""
-        board = self.board
-        return self._up_ms + board.ticks_diff(board.ticks_ms(), self._up_ticks)
-
-    def _fold_uptime(self):
-        # at least once per half ticks period (2**29 ms on the boards), or a wrap goes unseen
+        """ms since boot. Called at least once per half ticks period (2**29 ms on the boards:
+        the slow tick does, once a second), or a clock wrap goes unseen."""
         now = self.board.ticks_ms()
         self._up_ms += self.board.ticks_diff(now, self._up_ticks)
         self._up_ticks = now
+        return self._up_ms
 
     def _selftest_tick(self, current_ua, electrode_mv):
         test = self.selftest
@@ -175,7 +172,7 @@ class App:
         battery.samples_left -= 1
         if not battery.samples_left or not battery.filtered_mv:
             battery.settle(mv)
-            self._fold_uptime()  # once a battery window (1 s) is plenty, and keeps the tick cheap
+            self.uptime_ms()  # once a battery window (1 s) is plenty, and keeps the tick cheap
         state = self.state
         session = self.session
         if _STANDBY <= state <= _PAUSED:
