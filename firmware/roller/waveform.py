@@ -77,9 +77,6 @@ class Waveform:
     def restart(self):
         self.slots[_S_INDEX] = self.slots[_S_BURST_COUNT] = 0
 
-    def next_ua(self, amplitude_ua, gap_ua, from_envelope):
-        return next_setpoint_ua(self.slots, self.tables, amplitude_ua, gap_ua, from_envelope)
-
 
 @micropython.viper
 def next_setpoint_ua(slots, tables, amplitude_ua: int, gap_ua: int, from_envelope: int) -> int:
