@@ -109,11 +109,11 @@ def run(args):
         build = firmware_build.build(board, out_dir)
     except subprocess.CalledProcessError as exc:
         return fail("mpy-cross: " + (exc.stderr or exc.stdout or "").strip())
+    limit_bytes = firmware_build.mpy_limit_bytes(board)
     print("%s: %d files, %d bytes .mpy (limit %d)" % (board.name, len(build.files), build.mpy_bytes,
-                                                      firmware_build.MPY_LIMIT_BYTES), flush=True)
-    if build.mpy_bytes > firmware_build.MPY_LIMIT_BYTES:
-        return fail("%s: %d bytes of .mpy exceed the %d byte limit"
-                    % (board.name, build.mpy_bytes, firmware_build.MPY_LIMIT_BYTES))
+                                                      limit_bytes), flush=True)
+    if build.mpy_bytes > limit_bytes:
+        return fail("%s: %d bytes of .mpy exceed the %d byte limit" % (board.name, build.mpy_bytes, limit_bytes))
     steps = plan(build)
     if args.dry_run:
         for step in steps:

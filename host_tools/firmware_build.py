@@ -51,6 +51,12 @@ def board(name):
     return BOARDS[ALIASES.get(name, name)]
 
 
+def mpy_limit_bytes(board):
+    """A board's flash partition; the sim board runs on a PC, in x64 native code (about a
+    third larger than armv6m or xtensawin) and with the virtual board's own modules."""
+    return MPY_LIMIT_BYTES if board.arch is not None else MPY_LIMIT_BYTES * 3 // 2
+
+
 def host_arch():
     """mpy-cross -march for the unix port installed here (native code must load on it)."""
     out = subprocess.run([paths.micropython_exe(), "-c", "import sys;print(sys.implementation._mpy>>10)"],

@@ -8,7 +8,7 @@ from simdevice import Device
 from host_tools import paths
 from roller import programs
 from roller.jsonline import dumps, parse
-from roller.limits import HARD_MAX_UA, LINE_MAX_BYTES, PROBE_UA, allowed_peak_ua
+from roller.limits import HARD_MAX_UA, LINE_MAX_BYTES, PROBE_UA, RAMP_DOWN_MS, allowed_peak_ua
 from roller.linebuf import LONG, LineBuffer
 
 STATUS_KEYS = {"state", "level", "program", "contact", "ohm", "battery_v", "session_s", "fault"}
@@ -207,7 +207,7 @@ def test_start_and_stop_a_session(dev):
     dev.step(1500)
     assert dev.app.state == 3  # RUN
     assert dev.request({"cmd": "stop"})["ok"] is True
-    dev.step(600)
+    dev.step(RAMP_DOWN_MS + 100)  # the ramp, then the end of the period (lift: 100 ms)
     assert dev.request({"cmd": "status"})["state"] == "OFF"
     assert dev.request({"cmd": "stop"}) == {"ok": True, "state": "OFF"}
 

@@ -2,7 +2,12 @@
 
 tick(): read sense -> supervisor check -> contact -> UI events -> waveform -> supervisor clamp
 and write; every 10 ms the slower work (battery, timers, session, LED). service(), called in
-the time left between ticks: serial requests and flash writes. The tick is the hot path
+the time left between ticks: serial requests and flash writes.
+
+While the waveform runs, what the user or a host chooses (level, program, bench, entering RUN,
+the end of a ramp-down) takes effect at the end of a period, so it never leaves net charge;
+`settings` hold what was asked, run_level and run_program what the output runs (and the trace
+shows). A ramp-down, once started, always ends in OFF or DONE (docs/safety.md). The tick is the hot path
 (docs/performance.md): viper over the shared slot array (roller.hot), few calls, no
 allocation. Nothing here imports machine: the board object is the only way out.
 """
@@ -23,6 +28,7 @@ from roller.limits import (
     IDLE_OFF_MS,
     LEVEL_MAX,
     PROBE_UA,
+    RAMP_DOWN_MS,
     WATCHDOG_TIMEOUT_MS,
     level_cap_ua,
 )
@@ -41,8 +47,10 @@ _A_STATE = const(4)  # ui state number
 _A_SLOW_MS = const(5)  # ms since the last slow tick
 _A_CAP_UA = const(6)  # peak current of the program and level (or bench)
 _A_BUTTON_BUSY = const(7)  # 1 while the button has something to debounce or time
-# roller.waveform's slot that flags the tick closing a period (tests/test_hot.py checks)
+# roller.waveform's slots: the tick closing a period, and work waiting for it (tests/test_hot.py
+# checks)
 _WAVE_PERIOD_DONE = const(61)
+_WAVE_WAIT_PERIOD_END = const(64)
 # slots 0-3 of roller.hot: board.sample() fills them (docs/board.md)
 _IN_CURRENT_UA = const(0)
 _IN_ELECTRODE_MV = const(1)
@@ -66,6 +74,7 @@ _CONTACT_LOST = const(4)
 _LOW_BATTERY_SIGNAL_MS = const(3000)
 _CHARGED_MV = const(4150)
 _RUN_BRIGHTNESS_PER_LEVEL = const(51)  # levels 1-5: 51..255
+_STOP_MARGIN_MS = const(50)  # a ramp-down's backstop: RAMP_DOWN_MS + two periods + this
 
 
 class App:
@@ -90,12 +99,18 @@ class App:
         self.selftest = None
         self.last_selftest = None
         self.check_only = False  # serial `selftest`: back to OFF when it passes
-        self.bench_ua = 0  # serial `bench`: a fixed waveform with this cap (0 = programs)
+        self.bench = None  # serial `bench` asked for: (shape, hz, ua), until a `set` or OFF
+        self.bench_ua = 0  # the bench waveform running: its cap (0 = a program runs)
         self.bench_shape = 0
+        self.bench_hz = 0
+        self.run_level = self.settings.level  # what the output runs; settings may be ahead
+        self.run_program = self.settings.program
+        self._changes_waiting = False  # settings or bench asked for, for the next period end
         self.state = ui.OFF  # slots[_A_STATE] too (0): _enter keeps the two the same
         self.cap_ua = 0  # slots[_A_CAP_UA] too: _update_cap keeps the two the same
         self.fault = faults.NONE
         self.pending = None  # OFF or DONE while ramping down towards it
+        self.stopping_ms = 0  # time since the ramp-down began
         self.low_battery_signal_ms = 0
         self.low_battery = False
         self.timer_ms = 0  # idle time in STANDBY/PAUSED, time in DONE
@@ -106,7 +121,7 @@ class App:
         self._console_read = board.console_read
         self._feed = board.wdt_feed
         self.tick = _control_tick(self, slots, self.wave.tables, board.sample, board.write_output)
-        self._configure_program()
+        self._configure_wave()
         board.wdt_start(WATCHDOG_TIMEOUT_MS)
         self._enter(ui.OFF)
         if board.reset_cause() == "watchdog":
@@ -192,8 +207,12 @@ class App:
                 self.timer_ms += _SLOW_MS
                 if self.timer_ms >= IDLE_OFF_MS:
                     self.dispatch(ui.IDLE_TIMEOUT)
-            if self.pending is not None and self.envelope.now_na == 0:
-                self.dispatch(ui.RAMPED_DOWN)
+            if self.pending is not None:
+                # a ramp-down ends at a period's end (_period_end); should it not, this does
+                self.stopping_ms += _SLOW_MS
+                if self.stopping_ms >= RAMP_DOWN_MS + 4 * self.wave.half + _STOP_MARGIN_MS:
+                    self._cut()
+                    self.dispatch(ui.RAMPED_DOWN)
         elif state == _DONE:
             self.timer_ms += _SLOW_MS
             if self.timer_ms >= DONE_TO_OFF_MS:
@@ -214,7 +233,7 @@ class App:
                 pattern = leds.LED_POOR_CONTACT
             else:
                 pattern = leds.LED_RUN
-                scale = _RUN_BRIGHTNESS_PER_LEVEL * self.settings.level
+                scale = _RUN_BRIGHTNESS_PER_LEVEL * self.run_level
         elif state == _FAULT:
             pattern = leds.FAULT_PATTERNS[self.fault]
         elif state == _CHARGING:
@@ -256,7 +275,7 @@ class App:
         self.timer_ms = 0
         sup = self.supervisor
         if state == ui.RUN:
-            self.envelope.ramp_to(self.cap_ua)
+            self.envelope.ramp_to(self.cap_ua if self.pending is None else 0)
         elif state == ui.SELFTEST:
             sup.clear_latch()  # switched off and on: the self-test decides
             self.fault = faults.NONE
@@ -265,14 +284,18 @@ class App:
             self.contact.reset()
             self.low_battery = False
         elif state != ui.PAUSED:  # OFF, DONE, CHARGING, FAULT: no stimulation
-            if self.bench_ua:
-                self._end_bench()
             self.envelope.off()
             self.pending = None
+            self.slots[_WAVE_WAIT_PERIOD_END] = 0  # no period ends here: nothing waits for one
             self._restart_wave()
             self.contact.reset()
             if state == ui.FAULT or state == ui.CHARGING:
                 sup.halt()
+            if self.bench is not None or self.bench_ua:  # bench mode ends with the session
+                self.bench = None
+                self._changes_waiting = True
+            if self._changes_waiting:  # the output is off: what was asked applies now
+                self._apply_changes()
         self._emit_state()
 
     def _exit(self, state):
@@ -291,7 +314,7 @@ class App:
         self.dispatch(ui.FAULTED)
 
     def _emit_state(self):
-        self.board.emit_state(ui.STATE_NAMES[self.state], self.settings.level, self.settings.program_name())
+        self.board.emit_state(ui.STATE_NAMES[self.state], self.run_level, programs.NAMES[self.run_program])
 
     # --- actions (named in ui.TRANSITIONS) ----------------------------------------------------
     def _do_new_session(self):
@@ -302,7 +325,7 @@ class App:
         self.apply_settings({"level": self.settings.level % LEVEL_MAX + 1})
 
     def _do_next_program(self):
-        # a new shape starts from zero, with a soft start (apply_settings cuts)
+        # a new shape starts from zero, with a soft start (at the end of the period)
         self.apply_settings({"program": programs.NAMES[(self.settings.program + 1) % len(programs.NAMES)]})
 
     def _do_ramp_down_to_off(self):
@@ -325,63 +348,85 @@ class App:
         self.low_battery_signal_ms = _LOW_BATTERY_SIGNAL_MS
 
     def apply_settings(self, changes):
-        """Validated settings change (serial `set`, scenario settings); error text or None."""
-        s = self.settings
-        old_program = s.program
-        old_level = s.level
-        error = s.update(changes)
+        """Validated settings change (serial `set`, the button, scenario settings); error text or
+        None. Stored at once; the output takes it at the end of a period (_apply_when_safe)."""
+        error = self.settings.update(changes)
         if error is not None:
             return error
-        old_cap_ua = self.cap_ua
         self.store.dirty = True
-        if self.bench_ua:  # any settings change ends bench mode: the program comes back
-            self.bench_ua = 0
-            old_program = -1
-        if s.program != old_program:
-            self._configure_program()
-            self.session.zones = programs.PROGRAMS[s.program][4]
-            self._cut()
-        else:
-            self._update_cap()
-        if self.cap_ua < old_cap_ua and self.envelope.now_na > self.cap_ua * 1000:
-            # a lower level applies at once; the half-done period restarts so balance holds
-            self.envelope.clip(self.cap_ua)
-            self._restart_wave()
-        if self.state == ui.RUN and self.pending is None and (
-            s.program != old_program or s.level != old_level
-        ):
-            self.envelope.ramp_to(self.cap_ua)
-        self._emit_state()
+        self.bench = None  # any settings change ends bench mode: the program comes back
+        self._apply_when_safe()
         return None
 
     def start_bench(self, shape, hz, ua):
         """Serial `bench` (checked by the protocol): a session whose waveform is fixed and whose
         cap is `ua`. From OFF it starts like a click; contact, ramps and every supervisor check
         apply as in any session."""
-        self.bench_ua = ua if ua < HARD_MAX_UA else HARD_MAX_UA
-        self.bench_shape = shape
-        self.wave.configure(shape, hz, programs.BURST_ON_PERIODS, programs.BURST_OFF_PERIODS)
-        self._update_cap()
-        self._cut()
+        self.bench = (shape, hz, ua if ua < HARD_MAX_UA else HARD_MAX_UA)
+        self._apply_when_safe()
         if self.state == ui.OFF:
             self.dispatch(ui.START)
-        elif self.state == ui.RUN:
+
+    def _apply_when_safe(self):
+        """Settings or bench asked for: now if the waveform is not running, else at the end of
+        its period (balanced); during a ramp-down, once it has ended (_enter)."""
+        self._changes_waiting = True
+        if ui.superstate(self.state) is None:
+            self._apply_changes()
+            self._emit_state()
+        elif self.pending is None:
+            self.slots[_WAVE_WAIT_PERIOD_END] = 1
+
+    def _apply_changes(self):
+        """What was asked takes over the output: a new shape starts from zero with a soft
+        start; a lower cap applies to the envelope at once, a higher one ramps."""
+        self._changes_waiting = False
+        s = self.settings
+        self.run_level = s.level
+        if self.bench != self._running_bench() or s.program != self.run_program:
+            self.run_program = s.program
+            self.session.zones = programs.PROGRAMS[s.program][4]
+            self._configure_wave()
+            self.envelope.cut()
+        else:
+            self._update_cap()
+        if self.envelope.now_na > self.cap_ua * 1000:
+            self.envelope.clip(self.cap_ua)
+        if self.state == ui.RUN and self.pending is None:
             self.envelope.ramp_to(self.cap_ua)
 
-    def _end_bench(self):
-        self.bench_ua = 0
-        self._configure_program()
+    def _running_bench(self):
+        return (self.bench_shape, self.bench_hz, self.bench_ua) if self.bench_ua else None
+
+    def _period_end(self):
+        """The waveform has closed a period and something waited for it: a ramp-down that has
+        reached zero ends, settings and bench apply, confirmed contact enters RUN."""
+        slots = self.slots
+        slots[_WAVE_WAIT_PERIOD_END] = 0
+        if self.pending is not None:
+            if self.envelope.now_na == 0:
+                self.dispatch(ui.RAMPED_DOWN)
+            else:
+                slots[_WAVE_WAIT_PERIOD_END] = 1
+            return
+        if self._changes_waiting:
+            self._apply_changes()
+            self._emit_state()
+        if self.state != ui.RUN and self.contact.confirmed:
+            self.dispatch(ui.CONTACT)
 
     # --- helpers ------------------------------------------------------------------------------
     def _ramp_down(self, target):
         if self.pending is not None:
-            return
+            return  # already stopping: nothing cancels a ramp-down
         self.pending = target
+        self.stopping_ms = 0
         self.envelope.ramp_to(0)
-        if self.envelope.now_na == 0:
-            self._posted.append(ui.RAMPED_DOWN)
+        self.slots[_WAVE_WAIT_PERIOD_END] = 1
 
     def _cut(self):
+        """Output to zero at once (lift-off, the ramp-down backstop): the envelope restarts
+        from zero, the waveform carries what the cut period left."""
         self.envelope.cut()
         self._restart_wave()
 
@@ -389,14 +434,22 @@ class App:
         self.wave.restart()
         self.supervisor.new_waveform()
 
-    def _configure_program(self):
-        _, shape, hz, _, _ = programs.PROGRAMS[self.settings.program]
+    def _configure_wave(self):
+        """The waveform and cap of the bench asked for, or of the program."""
+        bench = self.bench
+        if bench is not None:
+            shape, hz, ua = bench
+        else:
+            _, shape, hz, _, _ = programs.PROGRAMS[self.run_program]
+            ua = 0
         self.wave.configure(shape, hz, programs.BURST_ON_PERIODS, programs.BURST_OFF_PERIODS)
+        self.bench_shape = shape
+        self.bench_hz = hz
+        self.bench_ua = ua
         self._update_cap()
 
     def _update_cap(self):
-        s = self.settings
-        self.cap_ua = self.bench_ua or level_cap_ua(s.level, programs.PROGRAMS[s.program][3])
+        self.cap_ua = self.bench_ua or level_cap_ua(self.run_level, programs.PROGRAMS[self.run_program][3])
         self.slots[_A_CAP_UA] = self.cap_ua  # the tick's copy
         self.supervisor.set_cap(self.cap_ua)
 
@@ -423,12 +476,13 @@ def _control_tick(app, slots, tables, sample, write):
         elif state >= _STANDBY and state <= _PAUSED:
             contact = int(update_contact(slots, current_ua, electrode_mv))
             if contact == _CONTACT_LOST:
-                app._cut()
+                if state == _RUN:
+                    app._cut()  # STANDBY and PAUSED are at probe level already
                 app.dispatch(ui.LIFTOFF)
             elif contact == _CONTACT_KEPT:
                 pass  # no verdict this tick: the state and the envelope stay
             elif contact and state != _RUN:
-                app.dispatch(ui.CONTACT)
+                a[_WAVE_WAIT_PERIOD_END] = 1  # RUN begins with a period
             elif contact == _CONTACT_LIMITED:
                 delivered_ua = int(current_ua)
                 app.envelope.hold(delivered_ua if delivered_ua >= 0 else 0 - delivered_ua)
@@ -459,7 +513,10 @@ def _control_tick(app, slots, tables, sample, write):
             else:
                 setpoint_ua = int(next_setpoint_ua(slots, tables, PROBE_UA, PROBE_UA, False))
                 confirmed = False
-            drive_output(slots, write, setpoint_ua, int(a[_A_CAP_UA]), confirmed, int(a[_WAVE_PERIOD_DONE]))
+            period_done = int(a[_WAVE_PERIOD_DONE])
+            drive_output(slots, write, setpoint_ua, int(a[_A_CAP_UA]), confirmed, period_done)
+            if period_done and a[_WAVE_WAIT_PERIOD_END]:
+                app._period_end()
         elif state == _OFF or state == _DONE:  # noqa: SIM109
             idle_output(slots, write)  # output off, enable switch under test now and then
         elif state != _SELFTEST:

@@ -18,10 +18,11 @@ from roller.limits import (
 from roller import hot
 
 OPEN_OHM = const(1_000_000_000)  # what an open circuit reads as
+_FALLING_MV = const(16)  # a voltage falling by more than the sense noise in one tick
 # what update_contact() returns, besides 0 (no contact): 1-3 mean confirmed
 CONFIRMED = const(1)
 LIMITED = const(2)  # confirmed, but the compliance voltage limits the current: a poor contact
-KEPT = const(3)  # confirmed before; no verdict this tick (the supervisor doubts the readings)
+KEPT = const(3)  # confirmed before; no verdict this tick (readings in doubt, or a lagging voltage)
 LOST = const(4)  # contact was confirmed and is gone, this tick
 
 # the supervisor's slots read here: roller.supervisor's S_READING_OK and S_LAST_MAG (viper
@@ -29,8 +30,10 @@ LOST = const(4)  # contact was confirmed and is gone, this tick
 _SUP_READING_OK = const(14)
 _SUP_LAST_MAG = const(9)
 
-# slots 40-51 of roller.hot
-REGION = (40, 52)
+# slots 38-51 of roller.hot
+REGION = (38, 52)
+_S_LAST_MV = const(38)  # |electrode voltage| of the last reading
+_S_LAST_COMMANDED_UA = const(39)  # the current that reading was judged against
 _S_CONFIRMED = const(40)
 _S_OHM = const(41)
 _S_POOR = const(42)  # current-limited by the compliance voltage
@@ -91,6 +94,13 @@ def update_contact(slots, current_ua: int, electrode_mv: int) -> int:
         current_ua = 0 - current_ua
     if electrode_mv < 0:
         electrode_mv = 0 - electrode_mv
+    # a falling current into skin with capacitance: the voltage lags, so v/i overstates the
+    # impedance (it reads R or less while the voltage rises or holds)
+    lagging = commanded_ua < int(s[_S_LAST_COMMANDED_UA]) and (
+        electrode_mv + _FALLING_MV < int(s[_S_LAST_MV])
+    )
+    s[_S_LAST_MV] = electrode_mv
+    s[_S_LAST_COMMANDED_UA] = commanded_ua
     at_compliance = electrode_mv >= int(s[_L_POOR_CONTACT_MV])
     open_circuit_ua = int(s[_L_OPEN_CIRCUIT_UA])
     if commanded_ua < int(s[_L_IMPEDANCE_MIN_UA]) or (
@@ -106,6 +116,8 @@ def update_contact(slots, current_ua: int, electrode_mv: int) -> int:
     s[_S_OHM] = ohm
     poor = at_compliance and current_ua * 10 < commanded_ua * 9
     s[_S_POOR] = 1 if poor else 0
+    if lagging and ohm != OPEN_OHM and ohm > int(s[_L_CONFIRM_OHM]):
+        return KEPT if s[_S_CONFIRMED] else 0  # no verdict on a lagging voltage
     if ohm > int(s[_L_LIFTOFF_OHM]):
         s[_S_GOOD_MS] = 0
         s[_S_HIGH_READINGS] += 1

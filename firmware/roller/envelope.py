@@ -36,7 +36,8 @@ class Envelope:
         if target_na > now_na:
             step = target_na // RAMP_UP_MS
         else:
-            step = (now_na - target_na) // (down_ms // 2)  # advances every other ms
+            steps = down_ms // 2  # it advances on first-half ticks: every other ms
+            step = (now_na - target_na + steps - 1) // steps  # rounded up: done in `steps`
         slots[_S_STEP_NA] = step if step > 0 else 1
 
     def cut(self):

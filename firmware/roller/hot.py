@@ -9,16 +9,16 @@ negative value, except the two signed readings at 0 and 1, which are read as Pyt
 
     0-3     inputs: board.sample() fills them (docs/board.md)
     4-7     roller.app
-    8-39    roller.supervisor
-    40-51   roller.contact
+    8-37    roller.supervisor
+    38-51   roller.contact
     52-55   roller.envelope
-    56-63   roller.waveform
+    56-67   roller.waveform
 """
 from array import array
 
 from micropython import const
 
-SLOTS = const(64)
+SLOTS = const(68)
 
 
 def new():

@@ -16,7 +16,7 @@ OVERCURRENT_SETPOINT_UA = const(20)
 # R3: charge balance
 IMBALANCE_MAX_PERMILLE = const(50)
 WRONG_POLARITY_TICKS = const(3)  # consecutive ticks of reversed current before DC_IMBALANCE
-POLARITY_CHECK_MIN_UA = const(20)  # below this the sign of the sense reading is noise
+POLARITY_CHECK_MIN_UA = const(10)  # below this the sign of the sense reading is noise (+-2 uA)
 
 # R4: contact
 PROBE_UA = const(15)  # probe level while contact is not confirmed (<= 20 uA)
@@ -41,7 +41,7 @@ BATTERY_FILTER_MS = const(1000)
 # R8: sense plausibility
 SENSE_CHECK_MIN_UA = const(10)  # probe level is judged too
 IMPLAUSIBLE_MS = const(10)
-MIN_LOAD_OHM = const(2000)  # no skin reads this low: a short or a stuck voltage sense
+MIN_LOAD_OHM = const(500)  # below the 1 kOhm dummy load: a short or a stuck voltage sense
 
 # R9 / R10
 WATCHDOG_TIMEOUT_MS = const(250)
@@ -83,6 +83,7 @@ def level_cap_ua(level, program_cap_ua):
 
 
 def allowed_peak_ua(cap_ua):
-    """R1: what the sense may show for a cap before it counts as too much."""
+    """R1: what the sense may show for a cap before it counts as too much. The setpoint is
+    clamped to HARD_MAX_UA; the sense may read CAP_MARGIN_UA above it (noise, rounding)."""
     allowed = cap_ua + cap_ua * CAP_MARGIN_PERCENT // 100 + CAP_MARGIN_UA
-    return allowed if allowed < HARD_MAX_UA else HARD_MAX_UA
+    return allowed if allowed < HARD_MAX_UA + CAP_MARGIN_UA else HARD_MAX_UA + CAP_MARGIN_UA

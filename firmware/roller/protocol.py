@@ -14,6 +14,7 @@ from roller.jsonline import dumps, parse
 from roller.limits import HARD_MAX_UA, LINE_MAX_BYTES, PROBE_UA, STREAM_PERIOD_MS
 from roller.linebuf import LONG, LineBuffer
 from roller.selftest import FAILED, LOW_BATTERY, PASSED
+from roller.waveform import half_ms
 
 PROTOCOL_VERSION = const(1)
 # command: the fields it takes besides "cmd"
@@ -215,14 +216,15 @@ class Protocol:
 
     # --- reports ------------------------------------------------------------------------------
     def _bench_status(self):
-        app = self.app
-        if not app.bench_ua:
+        bench = self.app.bench  # as asked: the output takes it at the end of a period
+        if bench is None:
             return None
-        half = app.wave.half
+        shape, hz, ua = bench
+        half = half_ms(hz)
         return {
-            "shape": programs.SHAPE_NAMES[app.bench_shape],
+            "shape": programs.SHAPE_NAMES[shape],
             "hz": _milli((1_000_000 + half) // (2 * half)),  # the generated period, rounded
-            "ua": app.bench_ua,
+            "ua": ua,
         }
 
     def _selftest_status(self):

@@ -1,8 +1,8 @@
 """Boot self-test (R10), run over a few ticks before any stimulation.
 
 Order: firmware integrity, sense zero with the output off, enable switch holds the output off,
-enable switch passes a probe-level current (or the open-circuit compliance voltage), clock
-advances, battery high enough to start (R7).
+enable switch passes a probe-level current (or the open-circuit compliance voltage) each way and
+the bridge reverses it, clock advances, battery high enough to start (R7).
 """
 from micropython import const
 
@@ -69,10 +69,17 @@ class SelfTest:
                 return
             sup.drive(0, PROBE_UA, False, False)
             self._count(_ENABLE_TICKS)
-        elif phase == 3:  # enable closed: probe current, or compliance voltage if open circuit
+        elif phase == 3 or phase == 4:
+            # enable closed: a probe current forward, then reversed; the current (or the
+            # open-circuit compliance voltage) must follow the bridge
+            negative = phase == 4
             if self._ticks:
                 if i_abs >= _ENABLE_ON_MIN_UA or v_abs >= POOR_CONTACT_MV:
                     self._saw_current = True  # current, or an open circuit at compliance
+                    reading = current_ua if i_abs >= _ENABLE_ON_MIN_UA else electrode_mv
+                    if (reading < 0) != negative:
+                        self._fail("polarity: the bridge does not reverse")
+                        return
                 elif v_abs >= _LOAD_MIN_MV:
                     # a loaded electrode but no current seen: a blind sense could hide anything
                     self._fail("current sense reads nothing")
@@ -82,9 +89,10 @@ class SelfTest:
                 if not self._saw_current:
                     self._fail("no current or voltage with the output enabled")
                     return
+                self._saw_current = False
                 self._next()
             else:
-                sup.drive(PROBE_UA, PROBE_UA, False, False)
+                sup.drive(-PROBE_UA if negative else PROBE_UA, PROBE_UA, False, False)
                 self._ticks += 1
         else:
             sup.halt()

@@ -32,10 +32,13 @@ from roller.limits import (
 )
 
 _ENABLE_LEAK_UA = const(8)  # current through an open enable switch: it is not open
-_VSENSE_MOVE_MV = const(100)  # a live electrode voltage moves at least this in IMPLAUSIBLE_MS
+_VSENSE_MOVE_MV = const(40)  # a live electrode voltage moves this in IMPLAUSIBLE_MS (noise: 32)
+_VSENSE_SIGN_MIN_MV = const(50)  # below this an R||C load's lagging voltage may have any sign
+_SHORT_CHECK_MIN_UA = const(40)  # below this a 1 kOhm load's voltage is lost in the noise
 _VSENSE_BIAS_MV = const(1 << 16)  # stored electrode voltages are offset: slots are unsigned
 _BALANCE_MIN_CHARGE = const(2000)  # uA*ms per period below which the ratio is only noise
 _MISSING_CURRENT_TICKS = const(3)
+_DISCARD_PERIOD = const(2)
 _CHARGE_SUMS_MAX = const(1 << 24)  # uA*ms; a real period holds at most 500 uA * 2000 ms
 
 # fault codes as local constants: viper code cannot fold another module's
@@ -45,8 +48,8 @@ _DC_IMBALANCE = const(2)
 _SENSE_FAULT = const(3)
 _OUTPUT_STUCK = const(4)
 
-# slots 8-39 of roller.hot: the state of the last write and of the running checks
-REGION = (8, 40)
+# slots 8-37 of roller.hot: the state of the last write and of the running checks
+REGION = (8, 38)
 _S_LATCHED = const(8)  # fault code, 0 = none
 _S_LAST_MAG = const(9)  # |setpoint| written last tick (0 = enable test or off)
 _S_LAST_NEG = const(10)  # 1 when it was negative
@@ -61,7 +64,7 @@ _S_VSENSE_WRONG = const(17)
 _S_VSENSE_FIRST = const(18)  # + _VSENSE_BIAS_MV
 _S_CHARGE_POS = const(19)  # uA*ms this period, per direction
 _S_CHARGE_NEG = const(20)
-_S_CLOSE_PERIOD = const(21)
+_S_CLOSE_PERIOD = const(21)  # 1: judge the period after the next reading; _DISCARD_PERIOD: drop it
 _S_IDLE_MS = const(22)
 _S_TEST_NEG = const(23)  # polarity of the last enable test
 _S_RAIL_UA = const(24)  # the board's stuck-ADC level
@@ -131,10 +134,12 @@ class Supervisor:
         self.new_waveform()
 
     def new_waveform(self):
-        """The generator restarted: a partial period proves nothing about balance."""
+        """The generator restarted in mid-period: a partial period proves nothing about
+        balance, so the sums restart after the next reading (the last write's), unjudged."""
         slots = self.slots
-        slots[_S_CHARGE_POS] = slots[_S_CHARGE_NEG] = 0
-        slots[_S_CLOSE_PERIOD] = slots[_S_WRONG_POLARITY] = 0
+        slots[_S_WRONG_POLARITY] = 0
+        if not slots[_S_CLOSE_PERIOD]:  # a period that just ended is judged first
+            slots[_S_CLOSE_PERIOD] = _DISCARD_PERIOD
 
     def set_cap(self, cap_ua):
         # a reading is judged against the cap its write was clamped to: a cap lowered between
@@ -244,10 +249,13 @@ def check_readings(slots, current_ua: int, electrode_mv: int) -> int:
         # no period closes while the output is off: sense noise must not run the sums to 2**31
         s[_S_CHARGE_POS] = 0
         s[_S_CHARGE_NEG] = 0
-    if s[_S_CLOSE_PERIOD]:
+    close = int(s[_S_CLOSE_PERIOD])
+    if close:
         positive = int(s[_S_CHARGE_POS])
         negative = int(s[_S_CHARGE_NEG])
         s[_S_CLOSE_PERIOD] = s[_S_CHARGE_POS] = s[_S_CHARGE_NEG] = 0
+        if close == _DISCARD_PERIOD:
+            positive = negative = 0
         net = positive - negative if positive >= negative else negative - positive
         total = positive + negative
         # net/total > permille/1000, in integers without a product near 2**31
@@ -260,31 +268,32 @@ def check_readings(slots, current_ua: int, electrode_mv: int) -> int:
         s[S_READING_OK] = 1
         return _NONE
     v_abs = electrode_mv if electrode_mv >= 0 else 0 - electrode_mv
-    # current missing although the source is not at its compliance limit
-    missing = i_abs * 4 < last_abs and v_abs < int(s[_L_POOR_CONTACT_MV])
-    # a load below MIN_LOAD_OHM is a short or a dead voltage sense
-    too_low = i_abs >= sense_min_ua and v_abs * 1000 < i_abs * int(s[_L_MIN_LOAD_OHM])
-    implausible_ms = int(s[_L_IMPLAUSIBLE_MS])
-    if missing or too_low:
+    # current missing although the source is not at its compliance limit: it may hide a real
+    # over-current, act in 3 ms
+    if i_abs * 4 < last_abs and v_abs < int(s[_L_POOR_CONTACT_MV]):
         s[_S_IMPLAUSIBLE] += 1
-        # current missing below compliance may hide a real over-current: act in 3 ms
-        if int(s[_S_IMPLAUSIBLE]) >= (_MISSING_CURRENT_TICKS if missing else implausible_ms):
+        if int(s[_S_IMPLAUSIBLE]) >= _MISSING_CURRENT_TICKS:
             return _SENSE_FAULT
         return _NONE
     s[_S_IMPLAUSIBLE] = 0
-    # the electrode voltage must follow the current's sign; with skin capacitance it lags,
-    # but a live sense moves towards it, a stuck one does not
-    if i_abs >= sense_min_ua and (
+    # the voltage sense must be alive: a load below MIN_LOAD_OHM (a short, or a dead sense),
+    # or a voltage of the wrong sign, is judged by whether the voltage moves. An R||C load's
+    # voltage lags the current but moves towards it at I/C or faster; a stuck sense does not.
+    too_low = i_abs >= _SHORT_CHECK_MIN_UA and v_abs * 1000 < i_abs * int(s[_L_MIN_LOAD_OHM])
+    wrong_sign = v_abs >= _VSENSE_SIGN_MIN_MV and (
         (electrode_mv > 0 and current_ua <= 0) or (electrode_mv <= 0 and current_ua > 0)
-    ):
+    )
+    if i_abs >= sense_min_ua and (too_low or wrong_sign):
         if not s[_S_VSENSE_WRONG]:
             s[_S_VSENSE_FIRST] = electrode_mv + _VSENSE_BIAS_MV
         s[_S_VSENSE_WRONG] += 1
-        moved = electrode_mv + _VSENSE_BIAS_MV - int(s[_S_VSENSE_FIRST])
-        if moved < 0:
-            moved = 0 - moved
-        if int(s[_S_VSENSE_WRONG]) >= implausible_ms and moved < _VSENSE_MOVE_MV:
-            return _SENSE_FAULT
+        if int(s[_S_VSENSE_WRONG]) >= int(s[_L_IMPLAUSIBLE_MS]):
+            moved = electrode_mv + _VSENSE_BIAS_MV - int(s[_S_VSENSE_FIRST])
+            if moved < 0:
+                moved = 0 - moved
+            if moved < _VSENSE_MOVE_MV:
+                return _SENSE_FAULT
+            s[_S_VSENSE_WRONG] = 0  # it moves: judge the next stretch afresh
     else:
         s[_S_VSENSE_WRONG] = 0
     s[S_READING_OK] = 1
