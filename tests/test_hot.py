@@ -28,3 +28,5 @@ def test_indices_read_across_modules_agree():
     assert contact._SUP_READING_OK == supervisor.S_READING_OK
     assert contact._SUP_LAST_MAG == supervisor.S_LAST_MAG
     assert app._WAVE_PERIOD_DONE == waveform.S_PERIOD_DONE
+    assert app._WAVE_INDEX == waveform._S_INDEX
+    assert app._WAVE_WAIT_PERIOD_END == waveform.S_WAIT_PERIOD_END

@@ -279,13 +279,16 @@ def test_bench_runs_a_fixed_waveform_under_the_safety_rules(dev):
     assert _peak_over(dev, 3000) <= allowed_peak_ua(450)
     assert dev.request({"cmd": "status"})["bench"] == {"shape": "square", "hz": 100.0, "ua": 450}
     assert _peak_over(dev, 200) >= 440
-    # a settings change (here: the button's level step) ends bench mode, the program comes back
-    dev.request({"cmd": "set", "level": 1})
-    assert dev.app.bench_ua == 0 and _peak_over(dev, 2000) <= allowed_peak_ua(80)
+    # a settings change ends bench mode at the end of the period (100 Hz: 10 ms), the program
+    # comes back
+    assert dev.request({"cmd": "set", "level": 1})["ok"] is True
+    assert dev.request({"cmd": "status"})["bench"] is None
+    dev.step(10)
+    assert _peak_over(dev, 2000) <= allowed_peak_ua(80)
     assert dev.request({"cmd": "bench", "shape": "sine", "hz": 33.3, "ua": 120})["hz"] == 33.333
     dev.request({"cmd": "stop"})
-    dev.step(600)
-    assert dev.app.state == 0 and dev.app.bench_ua == 0
+    dev.step(RAMP_DOWN_MS + 100)
+    assert dev.request({"cmd": "status"})["state"] == "OFF"
 
 
 # --- the built-in protocol scenario on both runtimes ------------------------------------------

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from roller import hot, programs
+from roller import hot, limits, programs, waveform
 from roller.envelope import Envelope
 from roller.waveform import Waveform, next_setpoint_ua
 
@@ -82,10 +82,41 @@ def test_balance_holds_while_the_amplitude_ramps():
     assert (np.diff(peaks) > 0).all()  # and it does ramp
 
 
-def test_restart_starts_a_fresh_positive_half():
+def test_a_cut_in_the_first_half_restarts_with_the_half_that_pays_it_back():
     wave, _ = _periods(programs.SQUARE, 10, n_periods=1)
-    for _ in range(17):
+    for _ in range(17):  # the dead tick, then 16 ticks at +100 uA
         _next(wave, 100, 15, False)
     wave.restart()
+    assert wave.carry_ua_ms == 1600
     assert _next(wave, 100, 15, False) == 0  # the dead tick
-    assert _next(wave, 100, 15, False) == 100
+    assert _next(wave, 100, 15, False) == -100
+
+
+def test_cuts_anywhere_never_leave_more_than_one_half_period_of_charge():
+    """Every cut, at any tick and any amplitude, is paid back by the next periods' order: the
+    net charge (the sum of every setpoint) stays within one half-period at the peak."""
+    wave = Waveform()
+    wave.configure(programs.SQUARE, 10)
+    rng = np.random.default_rng(7)
+    net_ua_ms = 0
+    worst_ua_ms = 0
+    for _ in range(300):
+        amplitude = int(rng.integers(15, 400))
+        for _ in range(int(rng.integers(1, 250))):
+            net_ua_ms += _next(wave, amplitude, 15, False)
+            worst_ua_ms = max(worst_ua_ms, abs(net_ua_ms))
+        wave.restart()
+        assert wave.carry_ua_ms == net_ua_ms  # the generator's account is the output's
+    assert worst_ua_ms <= 400 * wave.half
+
+
+def test_short_periods_get_an_enable_test_tick_every_50_ms():
+    wave, samples = _periods(programs.SQUARE, 250, n_periods=100)  # 400 ms of 4-tick periods
+    zeros = np.flatnonzero(samples == 0)
+    # after 50 ms without a zero tick, the next period begins with one (4-tick periods: + 6 ms)
+    assert len(zeros) >= 2 * 7 and np.diff(zeros[::2]).max() <= limits.ENABLE_CHECK_PERIOD_MS + 6
+    assert samples.sum() == 0  # each zero tick has its mirror
+
+
+def test_the_enable_test_interval_is_the_limits_one():
+    assert waveform._ENABLE_TEST_MS == limits.ENABLE_CHECK_PERIOD_MS

@@ -49,6 +49,7 @@ _A_CAP_UA = const(6)  # peak current of the program and level (or bench)
 _A_BUTTON_BUSY = const(7)  # 1 while the button has something to debounce or time
 # roller.waveform's slots: the tick closing a period, and work waiting for it (tests/test_hot.py
 # checks)
+_WAVE_INDEX = const(57)
 _WAVE_PERIOD_DONE = const(61)
 _WAVE_WAIT_PERIOD_END = const(64)
 # slots 0-3 of roller.hot: board.sample() fills them (docs/board.md)
@@ -74,7 +75,7 @@ _CONTACT_LOST = const(4)
 _LOW_BATTERY_SIGNAL_MS = const(3000)
 _CHARGED_MV = const(4150)
 _RUN_BRIGHTNESS_PER_LEVEL = const(51)  # levels 1-5: 51..255
-_STOP_MARGIN_MS = const(50)  # a ramp-down's backstop: RAMP_DOWN_MS + two periods + this
+_STOP_MARGIN_MS = const(50)  # a ramp-down's backstop: RAMP_DOWN_MS + one period + this
 
 
 class App:
@@ -210,7 +211,7 @@ class App:
             if self.pending is not None:
                 # a ramp-down ends at a period's end (_period_end); should it not, this does
                 self.stopping_ms += _SLOW_MS
-                if self.stopping_ms >= RAMP_DOWN_MS + 4 * self.wave.half + _STOP_MARGIN_MS:
+                if self.stopping_ms >= RAMP_DOWN_MS + 2 * self.wave.half + _STOP_MARGIN_MS:
                     self._cut()
                     self.dispatch(ui.RAMPED_DOWN)
         elif state == _DONE:
@@ -421,7 +422,10 @@ class App:
             return  # already stopping: nothing cancels a ramp-down
         self.pending = target
         self.stopping_ms = 0
-        self.envelope.ramp_to(0)
+        # the ramp leaves a period's time to close the last one: OFF/DONE within RAMP_DOWN_MS
+        # (or one period, for periods longer than that)
+        period_ms = 2 * self.wave.half
+        self.envelope.ramp_to(0, RAMP_DOWN_MS - period_ms if period_ms < RAMP_DOWN_MS - 2 else 2)
         self.slots[_WAVE_WAIT_PERIOD_END] = 1
 
     def _cut(self):
@@ -504,6 +508,10 @@ def _control_tick(app, slots, tables, sample, write):
         if int(a[_A_SLOW_MS]) >= _SLOW_MS:
             a[_A_SLOW_MS] = 0
             app._slow_tick()
+        # work waiting for a period's end, before the next period's first tick: its state event
+        # lands on the tick whose output it describes
+        if a[_WAVE_WAIT_PERIOD_END] and a[_WAVE_INDEX] == 0:
+            app._period_end()
         # outputs, for the state the events above left
         state = int(a[_A_STATE])
         if state >= _STANDBY and state <= _PAUSED:
@@ -513,10 +521,7 @@ def _control_tick(app, slots, tables, sample, write):
             else:
                 setpoint_ua = int(next_setpoint_ua(slots, tables, PROBE_UA, PROBE_UA, False))
                 confirmed = False
-            period_done = int(a[_WAVE_PERIOD_DONE])
-            drive_output(slots, write, setpoint_ua, int(a[_A_CAP_UA]), confirmed, period_done)
-            if period_done and a[_WAVE_WAIT_PERIOD_END]:
-                app._period_end()
+            drive_output(slots, write, setpoint_ua, int(a[_A_CAP_UA]), confirmed, int(a[_WAVE_PERIOD_DONE]))
         elif state == _OFF or state == _DONE:  # noqa: SIM109
             idle_output(slots, write)  # output off, enable switch under test now and then
         elif state != _SELFTEST:
