@@ -3,7 +3,7 @@
 Viper cannot fold another module's constants, so a module that reads another's slot repeats
 its index; these tests keep the copies honest.
 """
-from roller import app, contact, envelope, hot, supervisor, waveform
+from roller import app, contact, envelope, hot, limits, supervisor, waveform
 
 MODULES = (app, supervisor, contact, envelope, waveform)
 
@@ -28,5 +28,7 @@ def test_indices_read_across_modules_agree():
     assert contact._SUP_READING_OK == supervisor.S_READING_OK
     assert contact._SUP_LAST_MAG == supervisor.S_LAST_MAG
     assert app._WAVE_PERIOD_DONE == waveform.S_PERIOD_DONE
+    assert contact._LIFTOFF_READINGS == limits.LIFTOFF_READINGS
+    assert contact._OPEN_CIRCUIT_UA == limits.OPEN_CIRCUIT_UA
     assert app._WAVE_INDEX == waveform._S_INDEX
     assert app._WAVE_WAIT_PERIOD_END == waveform.S_WAIT_PERIOD_END

@@ -11,14 +11,15 @@ from roller.limits import (
     CONTACT_CONFIRM_OHM,
     IMPEDANCE_MIN_UA,
     LIFTOFF_OHM,
-    LIFTOFF_READINGS,
-    OPEN_CIRCUIT_UA,
     POOR_CONTACT_MV,
 )
 from roller import hot
 
 OPEN_OHM = const(1_000_000_000)  # what an open circuit reads as
-_FALLING_MV = const(16)  # a voltage falling by more than the sense noise in one tick
+# roller.limits' values (tests/test_hot.py checks): viper folds only a module's own constants
+_LIFTOFF_READINGS = const(2)
+_OPEN_CIRCUIT_UA = const(2)
+_VOLTAGE_MOVE_MV = const(40)  # a voltage moved by more than the sense noise (+-16 mV a reading)
 # what update_contact() returns, besides 0 (no contact): 1-3 mean confirmed
 CONFIRMED = const(1)
 LIMITED = const(2)  # confirmed, but the compliance voltage limits the current: a poor contact
@@ -32,8 +33,8 @@ _SUP_LAST_MAG = const(9)
 
 # slots 38-51 of roller.hot
 REGION = (38, 52)
-_S_LAST_MV = const(38)  # |electrode voltage| of the last reading
-_S_LAST_COMMANDED_UA = const(39)  # the current that reading was judged against
+_S_LAST_MV = const(38)  # 2 x |electrode voltage| of the last reading, + 1 if negative
+_S_LAST_COMMANDED_UA = const(39)  # the current the last reading was judged against
 _S_CONFIRMED = const(40)
 _S_OHM = const(41)
 _S_POOR = const(42)  # current-limited by the compliance voltage
@@ -42,9 +43,9 @@ _S_HIGH_READINGS = const(44)
 _L_CONFIRM_MS = const(45)
 _L_CONFIRM_OHM = const(46)
 _L_LIFTOFF_OHM = const(47)
-_L_LIFTOFF_READINGS = const(48)
+_S_TRUSTED_OHM = const(48)  # the last impedance read while the voltage did not lag
 _L_IMPEDANCE_MIN_UA = const(49)
-_L_OPEN_CIRCUIT_UA = const(50)
+_S_PEAK_MV = const(50)  # peak |electrode voltage| since its sign last changed
 _L_POOR_CONTACT_MV = const(51)
 
 
@@ -57,9 +58,7 @@ class Contact:
         slots[_L_CONFIRM_MS] = CONTACT_CONFIRM_MS
         slots[_L_CONFIRM_OHM] = CONTACT_CONFIRM_OHM
         slots[_L_LIFTOFF_OHM] = LIFTOFF_OHM
-        slots[_L_LIFTOFF_READINGS] = LIFTOFF_READINGS
         slots[_L_IMPEDANCE_MIN_UA] = IMPEDANCE_MIN_UA
-        slots[_L_OPEN_CIRCUIT_UA] = OPEN_CIRCUIT_UA
         slots[_L_POOR_CONTACT_MV] = POOR_CONTACT_MV
         self.slots = slots
 
@@ -90,19 +89,30 @@ def update_contact(slots, current_ua: int, electrode_mv: int) -> int:
     if not s[_SUP_READING_OK]:
         return KEPT if s[_S_CONFIRMED] else 0
     commanded_ua = int(s[_SUP_LAST_MAG])
+    # skin with capacitance: while its voltage lags the current (of the other sign, fallen from
+    # its peak, or not rising while the current falls), v/i overstates the impedance; while
+    # the voltage rises it reads R or less, as on a resistive load. A lagging reading counts
+    # for no more than the last one taken without lag: a lift-off still reads high at once.
+    lagging = (electrode_mv < 0 and current_ua > 0) or (electrode_mv > 0 and current_ua < 0)
     if current_ua < 0:
         current_ua = 0 - current_ua
+    sign_v = 0
     if electrode_mv < 0:
         electrode_mv = 0 - electrode_mv
-    # a falling current into skin with capacitance: the voltage lags, so v/i overstates the
-    # impedance (it reads R or less while the voltage rises or holds)
-    lagging = commanded_ua < int(s[_S_LAST_COMMANDED_UA]) and (
-        electrode_mv + _FALLING_MV < int(s[_S_LAST_MV])
-    )
-    s[_S_LAST_MV] = electrode_mv
-    s[_S_LAST_COMMANDED_UA] = commanded_ua
+        sign_v = 1
     at_compliance = electrode_mv >= int(s[_L_POOR_CONTACT_MV])
-    open_circuit_ua = int(s[_L_OPEN_CIRCUIT_UA])
+    last_mv = int(s[_S_LAST_MV]) >> 1
+    if sign_v != int(s[_S_LAST_MV]) & 1 or electrode_mv > int(s[_S_PEAK_MV]):
+        s[_S_PEAK_MV] = electrode_mv
+    elif electrode_mv + _VOLTAGE_MOVE_MV < int(s[_S_PEAK_MV]):
+        lagging = True  # fallen from its peak
+    if electrode_mv <= last_mv + _VOLTAGE_MOVE_MV and not at_compliance and (
+        commanded_ua < int(s[_S_LAST_COMMANDED_UA])
+    ):
+        lagging = True  # the current falls, the voltage does not follow at once
+    s[_S_LAST_MV] = (electrode_mv << 1) | sign_v
+    s[_S_LAST_COMMANDED_UA] = commanded_ua
+    open_circuit_ua = _OPEN_CIRCUIT_UA
     if commanded_ua < int(s[_L_IMPEDANCE_MIN_UA]) or (
         current_ua < open_circuit_ua and not at_compliance
     ):
@@ -113,17 +123,19 @@ def update_contact(slots, current_ua: int, electrode_mv: int) -> int:
                 s[_S_CONFIRMED] = 1
         return CONFIRMED if s[_S_CONFIRMED] else 0
     ohm = OPEN_OHM if current_ua < open_circuit_ua else electrode_mv * 1000 // current_ua
+    if ohm == OPEN_OHM or not lagging:
+        s[_S_TRUSTED_OHM] = ohm
+    elif ohm > int(s[_S_TRUSTED_OHM]):
+        ohm = int(s[_S_TRUSTED_OHM])
     s[_S_OHM] = ohm
     poor = at_compliance and current_ua * 10 < commanded_ua * 9
     s[_S_POOR] = 1 if poor else 0
-    if lagging and ohm != OPEN_OHM and ohm > int(s[_L_CONFIRM_OHM]):
-        return KEPT if s[_S_CONFIRMED] else 0  # no verdict on a lagging voltage
     if ohm > int(s[_L_LIFTOFF_OHM]):
         s[_S_GOOD_MS] = 0
         s[_S_HIGH_READINGS] += 1
         # an open circuit is unambiguous; a high reading needs a second to rule out noise
         if s[_S_CONFIRMED] and (
-            ohm == OPEN_OHM or int(s[_S_HIGH_READINGS]) >= int(s[_L_LIFTOFF_READINGS])
+            ohm == OPEN_OHM or int(s[_S_HIGH_READINGS]) >= _LIFTOFF_READINGS
         ):
             s[_S_CONFIRMED] = 0
             return LOST
