@@ -600,7 +600,8 @@ def test_hold_ending_on_both_runtimes(sim, runtime):
     events = sim(scenario("ending", 7, [{"t": 4.03, "button": "hold"}], level=5), runtime=runtime)
     ua = current_ua(events)
     start = last_period_start_ms(ua, ms(4.03 + HOLD_FIRES_S))
-    assert abs(net_ua_ms(ua, start)) <= 100, net_ua_ms(ua, start)
+    assert abs(net_ua_ms(ua, start)) <= 100, "lift hold on %s: %d uA*ms net from the period start at %d ms" % (
+        runtime, net_ua_ms(ua, start), start)
 
 
 # === 8. skin capacitance ======================================================================
@@ -695,5 +696,6 @@ def test_enable_stuck_on_in_250_hz_bench_on_both_runtimes(sim, runtime):
                                               {"t": 3.0, "fault": "enable_stuck_on"}], start=None),
                  runtime=runtime)
     tripped = first(events, "fault")
-    assert tripped is not None and tripped["code"] == "OUTPUT_STUCK"
+    assert tripped is not None and tripped["code"] == "OUTPUT_STUCK", "250 Hz bench on %s: %s" % (
+        runtime, faults(events))
     assert ms(tripped["t"]) - ms(3.0) <= 60
