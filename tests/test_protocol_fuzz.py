@@ -101,9 +101,11 @@ class Lockstep:
         self.dir = tempfile.mkdtemp(prefix="roller-fuzz-")
         self.a = Device(self.dir + "/a", skin_ohm=skin_ohm)
         self.b = Device(self.dir + "/b", skin_ohm=skin_ohm)
-        self.bench_ua = 0  # the last bench current A accepted ...
-        self.asked_ua = 0  # ... and the one asked for by the line in flight
-        self.cap_ua = 0
+        self.asked_ua = 0  # the bench current asked for by the line in flight
+        # (ms, cap) of every cap accepted: a change applies at the end of the period running,
+        # so an older cap may hold for up to one period (2 s at 0.5 Hz)
+        self.caps = [(0, level_cap_ua(1, programs.PROGRAMS[0][3]))]
+        self.now_ms = 0
         self.lines = 0
         if start:
             self.both(b'{"cmd": "start"}')
@@ -123,7 +125,8 @@ class Lockstep:
         n_text = len(a.text)
         n_resp = len(a.responses())
         request, _ = parse(line)
-        self.asked_ua = request.get("ua") if request and request.get("cmd") == "bench" else 0
+        asked = request.get("ua") if isinstance(request, dict) and request.get("cmd") == "bench" else 0
+        self.asked_ua = asked if isinstance(asked, int) else 0
         a.send(line)
         a.step(1, self.check)
         new = a.responses()[n_resp:]
@@ -135,8 +138,11 @@ class Lockstep:
             text.encode("ascii")
         if response["ok"]:
             b.send(line)
+            s = a.app.settings
             if request["cmd"] == "bench":
-                self.bench_ua = request["ua"]
+                self.caps.append((self.now_ms, min(request["ua"], HARD_MAX_UA)))
+            elif request["cmd"] == "set":
+                self.caps.append((self.now_ms, level_cap_ua(s.level, programs.PROGRAMS[s.program][3])))
         self.asked_ua = 0
         b.step(1)
         self.compare()
@@ -149,16 +155,16 @@ class Lockstep:
             self.compare()
 
     def check(self, dev):
-        """Caps (R1) on A after every ms, whatever it was sent."""
-        app = dev.app
+        """Caps (R1) on A after every ms, whatever it was sent: the newest cap accepted, or one
+        accepted within the last period."""
+        self.now_ms += 1
         ua = abs(dev.model.delivered_ua)
         assert ua <= HARD_MAX_UA
-        s = app.settings
-        assert app.bench_ua in (0, self.bench_ua, self.asked_ua)
-        cap = app.bench_ua or level_cap_ua(s.level, programs.PROGRAMS[s.program][3])
-        # a cap lowered by a command this ms applies from the next write on
-        assert ua <= allowed_peak_ua(max(cap, self.cap_ua)), (ua, cap, self.cap_ua)
-        self.cap_ua = cap
+        caps = self.caps
+        # a cap replaced at `replaced_ms` may still run for one period after that
+        recent = [caps[i][1] for i in range(len(caps) - 1) if self.now_ms - caps[i + 1][0] <= 2 * 1000 + 2]
+        cap = max(recent + [caps[-1][1], self.asked_ua])
+        assert ua <= allowed_peak_ua(cap), (ua, cap)
 
     def compare(self):
         a, b = self.a, self.b
