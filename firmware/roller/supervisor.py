@@ -33,8 +33,7 @@ from roller.limits import (
 
 _ENABLE_LEAK_UA = const(8)  # current through an open enable switch: it is not open
 _VSENSE_MOVE_MV = const(40)  # a live electrode voltage moves this in IMPLAUSIBLE_MS (noise: 32)
-_VSENSE_SIGN_MIN_MV = const(50)  # below this an R||C load's lagging voltage may have any sign
-_SHORT_CHECK_MIN_UA = const(40)  # below this a 1 kOhm load's voltage is lost in the noise
+_SHORT_CHECK_MIN_UA = const(20)  # below this a 1 kOhm load's voltage is lost in the noise (+-16 mV)
 _VSENSE_BIAS_MV = const(1 << 16)  # stored electrode voltages are offset: slots are unsigned
 _BALANCE_MIN_CHARGE = const(2000)  # uA*ms per period below which the ratio is only noise
 _MISSING_CURRENT_TICKS = const(3)
@@ -280,9 +279,7 @@ def check_readings(slots, current_ua: int, electrode_mv: int) -> int:
     # or a voltage of the wrong sign, is judged by whether the voltage moves. An R||C load's
     # voltage lags the current but moves towards it at I/C or faster; a stuck sense does not.
     too_low = i_abs >= _SHORT_CHECK_MIN_UA and v_abs * 1000 < i_abs * int(s[_L_MIN_LOAD_OHM])
-    wrong_sign = v_abs >= _VSENSE_SIGN_MIN_MV and (
-        (electrode_mv > 0 and current_ua <= 0) or (electrode_mv <= 0 and current_ua > 0)
-    )
+    wrong_sign = (electrode_mv > 0 and current_ua <= 0) or (electrode_mv <= 0 and current_ua > 0)
     if i_abs >= sense_min_ua and (too_low or wrong_sign):
         if not s[_S_VSENSE_WRONG]:
             s[_S_VSENSE_FIRST] = electrode_mv + _VSENSE_BIAS_MV
