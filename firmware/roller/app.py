@@ -405,7 +405,8 @@ class App:
         slots = self.slots
         slots[_WAVE_WAIT_PERIOD_END] = 0
         if self.pending is not None:
-            if self.envelope.now_na == 0:
+            # a period of RAMP_DOWN_MS or more has no room for a ramp: its end is the stop
+            if self.envelope.now_na == 0 or 2 * self.wave.half >= RAMP_DOWN_MS:
                 self.dispatch(ui.RAMPED_DOWN)
             else:
                 slots[_WAVE_WAIT_PERIOD_END] = 1
@@ -424,8 +425,8 @@ class App:
         self.stopping_ms = 0
         # the ramp leaves a period's time to close the last one: OFF/DONE within RAMP_DOWN_MS
         # (or one period, for periods longer than that)
-        period_ms = 2 * self.wave.half
-        self.envelope.ramp_to(0, RAMP_DOWN_MS - period_ms if period_ms < RAMP_DOWN_MS - 2 else 2)
+        down_ms = RAMP_DOWN_MS - 2 * self.wave.half
+        self.envelope.ramp_to(0, down_ms if down_ms >= 2 else 2)
         self.slots[_WAVE_WAIT_PERIOD_END] = 1
 
     def _cut(self):
