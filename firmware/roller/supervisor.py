@@ -81,6 +81,7 @@ _L_POOR_CONTACT_MV = const(33)
 _L_MIN_LOAD_OHM = const(34)
 _L_IMPLAUSIBLE_MS = const(35)
 _L_ENABLE_CHECK_MS = const(36)
+_S_PERIOD_AT_COMPLIANCE = const(37)  # 1 when a reading of this period hit the compliance voltage
 
 
 class Supervisor:
@@ -244,6 +245,9 @@ def check_readings(slots, current_ua: int, electrode_mv: int) -> int:
         s[_S_CHARGE_POS] += current_ua
     else:
         s[_S_CHARGE_NEG] += i_abs
+    v_abs = electrode_mv if electrode_mv >= 0 else 0 - electrode_mv
+    if v_abs >= int(s[_L_POOR_CONTACT_MV]):
+        s[_S_PERIOD_AT_COMPLIANCE] = 1
     if int(s[_S_CHARGE_POS]) + int(s[_S_CHARGE_NEG]) > _CHARGE_SUMS_MAX:
         # no period closes while the output is off: sense noise must not run the sums to 2**31
         s[_S_CHARGE_POS] = 0
@@ -252,9 +256,12 @@ def check_readings(slots, current_ua: int, electrode_mv: int) -> int:
     if close:
         positive = int(s[_S_CHARGE_POS])
         negative = int(s[_S_CHARGE_NEG])
-        s[_S_CLOSE_PERIOD] = s[_S_CHARGE_POS] = s[_S_CHARGE_NEG] = 0
-        if close == _DISCARD_PERIOD:
+        # at the compliance voltage the load, not the source, sets the current: skin capacitance
+        # makes the halves differ for a period (the voltage is clamped both ways, so it cannot
+        # build up); polarity is still checked on every reading
+        if close == _DISCARD_PERIOD or s[_S_PERIOD_AT_COMPLIANCE]:
             positive = negative = 0
+        s[_S_CLOSE_PERIOD] = s[_S_CHARGE_POS] = s[_S_CHARGE_NEG] = s[_S_PERIOD_AT_COMPLIANCE] = 0
         net = positive - negative if positive >= negative else negative - positive
         total = positive + negative
         # net/total > permille/1000, in integers without a product near 2**31
@@ -266,7 +273,6 @@ def check_readings(slots, current_ua: int, electrode_mv: int) -> int:
     if last_abs < sense_min_ua:
         s[S_READING_OK] = 1
         return _NONE
-    v_abs = electrode_mv if electrode_mv >= 0 else 0 - electrode_mv
     # current missing although the source is not at its compliance limit: it may hide a real
     # over-current, act in 3 ms
     if i_abs * 4 < last_abs and v_abs < int(s[_L_POOR_CONTACT_MV]):
