@@ -45,7 +45,7 @@ class ScriptedDevice:
     def request(self, obj, timeout_s=3.0):
         cmd = obj["cmd"]
         if cmd == "info":
-            return {"ok": True, "board": "sim", "fw": "0.3.0"}
+            return {"ok": True, "board": "sim", "fw": "0.4.0"}
         if cmd == "log":  # bad == "log": a fault appears during the run
             self.logs = getattr(self, "logs", 0) + 1
             new = self.bad == "log" and self.logs > 1
