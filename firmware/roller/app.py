@@ -92,6 +92,9 @@ class App:
             self.settings.update({key: self.store.settings[key]})
         self.envelope = Envelope(slots)
         self.wave = Waveform(slots)
+        if self.store.run_negative_first is not None:
+            # a power cut may have left charge of the last RUN's first sign: begin with the other
+            self.wave.carry_ua_ms = -1 if self.store.run_negative_first else 1
         self.contact = Contact(slots)
         self.button = Button()
         self.led = LedPlayer(board)
@@ -112,6 +115,7 @@ class App:
         self.fault = faults.NONE
         self.pending = None  # OFF or DONE while ramping down towards it
         self.stopping_ms = 0  # time since the ramp-down began
+        self.stop_period_ends = 0  # period ends left until the ramp-down must end
         self.low_battery_signal_ms = 0
         self.low_battery = False
         self.timer_ms = 0  # idle time in STANDBY/PAUSED, time in DONE
@@ -277,6 +281,7 @@ class App:
         sup = self.supervisor
         if state == ui.RUN:
             self.envelope.ramp_to(self.cap_ua if self.pending is None else 0)
+            self.store.note_run_polarity(self.wave.negative_first())
         elif state == ui.SELFTEST:
             sup.clear_latch()  # switched off and on: the self-test decides
             self.fault = faults.NONE
@@ -405,9 +410,9 @@ class App:
         slots = self.slots
         slots[_WAVE_WAIT_PERIOD_END] = 0
         if self.pending is not None:
-            # a period of RAMP_DOWN_MS or more has no room for a ramp: its end is the stop
-            if self.envelope.now_na == 0 or 2 * self.wave.half >= RAMP_DOWN_MS:
-                self.dispatch(ui.RAMPED_DOWN)
+            self.stop_period_ends -= 1
+            if self.envelope.now_na == 0 or self.stop_period_ends <= 0:
+                self.dispatch(ui.RAMPED_DOWN)  # at the deadline what is left steps to zero
             else:
                 slots[_WAVE_WAIT_PERIOD_END] = 1
             return
@@ -423,10 +428,16 @@ class App:
             return  # already stopping: nothing cancels a ramp-down
         self.pending = target
         self.stopping_ms = 0
-        # the ramp leaves a period's time to close the last one: OFF/DONE within RAMP_DOWN_MS
-        # (or one period, for periods longer than that)
-        down_ms = RAMP_DOWN_MS - 2 * self.wave.half
-        self.envelope.ramp_to(0, down_ms if down_ms >= 2 else 2)
+        # OFF/DONE at the last period end within RAMP_DOWN_MS (the first one, for periods longer
+        # than that); the envelope reaches zero on the last first-half tick before it
+        half = self.wave.half
+        period = 2 * half
+        index = self.wave.index  # 0: a period ends now
+        to_end_ms = period - index if index else 0
+        later = (RAMP_DOWN_MS - to_end_ms) // period if to_end_ms <= RAMP_DOWN_MS else 0
+        self.stop_period_ends = later + 1
+        steps = (half - index if 0 < index < half else 0) + later * half
+        self.envelope.ramp_to(0, 2 * steps if steps else 2)
         self.slots[_WAVE_WAIT_PERIOD_END] = 1
 
     def _cut(self):

@@ -80,6 +80,9 @@ class Store:
         self.stim_s = 0
         self.last_fault = ""
         self.log = []  # [boot, ms since boot, code], oldest first
+        # 1 when the last RUN's periods began with the negative half (None: no RUN yet). A power
+        # cut leaves charge of that sign; the next boot begins with the other (docs/safety.md)
+        self.run_negative_first = None
         self.skipped = 0  # records found torn or corrupt at boot
         self.writes = 0
         self.dirty = False
@@ -109,12 +112,21 @@ class Store:
             self.stim_s = best["stim_s"]
             self.last_fault = best["last_fault"]
             self.log = best["log"]
+            negative_first = best.get("neg_first")
+            if _is_int(negative_first) and negative_first in (0, 1):
+                self.run_negative_first = negative_first
 
     # --- changes (cheap: they may come from the control tick) ----------------------------------
     def add_session(self, stim_ms):
         if stim_ms > 0:
             self.sessions += 1
             self.stim_s += (stim_ms + 500) // 1000
+            self.dirty = True
+
+    def note_run_polarity(self, negative_first):
+        """A RUN begins; stored when its first half's sign differs from the last one's."""
+        if negative_first != self.run_negative_first:
+            self.run_negative_first = negative_first
             self.dirty = True
 
     def add_fault(self, code, ms):
@@ -148,7 +160,7 @@ class Store:
 
     def snapshot(self, settings):
         """The document a write stores now."""
-        return {
+        doc = {
             "seq": self.seq,
             "boot": self.boot,
             "settings": settings,
@@ -157,3 +169,6 @@ class Store:
             "last_fault": self.last_fault,
             "log": self.log,
         }
+        if self.run_negative_first is not None:
+            doc["neg_first"] = self.run_negative_first
+        return doc

@@ -155,6 +155,7 @@ def halt_output(slots, write):
     s = ptr32(slots)
     s[_S_LAST_MAG] = 0
     s[_S_ENABLE_TEST] = 0
+    s[_S_VSENSE_WRONG] = 0  # no current: nothing to judge the voltage sense by
 
 
 @micropython.viper
@@ -224,6 +225,9 @@ def check_readings(slots, current_ua: int, electrode_mv: int) -> int:
         if i_abs >= _ENABLE_LEAK_UA:
             return _OUTPUT_STUCK
         s[S_READING_OK] = 1
+        # a zero tick inside a doubtful stretch: its time counts (a 10 ms half holds 9 readings)
+        if s[_S_VSENSE_WRONG] and _vsense_stuck(slots, electrode_mv):
+            return _SENSE_FAULT
         return _NONE
     last_abs = int(s[_S_LAST_MAG])
     if i_abs > int(s[_S_ALLOWED]) or (
@@ -287,17 +291,29 @@ def check_readings(slots, current_ua: int, electrode_mv: int) -> int:
     too_low = i_abs >= _SHORT_CHECK_MIN_UA and v_abs * 1000 < i_abs * int(s[_L_MIN_LOAD_OHM])
     wrong_sign = (electrode_mv > 0 and current_ua <= 0) or (electrode_mv <= 0 and current_ua > 0)
     if i_abs >= sense_min_ua and (too_low or wrong_sign):
-        if not s[_S_VSENSE_WRONG]:
-            s[_S_VSENSE_FIRST] = electrode_mv + _VSENSE_BIAS_MV
-        s[_S_VSENSE_WRONG] += 1
-        if int(s[_S_VSENSE_WRONG]) >= int(s[_L_IMPLAUSIBLE_MS]):
-            moved = electrode_mv + _VSENSE_BIAS_MV - int(s[_S_VSENSE_FIRST])
-            if moved < 0:
-                moved = 0 - moved
-            if moved < _VSENSE_MOVE_MV:
-                return _SENSE_FAULT
-            s[_S_VSENSE_WRONG] = 0  # it moves: judge the next stretch afresh
+        if _vsense_stuck(slots, electrode_mv):
+            return _SENSE_FAULT
     else:
         s[_S_VSENSE_WRONG] = 0
     s[S_READING_OK] = 1
     return _NONE
+
+
+@micropython.viper
+def _vsense_stuck(slots, electrode_mv: int) -> bool:
+    """One more ms of a doubtful electrode voltage: True once IMPLAUSIBLE_MS have passed without
+    it moving. An R||C load's voltage lags the current but moves towards it at I/C or faster; a
+    stuck sense does not move."""
+    s = ptr32(slots)
+    if not s[_S_VSENSE_WRONG]:
+        s[_S_VSENSE_FIRST] = electrode_mv + _VSENSE_BIAS_MV
+    s[_S_VSENSE_WRONG] += 1
+    if int(s[_S_VSENSE_WRONG]) < int(s[_L_IMPLAUSIBLE_MS]):
+        return False
+    moved = electrode_mv + _VSENSE_BIAS_MV - int(s[_S_VSENSE_FIRST])
+    if moved < 0:
+        moved = 0 - moved
+    if moved < _VSENSE_MOVE_MV:
+        return True
+    s[_S_VSENSE_WRONG] = 0  # it moves: judge the next stretch afresh
+    return False

@@ -90,6 +90,10 @@ class Waveform:
         slots[_S_BURST_ON] = burst_on if shape == BURST else 0
         slots[_S_BURST_OFF] = burst_off if shape == BURST else 0
 
+    def negative_first(self):
+        """1 when the periods begin with their negative half."""
+        return self.slots[_S_NEG_FIRST]
+
     def restart(self):
         """Begin a new period now. A period cut short leaves its net charge, carried: the
         next periods begin with the half that pays it back."""
