@@ -5,11 +5,12 @@ and write; every 10 ms the slower work (battery, timers, session, LED). service(
 the time left between ticks: serial requests and flash writes.
 
 While the waveform runs, what the user or a host chooses (level, program, bench, entering RUN,
-the end of a ramp-down) takes effect at the end of a period, so it never leaves net charge;
-`settings` hold what was asked, run_level and run_program what the output runs (and the trace
-shows). A ramp-down, once started, always ends in OFF or DONE (docs/safety.md). The tick is the hot path
-(docs/performance.md): viper over the shared slot array (roller.hot), few calls, no
-allocation. Nothing here imports machine: the board object is the only way out.
+the end of a ramp-down) takes effect at the end of a period, so it never leaves net charge:
+`settings` and `bench` hold what was asked, run_level, run_program and run_bench what the output
+runs (and the trace shows). A ramp-down, once started, always ends in OFF or DONE
+(docs/safety.md). The tick is the hot path (docs/performance.md): viper over the shared slot
+array (roller.hot), few calls, no allocation. Nothing here imports machine: the board object is
+the only way out.
 """
 import micropython
 from micropython import const
@@ -104,9 +105,8 @@ class App:
         self.last_selftest = None
         self.check_only = False  # serial `selftest`: back to OFF when it passes
         self.bench = None  # serial `bench` asked for: (shape, hz, ua), until a `set` or OFF
-        self.bench_ua = 0  # the bench waveform running: its cap (0 = a program runs)
-        self.bench_shape = 0
-        self.bench_hz = 0
+        self.run_bench = None  # the bench running, as asked
+        self.bench_ua = 0  # its cap (0: a program runs)
         self.run_level = self.settings.level  # what the output runs; settings may be ahead
         self.run_program = self.settings.program
         self._changes_waiting = False  # settings or bench asked for, for the next period end
@@ -297,7 +297,7 @@ class App:
             self.contact.reset()
             if state == ui.FAULT or state == ui.CHARGING:
                 sup.halt()
-            if self.bench is not None or self.bench_ua:  # bench mode ends with the session
+            if self.bench is not None or self.run_bench is not None:  # bench mode ends here
                 self.bench = None
                 self._changes_waiting = True
             if self._changes_waiting:  # the output is off: what was asked applies now
@@ -389,7 +389,7 @@ class App:
         self._changes_waiting = False
         s = self.settings
         self.run_level = s.level
-        if self.bench != self._running_bench() or s.program != self.run_program:
+        if self.bench != self.run_bench or s.program != self.run_program:
             self.run_program = s.program
             self.session.zones = programs.PROGRAMS[s.program][4]
             self._configure_wave()
@@ -400,9 +400,6 @@ class App:
             self.envelope.clip(self.cap_ua)
         if self.state == ui.RUN and self.pending is None:
             self.envelope.ramp_to(self.cap_ua)
-
-    def _running_bench(self):
-        return (self.bench_shape, self.bench_hz, self.bench_ua) if self.bench_ua else None
 
     def _period_end(self):
         """The waveform has closed a period and something waited for it: a ramp-down that has
@@ -459,8 +456,7 @@ class App:
             _, shape, hz, _, _ = programs.PROGRAMS[self.run_program]
             ua = 0
         self.wave.configure(shape, hz, programs.BURST_ON_PERIODS, programs.BURST_OFF_PERIODS)
-        self.bench_shape = shape
-        self.bench_hz = hz
+        self.run_bench = bench
         self.bench_ua = ua
         self._update_cap()
 
