@@ -76,7 +76,8 @@ def assert_safe(doc, events, end_ms=None, show=6):
     found = violations(doc, events, end_ms)
     if found:
         more = "" if len(found) <= show else "\n  ... and %d more" % (len(found) - show)
-        raise AssertionError("%d oracle violation(s):\n  %s%s" % (len(found), "\n  ".join(found[:show]), more))
+        listed = "\n  ".join(found[:show])
+        raise AssertionError("%d oracle violation(s):\n  %s%s" % (len(found), listed, more))
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -176,7 +177,8 @@ def check_fault_causes(tl):
             continue
         if code == "WATCHDOG" and tl.hang_before(t):
             continue
-        out.append((t, "fault %s without a cause (skin %s)%s" % (code, tl.skin_text(t), _near(tl, t - 200, t))))
+        context = _near(tl, t - 200, t)
+        out.append((t, "fault %s without a cause (skin %s)%s" % (code, tl.skin_text(t), context)))
     return out
 
 
@@ -260,21 +262,24 @@ def _rise_after(tl, t, stop):
 
 def check_ramps(tl):
     """R5 on each stretch of RUN at one cap: the amplitude never outruns 10 % of the cap per
-    100 ms (as tests/test_stateful.py's Checker.check_ramps), starting from the envelope just
-    before the stretch, so a step back to an old level shows too."""
+    100 ms (as tests/test_stateful.py's Checker.check_ramps did), starting from the amplitude
+    just before the stretch (peak over a period, or a burst cycle), so that a step back to an
+    old level shows too."""
     out = []
     for start, end in tl.run_segments:
-        cap = int(tl.cap_ua[start])
-        half = int(tl.half_ms[start])
-        window = 2 * half
-        lo = max(0, start - window)
-        envelope = _trailing_max(tl.abs_ua[lo:end], window).astype(float)[start - 1 - lo if start else 0:]
-        keep = envelope > PROBE_UA + 5
-        keep[0] = True  # the level before the stretch: where a step would start from
-        ahead = envelope[keep] - cap / 1000 * np.arange(len(envelope))[keep]
-        rises = ahead - np.minimum.accumulate(ahead)
         if (tl.hw_exempt[start:end] | tl.hang[start:end]).any():
             continue
+        cap = int(tl.cap_ua[start])
+        window = 2 * int(tl.half_ms[start])
+        lo = max(0, start - window)
+        envelope = _trailing_max(tl.abs_ua[lo:end], window)[start - lo:].astype(float)
+        before = int(tl.window_ms[start])
+        level_before = tl.abs_ua[max(0, start - before):start].max() if start else 0
+        envelope = np.concatenate([[level_before], envelope])
+        keep = envelope > PROBE_UA + 5
+        keep[0] = True  # where a step would start from
+        ahead = envelope[keep] - cap / 1000 * np.arange(len(envelope))[keep]
+        rises = ahead - np.minimum.accumulate(ahead)
         if rises.max() > cap * window / 1000 + PROBE_UA + 5:
             at = start - 1 + int(np.arange(len(envelope))[keep][int(rises.argmax())])
             out.append((at, "R5 ramp too steep in RUN (stretch from %d ms, cap %d uA): +%d uA over the "
@@ -296,15 +301,15 @@ def check_windows(tl):
     half = period // 2
     net = tl.q_cum[ends] - tl.q_cum[starts]
     total = tl.abs_cum[ends] - tl.abs_cum[starts]
-    # amplitude step: the largest lobe peak in the window less the smallest (a lobe is a run
-    # of one sign; its peak stands for the amplitude of its half period)
-    lobe_peak = tl.lobe_peak
+    # amplitude step: how much the peak over a period changes from the period before the
+    # window to the window and to the period after it (a steady but lopsided waveform has none)
     step = np.zeros(len(ends), dtype=np.int64)
     for p in np.unique(period):
         pick = period == p
-        high = _trailing_max(lobe_peak, int(p))
-        low = _trailing_min(np.where(lobe_peak > 0, lobe_peak, HARD_MAX_UA * 4), int(p), HARD_MAX_UA * 4)
-        step[pick] = np.maximum(high[ends[pick] - 1] - low[ends[pick] - 1], 0)
+        peak = np.concatenate([_trailing_max(tl.abs_ua, int(p)), np.zeros(int(p), dtype=np.int64)])
+        before, last = np.maximum(starts[pick] - 1, 0), ends[pick] - 1
+        seen = np.stack([peak[before], peak[last], peak[last + p]])
+        step[pick] = seen.max(axis=0) - seen.min(axis=0)
     cap = np.maximum(tl.cap_ua[starts], tl.cap_ua[ends - 1])
     divisor = np.where(tl.ramping_down[ends - 1], RAMP_DOWN_DIVISOR, RAMP_UP_DIVISOR)
     allowed = np.maximum(np.maximum(total * BALANCE_PERCENT // 100, half * half * cap // divisor),
@@ -346,12 +351,16 @@ def check_stretches(tl):
     stuck = np.maximum.reduceat(tl.injected["polarity_stuck"][nz].astype(np.int8), starts) > 0
     limit = half_max + STRETCH_SLACK_MS + np.where(stuck, POLARITY_STUCK_SLACK_MS, 0)
     hung = np.maximum.reduceat(tl.hang[nz].astype(np.int8), starts) > 0
+    # probe-level stretches are left to (c): open-circuit gaps swallow halves of the probe
+    strong = np.maximum.reduceat(tl.abs_ua[nz], starts) > PROBE_UA + PROBE_SLACK_UA
     out = []
-    for i in np.flatnonzero((lengths > limit) & ~hung):
+    for i in np.flatnonzero((lengths > limit) & ~hung & strong):
         a, b = int(first_ms[i]), int(last_ms[i])
-        out.append((a + int(limit[i]), "R3 (b) %d ms of %s current from %d to %d ms (half period %d ms, "
-                    "peak %d uA)%s" % (int(lengths[i]), "positive" if signs[starts[i]] > 0 else "negative",
-                                       a, b, int(half_max[i]), int(tl.abs_ua[a:b + 1].max()), _near(tl, a, b))))
+        polarity = "positive" if signs[starts[i]] > 0 else "negative"
+        peak = int(tl.abs_ua[a:b + 1].max())
+        text = "R3 (b) %d ms of %s current from %d to %d ms (half period %d ms, peak %d uA)" % (
+            int(lengths[i]), polarity, a, b, int(half_max[i]), peak)
+        out.append((a + int(limit[i]), text + _near(tl, a, b)))
     return out
 
 

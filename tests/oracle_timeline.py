@@ -86,7 +86,7 @@ class Timeline:
     def __init__(self, doc, events, end_ms=None):
         ends = [to_ms(e["t"]) for e in events if e["kind"] == "end"]
         last = max([to_ms(e["t"]) for e in events] + [to_ms(e["t"]) for e in doc.get("events", [])] + [0])
-        self.n = n = end_ms or (ends[0] if ends else last + 1)
+        self.n = end_ms or (ends[0] if ends else last + 1)
         self._current(events)
         self._walk(doc, events)
         self._per_ms(doc)
@@ -380,7 +380,7 @@ class Timeline:
             if eligible_from is not None:
                 ok[max(a, eligible_from):b] = True
         self.contact_ok, self.lifted = ok, lifted
-        for a, b, c in _runs(category):
+        for a, _, c in _runs(category):
             if c == 0 and a > 0:
                 self.cuts.append(a)
 
@@ -414,8 +414,7 @@ class Timeline:
         bounds = {0, n}
         bounds.update(t for t, _ in self.resets)
         bounds.update(t for t, s in self.state_ch if s == S["UNPOWERED"])
-        for a, b in _runs_true(self.current_exempt | self.hang):
-            bounds.add(b)
+        bounds.update(b for _, b in _runs_true(self.current_exempt | self.hang))
         bounds = sorted(b for b in bounds if 0 <= b <= n)
         self.epochs = list(zip(bounds[:-1], bounds[1:], strict=True))
         self.epoch = _fill(n, [(a, i) for i, (a, _) in enumerate(self.epochs)], 0)
@@ -471,9 +470,7 @@ class Timeline:
             end = int(self.next_end[t0]) if t0 < n else n
             if session_s is None:
                 continue
-            entries = 0
-            for a, b in _runs_true(self.run[t0:end]):
-                entries += 1
+            for entries, (a, b) in enumerate(_runs_true(self.run[t0:end]), start=1):
                 need = session_s * 1000 + SLOW_TICK_MS * (entries + 1)
                 done = int(self.run_cum[t0 + a] - self.run_cum[t0])
                 if done + (b - a) >= need:
