@@ -58,6 +58,7 @@ HW_FAULTS = ("dac_stuck_high", "polarity_stuck", "enable_stuck_on",
              "sense_stuck_low", "sense_stuck_high", "vsense_stuck")
 SENSE_FAULTS = ("sense_stuck_low", "sense_stuck_high", "vsense_stuck")
 MAX_PER_RULE = 12  # messages per rule: the first few episodes say enough
+NOTES_SHOWN = 8  # stimuli and changes named in a message
 
 
 def violations(doc, events, end_ms=None):
@@ -112,8 +113,8 @@ def _trailing_min(values, window_ms, fill):
 def _near(tl, t0, t1):
     """The changes and cuts in [t0, t1], for a message: what was going on."""
     notes = ["%s at %d" % (what, t) for t, what in tl.notes if t0 <= t <= t1]
-    return "; in it: " + ", ".join(notes[:5]) + (" (+%d)" % (len(notes) - 5) if len(notes) > 5 else "") \
-        if notes else ""
+    more = " (+%d)" % (len(notes) - NOTES_SHOWN) if len(notes) > NOTES_SHOWN else ""
+    return "; in it: " + ", ".join(notes[:NOTES_SHOWN]) + more if notes else ""
 
 
 # --- the rules ---------------------------------------------------------------------------------
@@ -186,7 +187,7 @@ def check_watchdog(tl):
     """R9: a hung loop is reset within 300 ms."""
     return [(start, "R9 loop hung for %d ms without a watchdog reset" % (end - start))
             for start, end, reset in tl.hangs if not reset and end - start > WATCHDOG_RESET_MS
-            and start + WATCHDOG_RESET_MS < tl.n]
+            and start + WATCHDOG_RESET_MS < tl.n and not tl.maybe_off[start:end].any()]
 
 
 def check_stuck_sense(tl):
@@ -197,7 +198,7 @@ def check_stuck_sense(tl):
             continue
         caught = tl.first_fault_after(start)
         stop = min(end + 1, caught if caught is not None else tl.n)
-        flowing = np.flatnonzero(tl.abs_ua[start:stop] >= SENSE_CATCH_MIN_UA)
+        flowing = np.flatnonzero((tl.abs_ua[start:stop] >= SENSE_CATCH_MIN_UA) & ~tl.maybe_off[start:stop])
         for k, index in enumerate(flowing):
             t = start + int(index)
             if k + 1 > 2 * int(tl.half_ms[t]) + SENSE_CATCH_MS:
@@ -358,8 +359,9 @@ def check_stretches(tl):
         a, b = int(first_ms[i]), int(last_ms[i])
         polarity = "positive" if signs[starts[i]] > 0 else "negative"
         peak = int(tl.abs_ua[a:b + 1].max())
-        text = "R3 (b) %d ms of %s current from %d to %d ms (half period %d ms, peak %d uA)" % (
-            int(lengths[i]), polarity, a, b, int(half_max[i]), peak)
+        text = "R3 (b) %d ms of %s current from %d to %d ms (half period %d ms, peak %d uA%s)" % (
+            int(lengths[i]), polarity, a, b, int(half_max[i]), peak,
+            ", polarity_stuck injected" if stuck[i] else "")
         out.append((a + int(limit[i]), text + _near(tl, a, b)))
     return out
 

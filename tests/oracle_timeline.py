@@ -247,7 +247,7 @@ class Timeline:
         self._enter(t, "OFF")
         if self.hung:  # injected while off: the loop hangs from boot
             self.hang_since = t
-        if self._settings_changed:  # the store may or may not have kept the last change
+        if self._settings_changed and t > 0:  # the store may or may not have kept the last change
             self.known = {"session_s": None, "cue_s": None}
 
     def _on_state(self, t, e):
@@ -395,7 +395,11 @@ class Timeline:
             later = [c for c in clears if c > t]
             latched.append((t + 1, later[0] if later else n))
         self.latched = _mask(n, latched)
-        self.testable = np.isin(code, [S[s] for s in ("OFF", "DONE", "STANDBY", "RUN", "PAUSED")])
+        # a torn write cuts the power at the next flash write: when, the trace cannot tell
+        resets = sorted(t for t, _ in self.resets)
+        self.maybe_off = _mask(n, [(w, next((r for r in resets if r > w), n)) for w in self.torn_at])
+        testable = np.isin(code, [S[s] for s in ("OFF", "DONE", "STANDBY", "RUN", "PAUSED")])
+        self.testable = testable & ~self.maybe_off
         self.ended = np.isin(code, [S[s] for s in ENDED])
         index = np.where(self.ended, np.arange(n), n)
         self.next_end = np.minimum.accumulate(index[::-1])[::-1]
@@ -513,10 +517,8 @@ class Timeline:
 
     def stop_excused(self, t, deadline):
         """A hang (the watchdog ends it) or a torn write pending (power may be gone)."""
-        if self.hang[t:deadline + 1].any() or any(t <= h <= deadline for h, _, _ in self.hangs):
-            return True
-        resets = [r for r, _ in self.resets]
-        return any(w <= t and not any(w <= r <= t for r in resets) for w in self.torn_at)
+        return bool(self.hang[t:deadline + 1].any() or self.maybe_off[t:deadline + 1].any()
+                    or any(t <= h <= deadline for h, _, _ in self.hangs))
 
     def state_name(self, t):
         return STATES[int(self.state_code[min(t, self.n - 1)])]

@@ -301,3 +301,21 @@ def test_the_demo_keeps_polarity_across_a_lift_off(sim):
     with open(paths.SCENARIOS + "/demo.json") as f:
         doc = json.load(f)
     oracle.assert_safe(doc, sim(doc))
+
+
+def test_low_battery_and_the_session_end_pass_and_are_seen(sim):
+    from tests.oracle_timeline import Timeline
+
+    doc = scenario("battery", 8, [SKIN, {"t": 3.0, "battery_v": 3.2}], level=3)
+    oracle.assert_safe(doc, sim(doc))
+    doc = scenario("session end", 64, [SKIN], level=3, session_s=60)
+    events = sim(doc)
+    oracle.assert_safe(doc, events)
+    assert [why for _, why in Timeline(doc, events).stops] == ["session end"]
+
+
+def test_skin_drying_into_compliance_is_no_fault(sim):
+    """20 kOhm -> 120 kOhm (in the declared range) mid-half at level 3 lift: the current
+    becomes compliance-limited. Fails on 512a59f: a false DC_IMBALANCE (found by this oracle)."""
+    doc = scenario("drying", 4, [SKIN, {"t": 2.5, "skin": {"ohm": 120_000}}], level=3)
+    oracle.assert_safe(doc, sim(doc))
