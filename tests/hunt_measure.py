@@ -42,7 +42,8 @@ def classify(violation):
     if "not obeyed" in violation:
         return "1" if _level_down(context) else "1?"  # a ramp-down cancelled by a lower level
     if "fault DC_IMBALANCE without a cause" in violation:
-        return "3" if _level_down(context) else "3?"
+        changes = re.findall(r"level (\d)->(\d)", context)
+        return "3" if len(changes) == 1 and _level_down(context) else "3?"  # one decrease, no flood
     if "fault OVER_CURRENT without a cause" in violation:
         return "5"
     if "fault SENSE_FAULT without a cause" in violation:

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from roller import limits, programs
+from tests import oracle as spec  # the oracle's declared figures
 
 STATES = ("OFF", "SELFTEST", "STANDBY", "RUN", "PAUSED", "DONE", "CHARGING", "FAULT", "UNPOWERED")
 S = {name: i for i, name in enumerate(STATES)}
@@ -17,20 +18,7 @@ ENDED = ("OFF", "DONE", "FAULT", "CHARGING", "UNPOWERED")  # a ramp-down is over
 MODEL_FAULTS = ("dac_stuck_high", "polarity_stuck", "enable_stuck_on",
                 "sense_stuck_low", "sense_stuck_high", "vsense_stuck")
 CURRENT_FAULTS = ("dac_stuck_high", "polarity_stuck", "enable_stuck_on")  # they change the current
-FAULT_TAIL_MS = 5  # an injection's effect may outlast its clearing by a tick or two
-
-# R4 impedance bands, widened by the sense noise (10 %): lenient where the firmware may go either way
-CONFIRM_OHM = limits.CONTACT_CONFIRM_OHM * 110 // 100
-LIFTOFF_OHM = limits.LIFTOFF_OHM * 110 // 100
-CONFIRM_MS = limits.CONTACT_CONFIRM_MS
-LIFTOFF_MS = 5
-USB_OFF_MS = 10
-# C3 button timing as the README states it (hold 1 s); 50 ms debounce, 400 ms double-click gap
-HOLD_MS = 1000
-DEBOUNCE_MS = 50
-DOUBLE_GAP_MS = 400
 BURST_CYCLE_PERIODS = programs.BURST_ON_PERIODS + programs.BURST_OFF_PERIODS
-SLOW_TICK_MS = 10  # contact time counts in 10 ms steps (R11)
 
 
 def to_ms(t_s):
@@ -337,7 +325,8 @@ class Timeline:
         self.skin_ohm, self.skin_nf = table[skins, 0], table[skins, 1]
         self.usb = _fill(n, self.usb_ch, False, bool)
         self.battery_mv = _fill(n, self.batt_ch, 3900)
-        self.injected = {name: _mask(n, [(a, b + FAULT_TAIL_MS) for a, b, f in self.injections if f == name])
+        tail = spec.FAULT_TAIL_MS
+        self.injected = {name: _mask(n, [(a, b + tail) for a, b, f in self.injections if f == name])
                          for name in MODEL_FAULTS}
         self.any_injected = _mask(n, [(a, b) for a, b, _ in self.injections])
         self.hw_exempt = np.zeros(n, dtype=bool)
@@ -348,7 +337,8 @@ class Timeline:
                 self.current_exempt |= self.injected[name]
         self.hang = _mask(n, [(a, b) for a, b, _ in self.hangs])
         ohm, nf = self.skin_ohm, self.skin_nf
-        self.odd_load = (ohm > 0) & ((ohm < 1_000) | (ohm > 200_000) | (nf > 1_000))
+        outside = (ohm < spec.LOAD_MIN_OHM) | (ohm > spec.LOAD_MAX_OHM) | (nf > spec.LOAD_MAX_NF)
+        self.odd_load = (ohm > 0) & outside
 
     def _contact(self):
         """contact_ok: skin confirmable (<= 150 kOhm, noise allowed) for 150 ms, not lifted off
@@ -358,25 +348,26 @@ class Timeline:
         hz = 500.0 / self.half_ms
         z = ohm / np.sqrt(1 + (2 * math.pi * hz * ohm * self.skin_nf * 1e-9) ** 2)
         rc = self.skin_nf > 0
-        good = (ohm > 0) & ((ohm <= CONFIRM_OHM) | (rc & ((ohm <= limits.LIFTOFF_OHM) | (z <= CONFIRM_OHM))))
-        away = (ohm == 0) | ((ohm > LIFTOFF_OHM) & (~rc | (z > LIFTOFF_OHM)))
+        rc_good = rc & ((ohm <= spec.RC_CONFIRM_OHM) | (z <= spec.CONFIRM_OHM))
+        good = (ohm > 0) & ((ohm <= spec.CONFIRM_OHM) | rc_good)
+        away = (ohm == 0) | ((ohm > spec.LIFTOFF_OHM) & (~rc | (z > spec.LIFTOFF_OHM)))
         category = np.where(good, 2, np.where(away, 0, 1)).astype(np.int8)
         ok = np.zeros(n, dtype=bool)
         lifted = np.zeros(n, dtype=bool)
         eligible_from = good_since = None
         for a, b, c in _runs(category):
-            if c == 0 and b - a >= LIFTOFF_MS:  # a lift-off
+            if c == 0 and b - a >= spec.LIFTOFF_DROP_MS:  # a lift-off
                 if eligible_from is not None:
-                    ok[max(a, eligible_from):a + LIFTOFF_MS] = True
-                lifted[a + LIFTOFF_MS:b] = True
+                    ok[max(a, eligible_from):a + spec.LIFTOFF_DROP_MS] = True
+                lifted[a + spec.LIFTOFF_DROP_MS:b] = True
                 eligible_from = good_since = None
                 continue
             if c == 1:
                 good_since = None
             elif c == 2 and good_since is None:
                 good_since = a
-            if eligible_from is None and good_since is not None and good_since + CONFIRM_MS < b:
-                eligible_from = good_since + CONFIRM_MS
+            if eligible_from is None and good_since is not None and good_since + spec.CONFIRM_MS < b:
+                eligible_from = good_since + spec.CONFIRM_MS
             if eligible_from is not None:
                 ok[max(a, eligible_from):b] = True
         self.contact_ok, self.lifted = ok, lifted
@@ -387,7 +378,7 @@ class Timeline:
     def _derived(self):
         n = self.n
         code = self.state_code
-        self.usb_settled = _mask(n, [(a + USB_OFF_MS, b) for a, b, v in _runs(self.usb) if v])
+        self.usb_settled = _mask(n, [(a + spec.USB_OFF_MS, b) for a, b, v in _runs(self.usb) if v])
         latched = []
         clears = sorted([t for t, _ in self.resets] + [t for t, s in self.state_ch
                                                       if s in (S["SELFTEST"], S["UNPOWERED"])])
@@ -429,12 +420,12 @@ class Timeline:
         n = self.n
         marks = np.zeros(n + 1, dtype=np.int64)
         flowing = np.flatnonzero(self.abs_ua > 0)
-        strong = np.flatnonzero(self.abs_ua > limits.PROBE_UA + 2)
+        strong = np.flatnonzero(self.abs_ua > spec.PROBE_UA + spec.PROBE_SLACK_UA)
         starts = list(self.changes)
         for t in self.cuts + [t for t, _ in self.faults]:
             starts.append(t)
             for pool in (flowing, strong):
-                k = np.searchsorted(pool, t + LIFTOFF_MS)
+                k = np.searchsorted(pool, t + spec.LIFTOFF_DROP_MS)
                 if k < len(pool):
                     starts.append(int(pool[k]))
         for t in starts:
@@ -447,7 +438,7 @@ class Timeline:
         for t, s in self.state_ch:
             if s in (S["OFF"], S["DONE"]) and t > 0 and self.active[t - 1]:
                 period = 2 * int(self.half_ms[t - 1])
-                ramping.append((t - limits.RAMP_DOWN_MS - 3 * period - 20, t + period))
+                ramping.append((t - spec.RAMP_DOWN_MS - 3 * period - spec.STOP_SLACK_MS, t + period))
         self.ramping_down = _mask(n, ramping)
 
     def _stops(self):
@@ -460,22 +451,22 @@ class Timeline:
                 continue
             release = self.presses[i + 1][0] if i + 1 < len(self.presses) else n
             before = self.presses[i - 1][0] if i else -10 ** 9
-            due = t + HOLD_MS + DEBOUNCE_MS
-            if release < due or t - before < DOUBLE_GAP_MS + DEBOUNCE_MS or due >= n:
+            due = t + spec.HOLD_MS + spec.DEBOUNCE_MS
+            if release < due or t - before < spec.DOUBLE_GAP_MS + spec.DEBOUNCE_MS or due >= n:
                 continue
-            if any(t <= r <= due for r in reset_times) or not self.active[t + HOLD_MS:due + 1].all():
+            if any(t <= r <= due for r in reset_times) or not self.active[t + spec.HOLD_MS:due + 1].all():
                 continue
             stops.append((due, "hold"))
-        low = (self.battery_mv <= 3280) & self.active
+        low = (self.battery_mv <= spec.BATTERY_STOP_MV) & self.active
         for a, b in _runs_true(low):
-            if b - a > limits.BATTERY_FILTER_MS * 2 + 20:
-                stops.append((a + limits.BATTERY_FILTER_MS * 2 + 20, "battery low"))
+            if b - a > spec.BATTERY_DETECT_MS:
+                stops.append((a + spec.BATTERY_DETECT_MS, "battery low"))
         for t0, session_s, _ in self.session_starts:
             end = int(self.next_end[t0]) if t0 < n else n
             if session_s is None:
                 continue
             for entries, (a, b) in enumerate(_runs_true(self.run[t0:end]), start=1):
-                need = session_s * 1000 + SLOW_TICK_MS * (entries + 1)
+                need = session_s * 1000 + spec.SLOW_TICK_MS * (entries + 1)
                 done = int(self.run_cum[t0 + a] - self.run_cum[t0])
                 if done + (b - a) >= need:
                     stops.append((t0 + a + need - done, "session end"))

@@ -21,7 +21,7 @@ import time
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
 from boards.sim.runner import Runner
 from boards.sim.scenario import GESTURE_EDGES
@@ -163,18 +163,29 @@ class RollerMachine(RuleBasedStateMachine):
             raise AssertionError("%d violation(s), replay %s:\n  %s" % (len(found), COUNTEREXAMPLE, listed))
 
     # --- the user -------------------------------------------------------------------------------
+    @initialize(program=st.sampled_from(programs.NAMES), level=LEVELS, run_ms=st.integers(300, 4000),
+                then_level=st.none() | LEVELS, start=st.sampled_from([True, True, True, False]))
+    def first(self, program, level, run_ms, then_level, start):
+        """Most runs start stimulating, so the rules act on a device in RUN."""
+        if start:
+            self.session(program, level, run_ms, then_level)
+
     @rule(gesture=st.sampled_from(["click", "double", "hold", "down", "up"]))
     def button(self, gesture):
         self._now("button", gesture)
 
-    @rule(program=st.sampled_from(programs.NAMES), level=LEVELS, run_ms=st.integers(300, 4000))
-    def session(self, program, level, run_ms):
-        """A typical start: pick a program, switch on, touch good skin, stimulate a while."""
+    @rule(program=st.sampled_from(programs.NAMES), level=LEVELS, run_ms=st.integers(300, 4000),
+          then_level=st.none() | LEVELS)
+    def session(self, program, level, run_ms, then_level):
+        """A typical start: pick a program, switch on, touch good skin, stimulate a while, and
+        perhaps adjust the level."""
         self._now("serial", json.dumps({"cmd": "set", "program": program, "level": level}))
         self._now("button", "click")
         self._advance(700)
         self._now("skin", {"ohm": 20_000})
         self._advance(run_ms)
+        if then_level is not None:
+            self.level_change(then_level)
 
     @rule(skin=SKIN)
     def skin(self, skin):
@@ -210,6 +221,10 @@ class RollerMachine(RuleBasedStateMachine):
         for line, gap in zip(lines, gaps, strict=False):
             self._at(t, "serial", line)
             t += gap
+
+    @rule(level=LEVELS)
+    def level_change(self, level):
+        self._now("serial", json.dumps({"cmd": "set", "level": level}))
 
     @rule(delay_ms=st.integers(0, 200), level=LEVELS)
     def stop_then_set(self, delay_ms, level):
