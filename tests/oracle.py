@@ -20,7 +20,12 @@ choice (ramp-down) without a cut nets to ~zero.
 """
 import numpy as np
 
-from roller import limits
+if __name__ == "__main__":  # run as a tool: make the firmware importable first
+    from host_tools import paths
+
+    paths.use_firmware_on_cpython()
+
+from roller import limits  # noqa: E402
 
 # --- the oracle's declared figures (one place) --------------------------------------------------
 HARD_MAX_UA = limits.HARD_MAX_UA  # R1: 500 uA, whatever anyone asks
@@ -422,3 +427,22 @@ def check_cues(tl):
     return out
 
 
+
+
+def main(argv):
+    """`python -m tests.oracle SCENARIO.json TRACE.jsonl`: the violations; exit 1 if any."""
+    import json
+
+    with open(argv[0]) as f:
+        doc = json.load(f)
+    with open(argv[1]) as f:
+        events = [json.loads(line) for line in f]
+    found = violations(doc, events)
+    print("\n".join(found) or "no violations")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))

@@ -6,7 +6,9 @@ every kind alone or in bursts within a few ms, skin as R or R||C over and beyond
 range, contact flicker, battery sag, USB pulses, injected faults and their clearing, power cuts.
 Every stimulus goes into a C1 scenario as it is applied, so at teardown the oracle judges the
 trace against exactly what was done, and a failure leaves a scenario file that replays it:
-`python -m host_tools sim FILE --runtime cpython`.
+`tests.conftest.run_sim(doc, vbus_interlock=False)` exactly (the hunt takes the hardware
+charging interlock out, so the current shows the firmware's own R6), or
+`python -m host_tools sim FILE --runtime cpython --trace T` then `python -m tests.oracle FILE T`.
 
 `ROLLER_HUNT_LOG=FILE` (tests/hunt_measure.py) records the violations of every example instead
 of failing on the first.
@@ -266,7 +268,7 @@ class RollerMachine(RuleBasedStateMachine):
 
 
 TestRoller = RollerMachine.TestCase
-TestRoller.settings = settings(max_examples=40, stateful_step_count=30, deadline=None,
+TestRoller.settings = settings(max_examples=300, stateful_step_count=30, deadline=None,
                                suppress_health_check=[HealthCheck.too_slow])
 
 
