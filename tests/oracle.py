@@ -293,7 +293,7 @@ def check_ramps(tl):
         window = 2 * int(tl.half_ms[start])
         lo = max(0, start - window)
         envelope = _trailing_max(tl.abs_ua[lo:end], window)[start - lo:].astype(float)
-        before = int(tl.window_ms[start])
+        before = max(int(tl.window_ms[start]), window)
         level_before = tl.abs_ua[max(0, start - before):start].max() if start else 0
         envelope = np.concatenate([[level_before], envelope])
         keep = envelope > PROBE_UA + 5
