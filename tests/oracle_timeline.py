@@ -371,9 +371,13 @@ class Timeline:
             if eligible_from is not None:
                 ok[max(a, eligible_from):b] = True
         self.contact_ok, self.lifted = ok, lifted
-        for a, _, c in _runs(category):
-            if c == 0 and a > 0:
-                self.cuts.append(a)
+        self.touch_downs = []  # skin arriving: the load appears in the middle of a (probe) half
+        runs = _runs(category)
+        for (_, _, c), (b, _, d) in zip(runs, runs[1:], strict=False):
+            if c != 0 and d == 0:
+                self.cuts.append(b)
+            elif c == 0 and d != 0:
+                self.touch_downs.append(b)
 
     def _derived(self):
         n = self.n
@@ -421,7 +425,7 @@ class Timeline:
         marks = np.zeros(n + 1, dtype=np.int64)
         flowing = np.flatnonzero(self.abs_ua > 0)
         strong = np.flatnonzero(self.abs_ua > spec.PROBE_UA + spec.PROBE_SLACK_UA)
-        starts = list(self.changes)
+        starts = list(self.changes) + self.touch_downs
         for t in self.cuts + [t for t, _ in self.faults]:
             starts.append(t)
             for pool in (flowing, strong):
@@ -485,7 +489,8 @@ class Timeline:
                 continue
             if any(a <= t <= b for t in cuts) or not any(a <= t <= b for t in stop_times):
                 continue
-            self.chosen_sessions.append((a, min(b + 1, n)))
+            touch_downs = sum(1 for t in self.touch_downs if a <= t <= b)
+            self.chosen_sessions.append((a, min(b + 1, n), touch_downs, int(self.half_ms[a:b].max())))
         self.cue_gaps = []
         for t0, _, cue_s in self.session_starts:
             end = int(self.next_end[t0]) if t0 < n else n

@@ -61,10 +61,10 @@ def ramp(count, cap=LEVEL5_UA, half=LIFT_HALF_MS):
 
 
 def session(end_ms=4000, amps=None, **stimuli):
-    """Switched on, skin at 300 ms, RUN from 1000 ms at level 5 lift."""
+    """Skin at 50 ms, switched on at 100 ms, RUN from 1000 ms at level 5 lift."""
     t = Trace().state(100, "SELFTEST").state(140, "STANDBY").state(RUN_MS, "RUN")
     t.wave(RUN_MS, periods(amps if amps is not None else ramp((end_ms - RUN_MS) // (2 * LIFT_HALF_MS))))
-    d = {"name": "synthetic", "duration_s": end_ms / 1000, "events": [{"t": 0.3, "skin": {"ohm": 20000}}]}
+    d = {"name": "synthetic", "duration_s": end_ms / 1000, "events": [{"t": 0.05, "skin": {"ohm": 20000}}]}
     d["events"] += [dict(t=t_s, **{k: v}) for t_s, k, v in stimuli.get("extra", [])]
     return t, d
 
