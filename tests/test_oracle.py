@@ -1,0 +1,325 @@
+"""The oracle (tests/oracle.py) can fail: hand-built traces that break one rule each, a clean
+one that passes, and real simulator runs."""
+import json
+
+import pytest
+
+from tests import oracle
+from tests.traceutil import doc as scenario
+
+LIFT_HALF_MS = 50
+LEVEL5_UA = 400  # lift, level 5
+RUN_MS = 1000  # RUN starts here in the hand-built traces
+STOP_OK = '{"ok": true, "state": "RUN"}'
+
+
+class Trace:
+    """A hand-built C2 trace: states, per-ms current, serial lines, faults."""
+
+    def __init__(self):
+        self.events = [{"kind": "reset", "t": 0, "cause": "power"}]
+        self.state(0, "OFF")
+        self.values = {}  # ms -> ua
+
+    def add(self, t_ms, kind, **fields):
+        self.events.append(dict(kind=kind, t=t_ms / 1000, **fields))
+        return self
+
+    def state(self, t_ms, state, level=5, program="lift"):
+        return self.add(t_ms, "state", state=state, level=level, program=program)
+
+    def wave(self, t_ms, values):
+        for i, ua in enumerate(values):
+            self.values[t_ms + i] = ua
+        return self
+
+    def done(self, end_ms):
+        last = 0
+        outs = []
+        for t in range(end_ms):
+            ua = self.values.get(t, 0)
+            if ua != last:
+                outs.append({"kind": "out", "t": t / 1000, "ua": ua, "v": 0})
+                last = ua
+        events = sorted(self.events + outs, key=lambda e: e["t"])  # stable: states first
+        return events + [{"kind": "end", "t": end_ms / 1000, "ticks": end_ms, "wall_s": 0}]
+
+
+def periods(amps, half=LIFT_HALF_MS, negative=None):
+    """Square periods: a dead tick, then the amplitude; the negative half mirrors (or `negative`
+    per mille of it)."""
+    out = []
+    for a in amps:
+        pos = [0] + [a] * (half - 1)
+        out += pos + [-(v * (negative or 1000) // 1000) for v in pos]
+    return out
+
+
+def ramp(count, cap=LEVEL5_UA, half=LIFT_HALF_MS):
+    """Amplitudes of `count` periods rising at cap/1200 per positive-half tick."""
+    return [min(cap, cap * half * (i + 1) // 1200) for i in range(count)]
+
+
+def session(end_ms=4000, amps=None, **stimuli):
+    """Skin at 50 ms, switched on at 100 ms, RUN from 1000 ms at level 5 lift."""
+    t = Trace().state(100, "SELFTEST").state(140, "STANDBY").state(RUN_MS, "RUN")
+    t.wave(RUN_MS, periods(amps if amps is not None else ramp((end_ms - RUN_MS) // (2 * LIFT_HALF_MS))))
+    d = {"name": "synthetic", "duration_s": end_ms / 1000, "events": [{"t": 0.05, "skin": {"ohm": 20000}}]}
+    d["events"] += [dict(t=t_s, **{k: v}) for t_s, k, v in stimuli.get("extra", [])]
+    return t, d
+
+
+def judge(t, d, end_ms=4000):
+    return oracle.violations(d, t.done(end_ms))
+
+
+def expect(found, text):
+    assert any(text in v for v in found), "expected %r in %s" % (text, found)
+
+
+def absent(found, text):
+    assert not any(text in v for v in found), "unexpected %r in %s" % (text, found)
+
+
+def test_a_clean_hand_built_session_passes():
+    t, d = session()
+    assert judge(t, d) == []
+
+
+def test_over_the_hard_max_or_the_cap():
+    t, d = session()
+    t.wave(3000, [451])
+    expect(judge(t, d), "R1 451 uA over the cap")
+    t, d = session(extra=[(2.9, "fault", "dac_stuck_high")])
+    t.wave(3000, [900, 900])  # the 2 ms a trip may take
+    absent(judge(t, d), "R1")
+    t.wave(3002, [900])
+    expect(judge(t, d), "R1 900 uA over the cap")
+
+
+def test_bench_cap_comes_from_the_accepted_bench_command():
+    t, d = session()
+    t.add(2000, "serial", dir="in", line='{"cmd": "bench", "shape": "square", "hz": 10, "ua": 480}')
+    answer = '{"ok": true, "shape": "square", "hz": 10.0, "ua": 480, "state": "RUN"}'
+    t.add(2000, "serial", dir="out", line=answer)
+    t.wave(3000, [480, 480])
+    absent(judge(t, d), "R1")
+    t, d = session()
+    t.wave(3000, [480, 480])
+    expect(judge(t, d), "R1 480 uA")
+
+
+def test_current_before_contact_is_confirmed():
+    t, d = session()
+    d["events"] = [{"t": 1.0, "skin": {"ohm": 20000}}]  # at RUN: not confirmed yet
+    expect(judge(t, d), "R4")
+
+
+def test_current_after_a_lift_off():
+    t, d = session(extra=[(2.0, "skin", None)])
+    t.wave(2000, [0] * 2000)  # open circuit: no current
+    absent(judge(t, d), "R4")
+    t.wave(2006, [100])
+    expect(judge(t, d), "R4 100 uA more than 5 ms after a lift-off")
+
+
+def test_dry_skin_is_not_contact():
+    t, d = session()
+    d["events"] = [{"t": 0.3, "skin": {"ohm": 400_000}}]
+    expect(judge(t, d), "R4")
+
+
+def test_current_with_usb_present():
+    t, d = session(extra=[(2.0, "usb", True)])
+    expect(judge(t, d), "R6")
+    t, d = session(amps=ramp(10), extra=[(2.0, "usb", True)])  # stopped at 2000 ms
+    absent(judge(t, d), "R6")
+
+
+def test_an_asymmetric_period_breaks_balance():
+    t, d = session(amps=ramp(25) + [LEVEL5_UA] * 5)
+    t.wave(RUN_MS, periods(ramp(25) + [LEVEL5_UA] * 5, negative=800))
+    expect(judge(t, d), "R3 (a)")
+
+
+def test_a_restarted_positive_half_is_a_long_stretch():
+    t, d = session(amps=ramp(15) + [LEVEL5_UA] * 10)
+    start = RUN_MS + 20 * 2 * LIFT_HALF_MS + 30  # 30 ms into a positive half ...
+    t.wave(start, [0] + [LEVEL5_UA] * 49 + [-LEVEL5_UA] * 49)  # ... restarts positive
+    expect(judge(t, d), "R3 (b)")
+
+
+def test_leftovers_accumulate_over_cuts():
+    t, d = session(amps=[])
+    for k in range(8):  # positive halves cut short, each time the skin lost
+        t.wave(RUN_MS + 300 * k, [LEVEL5_UA] * 40)
+        d["events"].append({"t": (RUN_MS + 300 * k + 40) / 1000, "skin": None})
+        d["events"].append({"t": (RUN_MS + 300 * k + 100) / 1000, "skin": {"ohm": 20000}})
+    found = judge(t, d)
+    expect(found, "R3 (c)")
+
+
+def stopped(cut_last_half=False):
+    """RUN, a serial stop at 2000 ms, a ramp-down over five periods, OFF at 2500 ms."""
+    t, d = session(amps=ramp(10))
+    t.add(2000, "serial", dir="in", line='{"cmd": "stop"}').add(2000, "serial", dir="out", line=STOP_OK)
+    t.wave(2000, periods([130, 100, 70, 40, 10]))
+    if cut_last_half:  # OFF early, in the middle of the 40 uA period
+        t.wave(2350, [0] * 3 * LIFT_HALF_MS)
+        return t.state(2350, "OFF"), d
+    return t.state(2500, "OFF"), d
+
+
+def test_a_session_ended_by_choice_nets_to_zero():
+    assert judge(*stopped()) == []
+    expect(judge(*stopped(cut_last_half=True)), "R3 (d)")
+
+
+def test_a_step_to_full_level_is_not_a_soft_start():
+    t, d = session(amps=[LEVEL5_UA] * 20)
+    expect(judge(t, d), "R5 ramp too steep")
+
+
+def test_a_serial_stop_must_end_in_off():
+    t, d = session()
+    t.add(2000, "serial", dir="in", line='{"cmd": "stop"}').add(2000, "serial", dir="out", line=STOP_OK)
+    expect(judge(t, d), "stop (serial stop at 2000 ms) not obeyed")
+    absent(judge(*stopped()), "stop")
+
+
+def test_the_amplitude_never_rises_after_a_stop():
+    t, d = stopped()
+    t.wave(2000, periods([130, 100, 120, 40, 10]))
+    expect(judge(t, d), "amplitude rose to 120 uA (from 100)")
+
+
+def test_a_hold_must_end_in_off():
+    t, d = session()
+    t.add(1500, "button", pressed=True).add(3000, "button", pressed=False)
+    expect(judge(t, d), "stop (hold at 2550 ms) not obeyed")
+
+
+def test_low_battery_must_end_in_off():
+    t, d = session(end_ms=6000, extra=[(1.2, "battery_v", 3.1)])
+    expect(judge(t, d, 6000), "stop (battery low")
+
+
+def test_a_latched_fault_means_no_current():
+    t, d = session(extra=[(1.9, "fault", "polarity_stuck")])
+    t.add(2000, "fault", code="DC_IMBALANCE")
+    expect(judge(t, d), "fault latched but")
+
+
+def test_a_fault_needs_a_cause():
+    t, d = session(amps=ramp(10))
+    t.add(2000, "fault", code="DC_IMBALANCE").state(2000, "FAULT")
+    expect(judge(t, d), "fault DC_IMBALANCE without a cause")
+    d["events"].append({"t": 1.9, "fault": "polarity_stuck"})
+    absent(judge(t, d), "without a cause")
+    d["events"] = [{"t": 0.3, "skin": {"ohm": 500}}]  # outside the declared load range
+    absent(judge(t, d), "without a cause")
+
+
+def test_shoot_through_is_always_a_violation():
+    t, d = session()
+    t.add(2500, "hw", event="shoot_through")
+    expect(judge(t, d), "hardware rule broken: shoot_through")
+
+
+def test_a_hung_loop_must_be_reset():
+    t, d = session(amps=ramp(10), extra=[(2.0, "fault", "loop_hang")])
+    expect(judge(t, d), "R9")
+    t.add(2250, "reset", cause="watchdog").state(2250, "OFF")
+    absent(judge(t, d), "R9")
+
+
+def test_assert_safe_names_the_first_violations():
+    t, d = session()
+    t.wave(3000, [600])
+    with pytest.raises(AssertionError, match="3000 ms: R1 600 uA"):
+        oracle.assert_safe(d, t.done(4000))
+
+
+# --- real runs (the firmware on the virtual board) ----------------------------------------------
+SKIN = {"t": 0.6, "skin": {"ohm": 20000}}
+
+
+@pytest.mark.parametrize("program", ["lift", "tone", "eye", "sculpt"])
+def test_a_plain_session_stopped_over_serial_passes(sim, program):
+    doc = scenario("plain", 6, [SKIN, {"t": 5.0, "serial": '{"cmd": "stop"}'}], level=4, program=program)
+    oracle.assert_safe(doc, sim(doc))
+
+
+def test_a_level_change_up_and_a_hold_pass_and_the_hold_is_seen(sim):
+    from tests.oracle_timeline import Timeline
+
+    doc = scenario("up", 7, [SKIN, {"t": 3.0, "button": "click"}, {"t": 5.0, "button": "hold"}], level=2)
+    events = sim(doc)
+    oracle.assert_safe(doc, events)
+    assert Timeline(doc, events).stops == [(6050, "hold")]  # pressed at 5000 ms, + 1 s + debounce
+
+
+def test_a_bench_session_passes(sim):
+    bench = '{"cmd": "bench", "shape": "sine", "hz": 40, "ua": 300}'
+    doc = scenario("bench", 6, [SKIN, {"t": 0.7, "serial": bench}, {"t": 5.0, "serial": '{"cmd": "stop"}'}])
+    doc["events"] = doc["events"][1:]  # the bench command switches on
+    oracle.assert_safe(doc, sim(doc))
+
+
+def test_usb_and_faults_pass(sim):
+    """Fails on 512a59f (defect 6's kind): USB cuts a positive half, the next session starts
+    positive."""
+    doc = scenario("faults", 9, [SKIN, {"t": 3.0, "usb": True}, {"t": 3.5, "usb": False},
+                                 {"t": 4.0, "button": "click"}, {"t": 6.0, "fault": "dac_stuck_high"},
+                                 {"t": 6.5, "fault": None}, {"t": 7.0, "button": "hold"}])
+    oracle.assert_safe(doc, sim(doc))
+
+
+def test_a_lower_level_does_not_cancel_a_stop(sim):
+    """Issue 13, defect 1: the level decrease cancels the ramp-down (fails on 512a59f)."""
+    doc = scenario("defect1", 6, [SKIN, {"t": 4.0, "serial": '{"cmd": "stop"}'},
+                                  {"t": 4.1, "serial": '{"cmd": "set", "level": 3}'}], level=5)
+    found = oracle.violations(doc, sim(doc))
+    assert not any("stop (serial stop" in v for v in found), found
+
+
+def test_alternating_levels_make_no_dc(sim):
+    """Issue 13, defect 2: set 5 / set 4 every 5 ms (fails on 512a59f: positive for 1.4 s)."""
+    lines = [{"t": round(3 + i * 0.005, 3), "serial": json.dumps({"cmd": "set", "level": 5 - i % 2})}
+             for i in range(200)]
+    doc = scenario("defect2", 5, [SKIN] + lines, level=5)
+    oracle.assert_safe(doc, sim(doc))
+
+
+def test_a_level_decrease_in_tone_is_no_fault(sim):
+    """Issue 13, defect 3: a false DC_IMBALANCE (fails on 512a59f)."""
+    doc = scenario("defect3", 3.6, [SKIN, {"t": 3.1, "serial": '{"cmd": "set", "level": 3}'}],
+                   level=4, program="tone")
+    oracle.assert_safe(doc, sim(doc))
+
+
+def test_the_demo_keeps_polarity_across_a_lift_off(sim):
+    """Issue 13, defect 6: the built-in demo lifts off in a positive half (fails on 512a59f)."""
+    from host_tools import paths
+
+    with open(paths.SCENARIOS + "/demo.json") as f:
+        doc = json.load(f)
+    oracle.assert_safe(doc, sim(doc))
+
+
+def test_low_battery_and_the_session_end_pass_and_are_seen(sim):
+    from tests.oracle_timeline import Timeline
+
+    doc = scenario("battery", 8, [SKIN, {"t": 3.0, "battery_v": 3.2}], level=3)
+    oracle.assert_safe(doc, sim(doc))
+    doc = scenario("session end", 64, [SKIN], level=3, session_s=60)
+    events = sim(doc)
+    oracle.assert_safe(doc, events)
+    assert [why for _, why in Timeline(doc, events).stops] == ["session end"]
+
+
+def test_skin_drying_into_compliance_is_no_fault(sim):
+    """20 kOhm -> 120 kOhm (in the declared range) mid-half at level 3 lift: the current
+    becomes compliance-limited. Fails on 512a59f: a false DC_IMBALANCE (found by this oracle)."""
+    doc = scenario("drying", 4, [SKIN, {"t": 2.5, "skin": {"ohm": 120_000}}], level=3)
+    oracle.assert_safe(doc, sim(doc))
