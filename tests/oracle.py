@@ -53,7 +53,7 @@ POLARITY_STUCK_SLACK_MS = 5  # ... + 5 ms more while polarity_stuck is injected 
 CUMULATIVE_SLACK_UA_MS = 100  # (c) |net since power-on| <= 500 uA * half + 100 uA*ms
 SESSION_PERMILLE = 10  # (d) a session ended by choice nets within 1 % of its charge ...
 SESSION_SLACK_UA_MS = 100  # ... + 100 uA*ms
-RAMP_DOWN_MS = 500  # stop rule: OFF/DONE within 500 ms + one period + 20 ms
+RAMP_DOWN_MS = 500  # stop rule: OFF/DONE within 500 ms (or one period if longer) + 20 ms
 STOP_SLACK_MS = 20
 RISE_SLACK_UA = 5  # no rise of the amplitude after a ramp-down starts (model granularity)
 BATTERY_STOP_MV = 3280  # R7: 3.30 V less the ADC noise: surely below the run limit ...
@@ -243,11 +243,13 @@ def check_stuck_enable(tl):
 
 def check_stops(tl):
     """After an accepted stop (serial stop, hold, low battery, session end) the state is OFF or
-    DONE within 0.5 s + one period + 20 ms (or FAULT/CHARGING/OFF if something intervenes),
+    DONE within 0.5 s (one period if longer) + 20 ms (or FAULT/CHARGING/OFF if something intervenes),
     and the amplitude never rises on the way."""
     out = []
     for t, why in tl.stops:
-        deadline = t + RAMP_DOWN_MS + 2 * tl.max_half(t, t + RAMP_DOWN_MS + 2000) + STOP_SLACK_MS
+        # docs/safety.md: the ramp is planned to the last period end within 0.5 s (the first
+        # period end, for periods longer than that)
+        deadline = t + max(RAMP_DOWN_MS, 2 * tl.max_half(t, t + RAMP_DOWN_MS + 2000)) + STOP_SLACK_MS
         ended = tl.first_end_after(t)
         if (ended is None or ended > deadline) and deadline < tl.n and not tl.stop_excused(t, deadline):
             out.append((deadline, "stop (%s at %d ms) not obeyed: still %s at the deadline%s" % (

@@ -250,7 +250,7 @@ class Timeline:
             self._set_cap(t)
         if state != previous:
             self._note(t, state)
-            if state == "RUN":
+            if state in ("RUN", "STANDBY", "OFF", "DONE"):  # the waveform starts, or stops by choice
                 self.changes.append(t)
             elif state in ("PAUSED", "FAULT", "CHARGING"):
                 self.cuts.append(t)
