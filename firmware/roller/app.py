@@ -109,7 +109,7 @@ class App:
         self.bench_ua = 0  # its cap (0: a program runs)
         self.run_level = self.settings.level  # what the output runs; settings may be ahead
         self.run_program = self.settings.program
-        self._changes_waiting = False  # settings or bench asked for, for the next period end
+        self._due = None  # (level, program, bench) asked for, for the next period end
         self.state = ui.OFF  # slots[_A_STATE] too (0): _enter keeps the two the same
         self.cap_ua = 0  # slots[_A_CAP_UA] too: _update_cap keeps the two the same
         self.fault = faults.NONE
@@ -126,7 +126,7 @@ class App:
         self._console_read = board.console_read
         self._feed = board.wdt_feed
         self.tick = _control_tick(self, slots, self.wave.tables, board.sample, board.write_output)
-        self._configure_wave()
+        self._configure_wave(None)
         board.wdt_start(WATCHDOG_TIMEOUT_MS)
         self._enter(ui.OFF)
         if board.reset_cause() == "watchdog":
@@ -297,11 +297,10 @@ class App:
             self.contact.reset()
             if state == ui.FAULT or state == ui.CHARGING:
                 sup.halt()
-            if self.bench is not None or self.run_bench is not None:  # bench mode ends here
-                self.bench = None
-                self._changes_waiting = True
-            if self._changes_waiting:  # the output is off: what was asked applies now
-                self._apply_changes()
+            # the output is off: what was asked applies now, and bench mode ends
+            self._due = None
+            self.bench = None
+            self._apply_changes(self.settings.level, self.settings.program, None)
         self._emit_state()
 
     def _exit(self, state):
@@ -375,24 +374,24 @@ class App:
 
     def _apply_when_safe(self):
         """Settings or bench asked for: now if the waveform is not running, else at the end of
-        its period (balanced); during a ramp-down, once it has ended (_enter)."""
-        self._changes_waiting = True
+        its period (balanced). Asked during a ramp-down: once it has ended (_enter); asked
+        before it, at the period end as promised (a lower cap, or the ramp-down's end)."""
         if ui.superstate(self.state) is None:
-            self._apply_changes()
+            self._apply_changes(self.settings.level, self.settings.program, self.bench)
             self._emit_state()
         elif self.pending is None:
+            self._due = (self.settings.level, self.settings.program, self.bench)
             self.slots[_WAVE_WAIT_PERIOD_END] = 1
 
-    def _apply_changes(self):
+    def _apply_changes(self, level, program, bench):
         """What was asked takes over the output: a new shape starts from zero with a soft
-        start; a lower cap applies to the envelope at once, a higher one ramps."""
-        self._changes_waiting = False
-        s = self.settings
-        self.run_level = s.level
-        if self.bench != self.run_bench or s.program != self.run_program:
-            self.run_program = s.program
-            self.session.zones = programs.PROGRAMS[s.program][4]
-            self._configure_wave()
+        start; a lower cap applies to the envelope at once, a higher one ramps (not while
+        ramping down)."""
+        self.run_level = level
+        if bench != self.run_bench or program != self.run_program:
+            self.run_program = program
+            self.session.zones = programs.PROGRAMS[program][4]
+            self._configure_wave(bench)
             self.envelope.cut()
         else:
             self._update_cap()
@@ -406,6 +405,11 @@ class App:
         reached zero ends, settings and bench apply, confirmed contact enters RUN."""
         slots = self.slots
         slots[_WAVE_WAIT_PERIOD_END] = 0
+        due = self._due
+        if due is not None:
+            self._due = None
+            self._apply_changes(due[0], due[1], due[2])
+            self._emit_state()
         if self.pending is not None:
             self.stop_period_ends -= 1
             if self.envelope.now_na == 0 or self.stop_period_ends <= 0:
@@ -413,9 +417,6 @@ class App:
             else:
                 slots[_WAVE_WAIT_PERIOD_END] = 1
             return
-        if self._changes_waiting:
-            self._apply_changes()
-            self._emit_state()
         if self.state != ui.RUN and self.contact.confirmed:
             self.dispatch(ui.CONTACT)
 
@@ -447,9 +448,8 @@ class App:
         self.wave.restart()
         self.supervisor.new_waveform()
 
-    def _configure_wave(self):
-        """The waveform and cap of the bench asked for, or of the program."""
-        bench = self.bench
+    def _configure_wave(self, bench):
+        """The waveform and cap of `bench`, or of the program running."""
         if bench is not None:
             shape, hz, ua = bench
         else:
