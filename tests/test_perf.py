@@ -39,7 +39,9 @@ def test_report_has_the_keys_and_sane_values(quick_report):
     r = quick_report
     assert set(KEYS) <= set(r)
     assert list(r["tick_us"]) == STATES
-    assert all(us > 0 for us in r["tick_us"].values())
+    # one state's tick less its idle service can come out <= 0 on a loaded machine (time, not
+    # instructions): the states together cannot
+    assert all(isinstance(us, float) for us in r["tick_us"].values()) and sum(r["tick_us"].values()) > 0
     assert r["tick_instructions"] is None  # --quick: no valgrind
     ratios = r["tick_vs_empty_loop"]
     assert ratios["empty_loop_us"] > 0 and list(ratios["by_us"]) == STATES
