@@ -46,8 +46,16 @@ def run_sim(doc, runtime="cpython", tmp_dir=None, vbus_interlock=True):
 
 @pytest.fixture
 def sim(tmp_path):
-    def _run(doc, runtime="cpython", vbus_interlock=True):
-        return run_sim(doc, runtime, str(tmp_path), vbus_interlock)
+    """Runs a scenario and judges its trace with the independent oracle (tests/oracle.py) before
+    the test's own assertions; `judge=False` for the few tests of the oracle's blind spots."""
+
+    def _run(doc, runtime="cpython", vbus_interlock=True, judge=True):
+        events = run_sim(doc, runtime, str(tmp_path), vbus_interlock)
+        if judge:
+            from tests.oracle import assert_safe
+
+            assert_safe(doc, events)
+        return events
 
     return _run
 

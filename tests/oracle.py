@@ -49,6 +49,7 @@ RAMP_DOWN_DIVISOR = 250  # ... and / this in the last 0.5 s + 2 periods before O
 BALANCE_PERCENT = 10  # (a) window net within 10 % of the window's total |charge| ...
 BALANCE_SLACK_UA_MS = 50  # ... + 50 uA*ms
 STRETCH_SLACK_MS = 5  # (b) one polarity at most a half period + 5 ms ...
+STRETCH_GAP_MS = 20  # ... and no current for longer than this (the skin was off) ends a stretch
 POLARITY_STUCK_SLACK_MS = 5  # ... + 5 ms more while polarity_stuck is injected (caught in 3)
 CUMULATIVE_SLACK_UA_MS = 100  # (c) |net since power-on| <= 500 uA * half + 100 uA*ms
 SESSION_PERMILLE = 10  # (d) a session ended by choice nets within 1 % of its charge ...
@@ -266,6 +267,8 @@ def check_stops(tl):
 def _rise_after(tl, t, stop):
     """The first ms in [t, stop) where the envelope (peak over a period, or a burst cycle) is
     above its lowest since t; (ms, uA, lowest uA) or None."""
+    # the half under way at the stop, and its mirror, replay what was commanded before it
+    t += 2 * int(tl.half_ms[t])
     if stop <= t or (tl.hw_exempt[t:stop] | tl.hang[t:stop]).any():
         return None
     window = int(tl.window_ms[t:stop].max())
@@ -334,8 +337,10 @@ def check_windows(tl):
         step[pick] = seen.max(axis=0) - seen.min(axis=0)
     cap = np.maximum(tl.cap_ua[starts], tl.cap_ua[ends - 1])
     divisor = np.where(tl.ramping_down[ends - 1], RAMP_DOWN_DIVISOR, RAMP_UP_DIVISOR)
+    # + one ms at the cap: a fast waveform's enable-test zero tick has its mirror half a period
+    # later, so a window may hold one of the two
     allowed = np.maximum(np.maximum(total * BALANCE_PERCENT // 100, half * half * cap // divisor),
-                         half * step) + BALANCE_SLACK_UA_MS
+                         half * step) + BALANCE_SLACK_UA_MS + tl.allowed_ua[ends - 1]
     changed = (tl.change_cum[ends] - tl.change_cum[starts]) > 0
     cut_allowed = half * tl.allowed_ua[ends - 1] + BALANCE_SLACK_UA_MS
     allowed = np.where(changed, np.maximum(allowed, cut_allowed), allowed)
@@ -356,15 +361,21 @@ def check_windows(tl):
 
 
 def check_stretches(tl):
-    """(b) One polarity lasts at most a half period + 5 ms (zero-current ms do not end it: a
-    lift-off in a positive half followed by another positive half is one long stretch). A new
-    power cycle or the end of a hang starts afresh."""
-    nz = np.flatnonzero(tl.sign)
+    """(b) One polarity above the probe lasts at most a half period + 5 ms. A zero tick does not
+    end it (a cut
+    in a positive half restarted by another positive half is one long stretch), but no current
+    for longer than STRETCH_GAP_MS does: the skin was off, and when it comes back is not the
+    firmware's to choose ((c) bounds what such gaps can add up to). A new power cycle or the
+    end of a hang starts afresh."""
+    # the ms above the probe: at probe level an open-circuit gap may swallow any half, and what
+    # the probe can add up to is (c)'s to judge
+    nz = np.flatnonzero((tl.sign != 0) & (tl.abs_ua > PROBE_UA + PROBE_SLACK_UA))
     if not len(nz):
         return []
     signs = tl.sign[nz]
     epoch = tl.epoch[nz]
-    new_run = np.concatenate([[True], (signs[1:] != signs[:-1]) | (epoch[1:] != epoch[:-1])])
+    gap = np.diff(nz) > STRETCH_GAP_MS
+    new_run = np.concatenate([[True], (signs[1:] != signs[:-1]) | (epoch[1:] != epoch[:-1]) | gap])
     starts = np.flatnonzero(new_run)
     lengths = np.diff(np.concatenate([starts, [len(nz)]]))
     first_ms = nz[starts]
@@ -373,10 +384,8 @@ def check_stretches(tl):
     stuck = np.maximum.reduceat(tl.injected["polarity_stuck"][nz].astype(np.int8), starts) > 0
     limit = half_max + STRETCH_SLACK_MS + np.where(stuck, POLARITY_STUCK_SLACK_MS, 0)
     hung = np.maximum.reduceat(tl.hang[nz].astype(np.int8), starts) > 0
-    # probe-level stretches are left to (c): open-circuit gaps swallow halves of the probe
-    strong = np.maximum.reduceat(tl.abs_ua[nz], starts) > PROBE_UA + PROBE_SLACK_UA
     out = []
-    for i in np.flatnonzero((lengths > limit) & ~hung & strong):
+    for i in np.flatnonzero((lengths > limit) & ~hung):
         a, b = int(first_ms[i]), int(last_ms[i])
         polarity = "positive" if signs[starts[i]] > 0 else "negative"
         peak = int(tl.abs_ua[a:b + 1].max())

@@ -127,7 +127,8 @@ class Store:
         """A RUN begins; stored when its first half's sign differs from the last one's."""
         if negative_first != self.run_negative_first:
             self.run_negative_first = negative_first
-            self.dirty = True
+            # at once, as a fault is: a power cut before the write would undo it
+            self.dirty = self._urgent = True
 
     def add_fault(self, code, ms):
         self.log.append([self.boot, ms, code])

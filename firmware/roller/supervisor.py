@@ -27,7 +27,6 @@ from roller.limits import (
     POOR_CONTACT_MV,
     PROBE_UA,
     SENSE_CHECK_MIN_UA,
-    WRONG_POLARITY_TICKS,
     allowed_peak_ua,
 )
 
@@ -37,6 +36,7 @@ _SHORT_CHECK_MIN_UA = const(20)  # below this a 1 kOhm load's voltage is lost in
 _VSENSE_BIAS_MV = const(1 << 16)  # stored electrode voltages are offset: slots are unsigned
 _BALANCE_MIN_CHARGE = const(2000)  # uA*ms per period below which the ratio is only noise
 _MISSING_CURRENT_TICKS = const(3)
+_WRONG_POLARITY_TICKS = const(3)  # roller.limits.WRONG_POLARITY_TICKS (tests/test_hot.py checks)
 _DISCARD_PERIOD = const(2)
 _CHARGE_SUMS_MAX = const(1 << 24)  # uA*ms; a real period holds at most 500 uA * 2000 ms
 
@@ -74,7 +74,7 @@ _L_PROBE_UA = const(26)
 _L_OVERCURRENT_PERCENT = const(27)
 _L_OVERCURRENT_UA = const(28)
 _L_POLARITY_MIN_UA = const(29)
-_L_WRONG_POLARITY_TICKS = const(30)
+_S_LAST_WAS_TEST = const(30)  # 1 when the last reading was of an enable-test (zero) tick
 _L_IMBALANCE_PERMILLE = const(31)
 _L_SENSE_MIN_UA = const(32)
 _L_POOR_CONTACT_MV = const(33)
@@ -97,7 +97,6 @@ class Supervisor:
             (_L_OVERCURRENT_PERCENT, OVERCURRENT_SETPOINT_PERCENT),
             (_L_OVERCURRENT_UA, OVERCURRENT_SETPOINT_UA),
             (_L_POLARITY_MIN_UA, POLARITY_CHECK_MIN_UA),
-            (_L_WRONG_POLARITY_TICKS, WRONG_POLARITY_TICKS),
             (_L_IMBALANCE_PERMILLE, IMBALANCE_MAX_PERMILLE),
             (_L_SENSE_MIN_UA, SENSE_CHECK_MIN_UA),
             (_L_POOR_CONTACT_MV, POOR_CONTACT_MV),
@@ -225,10 +224,16 @@ def check_readings(slots, current_ua: int, electrode_mv: int) -> int:
         if i_abs >= _ENABLE_LEAK_UA:
             return _OUTPUT_STUCK
         s[S_READING_OK] = 1
-        # a zero tick inside a doubtful stretch: its time counts (a 10 ms half holds 9 readings)
-        if s[_S_VSENSE_WRONG] and _vsense_stuck(slots, electrode_mv):
-            return _SENSE_FAULT
+        # one zero tick inside a doubtful stretch (between halves): its time counts, a 10 ms half
+        # holds 9 readings; zero ticks in a row mean no output to judge the sense by
+        if s[_S_VSENSE_WRONG]:
+            if s[_S_LAST_WAS_TEST]:
+                s[_S_VSENSE_WRONG] = 0
+            elif _vsense_stuck(slots, electrode_mv):
+                return _SENSE_FAULT
+        s[_S_LAST_WAS_TEST] = 1
         return _NONE
+    s[_S_LAST_WAS_TEST] = 0
     last_abs = int(s[_S_LAST_MAG])
     if i_abs > int(s[_S_ALLOWED]) or (
         i_abs > last_abs * int(s[_L_OVERCURRENT_PERCENT]) // 100 + int(s[_L_OVERCURRENT_UA])
@@ -241,7 +246,7 @@ def check_readings(slots, current_ua: int, electrode_mv: int) -> int:
         (current_ua > 0 and s[_S_LAST_NEG]) or (current_ua <= 0 and not s[_S_LAST_NEG])
     ):
         s[_S_WRONG_POLARITY] += 1
-        if int(s[_S_WRONG_POLARITY]) >= int(s[_L_WRONG_POLARITY_TICKS]):
+        if int(s[_S_WRONG_POLARITY]) >= _WRONG_POLARITY_TICKS:
             return _DC_IMBALANCE
     else:
         s[_S_WRONG_POLARITY] = 0
