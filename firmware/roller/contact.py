@@ -90,9 +90,10 @@ def update_contact(slots, current_ua: int, electrode_mv: int) -> int:
         return KEPT if s[_S_CONFIRMED] else 0
     commanded_ua = int(s[_SUP_LAST_MAG])
     # skin with capacitance: while its voltage lags the current (of the other sign, fallen from
-    # its peak, or not rising while the current falls), v/i overstates the impedance; while
-    # the voltage rises it reads R or less, as on a resistive load. A lagging reading counts
-    # for no more than the last one taken without lag: a lift-off still reads high at once.
+    # its peak, or not clearly rising while the current holds or falls), v/i may overstate the
+    # impedance; while the voltage rises with the current it reads R or less, as on a resistive
+    # load. Such a reading counts for no more than the last trusted one: a lift-off makes the
+    # voltage jump, so it still reads high at once.
     lagging = (electrode_mv < 0 and current_ua > 0) or (electrode_mv > 0 and current_ua < 0)
     if current_ua < 0:
         current_ua = 0 - current_ua
@@ -106,10 +107,8 @@ def update_contact(slots, current_ua: int, electrode_mv: int) -> int:
         s[_S_PEAK_MV] = electrode_mv
     elif electrode_mv + _VOLTAGE_MOVE_MV < int(s[_S_PEAK_MV]):
         lagging = True  # fallen from its peak
-    if electrode_mv <= last_mv + _VOLTAGE_MOVE_MV and not at_compliance and (
-        commanded_ua < int(s[_S_LAST_COMMANDED_UA])
-    ):
-        lagging = True  # the current falls, the voltage does not follow at once
+    if electrode_mv <= last_mv + _VOLTAGE_MOVE_MV and commanded_ua <= int(s[_S_LAST_COMMANDED_UA]):
+        lagging = True  # the current holds or falls, the voltage does not follow it at once
     s[_S_LAST_MV] = (electrode_mv << 1) | sign_v
     s[_S_LAST_COMMANDED_UA] = commanded_ua
     open_circuit_ua = _OPEN_CIRCUIT_UA
