@@ -113,7 +113,8 @@ def run(args):
     print("%s: %d files, %d bytes .mpy (limit %d)" % (board.name, len(build.files), build.mpy_bytes,
                                                       limit_bytes), flush=True)
     if build.mpy_bytes > limit_bytes:
-        return fail("%s: %d bytes of .mpy exceed the %d byte limit" % (board.name, build.mpy_bytes, limit_bytes))
+        return fail("%s: %d bytes of .mpy exceed the %d byte limit"
+                    % (board.name, build.mpy_bytes, limit_bytes))
     steps = plan(build)
     if args.dry_run:
         for step in steps:
