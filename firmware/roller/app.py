@@ -388,6 +388,7 @@ class App:
         start; a lower cap applies to the envelope at once, a higher one ramps (not while
         ramping down)."""
         self.run_level = level
+        old_cap_ua = self.cap_ua
         if bench != self.run_bench or program != self.run_program:
             self.run_program = program
             self.session.zones = programs.PROGRAMS[program][4]
@@ -395,8 +396,10 @@ class App:
             self.envelope.cut()
         else:
             self._update_cap()
-        if self.envelope.now_na > self.cap_ua * 1000:
-            self.envelope.clip(self.cap_ua)
+        if self.cap_ua < old_cap_ua:
+            # the soft start keeps its progress as a share of the target: R5's 10 % per 100 ms
+            # is of the new target from here on
+            self.envelope.scale(self.cap_ua, old_cap_ua)
         if self.state == ui.RUN and self.pending is None:
             self.envelope.ramp_to(self.cap_ua)
 

@@ -47,12 +47,11 @@ class Envelope:
         if slots[_S_TARGET_NA]:
             self.ramp_to(slots[_S_TARGET_NA] // 1000)
 
-    def clip(self, cap_ua):
-        """A lower cap applies at once (clamp at the setter): step down, never ramp above it."""
-        cap_na = cap_ua * 1000
-        if self.slots[_S_NOW_NA] > cap_na:
-            self.slots[_S_NOW_NA] = cap_na
-        self.ramp_to(cap_ua)
+    def scale(self, new_cap_ua, old_cap_ua):
+        """A lower cap applies at once (clamp at the setter): the amplitude steps down in
+        proportion, so it never exceeds the new cap and a soft start keeps its progress."""
+        slots = self.slots
+        slots[_S_NOW_NA] = slots[_S_NOW_NA] // old_cap_ua * new_cap_ua
 
     def hold(self, delivered_ua):
         """Contact is poor and the compliance voltage limits the current: wait at what is
