@@ -111,6 +111,13 @@ class Timeline:
         for i, e in enumerate(events):
             items.append((to_ms(e["t"]), 1, i, e["kind"], e))
         items.sort(key=lambda item: item[:3])
+        # "on" then "cut" in the same ms: the trace's reset for the "on" comes after both
+        # stimuli here, but the device ends that ms unpowered
+        self._cut_after_on = set()
+        power = [(to_ms(e["t"]), e["power"]) for e in doc.get("events", []) if "power" in e]
+        for k, (t_ms, value) in enumerate(power):
+            if value == "on" and any(v == "cut" and u == t_ms for u, v in power[k + 1:]):
+                self._cut_after_on.add(t_ms)
         settings = doc.get("settings", {})
         self.known = {"session_s": settings.get("session_s", limits.SESSION_DEFAULT_S),
                       "cue_s": settings.get("cue_s", limits.CUE_DEFAULT_S)}
@@ -233,12 +240,16 @@ class Timeline:
         self.cuts.append(t)
         self._end_bench(t)
         self._enter(t, "OFF")
+        if t in self._cut_after_on:
+            self._power_lost(t)
         if self.hung:  # injected while off: the loop hangs from boot
             self.hang_since = t
         if self._settings_changed and t > 0:  # the store may or may not have kept the last change
             self.known = {"session_s": None, "cue_s": None}
 
     def _on_state(self, t, e):
+        if not self.powered:
+            return  # the boot's state event, in the ms a power cut ended
         previous, state = self.state, e["state"]
         level, program = e["level"], e["program"]
         if (level, program) != (self.level, self.program):
