@@ -226,14 +226,15 @@ def check_stuck_sense(tl):
 
 def check_stuck_enable(tl):
     """R10/R2: a stuck enable switch is caught at the next enable test (each period, or every
-    50 ms with the output off), wherever the output could be tested (not in FAULT/CHARGING)."""
+    50 ms with the output off), wherever the output could be tested (not in FAULT/CHARGING)
+    and a load lets the test current flow (no skin: nothing flows, nothing to catch)."""
     out = []
     for start, end, name in tl.injections:
         if name != "enable_stuck_on":
             continue
         caught = tl.first_fault_after(start)
         stop = min(end, caught if caught is not None else tl.n)
-        testable = np.flatnonzero(tl.testable[start:stop])
+        testable = np.flatnonzero(tl.testable[start:stop] & (tl.skin_ohm[start:stop] > 0))
         for k, index in enumerate(testable):
             t = start + int(index)
             if k + 1 > 2 * max(2 * int(tl.half_ms[t]), ENABLE_TEST_PERIOD_MS) + ENABLE_CATCH_MS:
