@@ -180,6 +180,7 @@ class Timeline:
         self._end_bench(t)
         self._enter(t, "UNPOWERED")
         self._unhang(t, False)
+        self.hung = False  # the runner forgets a hang at power-off; one injected while off stays
 
     def _unhang(self, t, by_reset):
         self.hung = self.hung and not by_reset
