@@ -342,7 +342,10 @@ def check_windows(tl):
     # later, so a window may hold one of the two
     allowed = np.maximum(np.maximum(total * BALANCE_PERCENT // 100, half * half * cap // divisor),
                          half * step) + BALANCE_SLACK_UA_MS + tl.allowed_ua[ends - 1]
-    changed = (tl.change_cum[ends] - tl.change_cum[starts]) > 0
+    # at the compliance voltage the load, not the source, sets the current: with skin
+    # capacitance the halves differ (the voltage is clamped both ways; (c) bounds the sum)
+    changed = ((tl.change_cum[ends] - tl.change_cum[starts]) > 0) | (
+        (tl.limited_cum[ends] - tl.limited_cum[starts]) > 0)
     cut_allowed = half * tl.allowed_ua[ends - 1] + BALANCE_SLACK_UA_MS
     allowed = np.where(changed, np.maximum(allowed, cut_allowed), allowed)
     exempt = (tl.exempt_cum[ends] - tl.exempt_cum[starts]) > 0

@@ -85,14 +85,19 @@ class Timeline:
     def _current(self, events):
         n = self.n
         ua = np.zeros(n, dtype=np.int64)
-        last_t, last_ua = 0, 0
+        limited = np.zeros(n, dtype=bool)  # the electrode at the compliance voltage
+        last_t, last_ua, last_limited = 0, 0, False
         for e in events:
             if e["kind"] == "out":
                 t = min(to_ms(e["t"]), n)
                 ua[last_t:t] = last_ua
+                limited[last_t:t] = last_limited
                 last_t, last_ua = t, e["ua"]
+                last_limited = abs(e.get("v", 0)) * 1000 >= limits.POOR_CONTACT_MV
         ua[last_t:] = last_ua
+        limited[last_t:] = last_limited
         self.ua = ua
+        self.limited_cum = np.concatenate([[0], np.cumsum(limited)])
         self.abs_ua = np.abs(ua)
         self.sign = np.sign(ua).astype(np.int8)
         starts = np.flatnonzero(np.concatenate([[True], self.sign[1:] != self.sign[:-1]]))
