@@ -133,6 +133,7 @@ class Timeline:
         self.injections, self.hangs, self.faults, self.resets, self.hw_events = [], [], [], [], []
         self.serial_stops, self.sets, self.presses, self.cues, self.notes = [], [], [], [], []
         self.cuts, self.changes, self.session_starts, self.corrupt_at, self.torn_at = [], [], [], [], []
+        self.power_on_at = []
         self.state, self.level, self.program, self.powered = "OFF", 1, "lift", True
         self.bench = None  # (ua, half, window_ms) while a bench command holds
         self.fifo = []
@@ -235,6 +236,8 @@ class Timeline:
             self._power_lost(t)
         elif value == "cut_during_write":
             self.torn_at.append(t)
+        elif value == "on":
+            self.power_on_at.append(t)
 
     # trace
     def _on_reset(self, t, e):
@@ -408,8 +411,9 @@ class Timeline:
             latched.append((t + 1, later[0] if later else n))
         self.latched = _mask(n, latched)
         # a torn write cuts the power at the next flash write: when, the trace cannot tell
-        resets = sorted(t for t, _ in self.resets)
-        self.maybe_off = _mask(n, [(w, next((r for r in resets if r > w), n)) for w in self.torn_at])
+        # it may come after a reset (the next write, whenever that is): off until the next power-on
+        ons = self.power_on_at
+        self.maybe_off = _mask(n, [(w, next((r for r in ons if r > w), n)) for w in self.torn_at])
         testable = np.isin(code, [S[s] for s in ("OFF", "DONE", "STANDBY", "RUN", "PAUSED")])
         self.testable = testable & ~self.maybe_off
         self.ended = np.isin(code, [S[s] for s in ENDED])
