@@ -111,9 +111,8 @@ def update_contact(slots, current_ua: int, electrode_mv: int) -> int:
         lagging = True  # the current holds or falls, the voltage does not follow it at once
     s[_S_LAST_MV] = (electrode_mv << 1) | sign_v
     s[_S_LAST_COMMANDED_UA] = commanded_ua
-    open_circuit_ua = _OPEN_CIRCUIT_UA
     if commanded_ua < int(s[_L_IMPEDANCE_MIN_UA]) or (
-        current_ua < open_circuit_ua and not at_compliance
+        current_ua < _OPEN_CIRCUIT_UA and not at_compliance
     ):
         # no reading this tick (zero crossing, burst gap): a good streak keeps counting time
         if s[_S_GOOD_MS]:
@@ -121,7 +120,7 @@ def update_contact(slots, current_ua: int, electrode_mv: int) -> int:
             if int(s[_S_GOOD_MS]) >= int(s[_L_CONFIRM_MS]):
                 s[_S_CONFIRMED] = 1
         return CONFIRMED if s[_S_CONFIRMED] else 0
-    ohm = OPEN_OHM if current_ua < open_circuit_ua else electrode_mv * 1000 // current_ua
+    ohm = OPEN_OHM if current_ua < _OPEN_CIRCUIT_UA else electrode_mv * 1000 // current_ua
     if ohm == OPEN_OHM or not lagging:
         s[_S_TRUSTED_OHM] = ohm
     elif ohm > int(s[_S_TRUSTED_OHM]):
