@@ -70,6 +70,9 @@ def _parse(line):
     return value if isinstance(value, dict) else None
 
 
+_DEVICE_KINDS = ("out", "state", "led", "cue", "fault", "hw")
+
+
 class Timeline:
     def __init__(self, doc, events, end_ms=None):
         ends = [to_ms(e["t"]) for e in events if e["kind"] == "end"]
@@ -133,7 +136,7 @@ class Timeline:
         self.injections, self.hangs, self.faults, self.resets, self.hw_events = [], [], [], [], []
         self.serial_stops, self.sets, self.presses, self.cues, self.notes = [], [], [], [], []
         self.cuts, self.changes, self.session_starts, self.corrupt_at, self.torn_at = [], [], [], [], []
-        self.power_on_at = []
+        self.device_events, self.power_resets, self.unexplained_resets = [], [], []
         self.state, self.level, self.program, self.powered = "OFF", 1, "lift", True
         self.bench = None  # (ua, half, window_ms) while a bench command holds
         self.fifo = []
@@ -141,6 +144,8 @@ class Timeline:
         self.hung, self.hang_since = False, None
         self._set_cap(0)
         for t, _, _, kind, value in items:
+            if kind in _DEVICE_KINDS or (kind == "serial" and value["dir"] == "out"):
+                self.device_events.append(t)
             handler = getattr(self, "_on_" + kind, None)
             if handler:
                 handler(t, value)
@@ -236,13 +241,15 @@ class Timeline:
             self._power_lost(t)
         elif value == "cut_during_write":
             self.torn_at.append(t)
-        elif value == "on":
-            self.power_on_at.append(t)
 
     # trace
     def _on_reset(self, t, e):
         self._note(t, "reset (%s)" % e["cause"])
         self._unhang(t, e["cause"] == "watchdog")
+        if e["cause"] == "power":
+            self.power_resets.append(t)
+            if self.powered and t > 0:  # back from a power loss the stimuli do not show
+                self.unexplained_resets.append(t)
         self.powered = True
         self.fifo = []
         self.resets.append((t, e["cause"]))
@@ -399,6 +406,31 @@ class Timeline:
             elif c == 0 and d != 0:
                 self.touch_downs.append(b)
 
+    def _torn_off(self, n):
+        """Where a torn write may have cut the power. The cut comes at the next flash write,
+        whenever that is (after a reset, perhaps), and shows only as a power-on reset while the
+        stimuli say the device was on. Until then, the device is off at t unless it speaks at
+        or after t before the next power-on reset."""
+        windows = []
+        for w in self.torn_at:
+            back = next((r for r in self.unexplained_resets if r > w), n)
+            windows.append((w, back))
+        maybe = _mask(n, windows)
+        if not maybe.any():
+            return maybe
+        # next device event at or after t; next power-on reset after t
+        spoke = np.full(n + 1, n + 1, dtype=np.int64)
+        for t in self.device_events:
+            if t < n:
+                spoke[t] = min(spoke[t], t)
+        spoke = np.minimum.accumulate(spoke[::-1])[::-1][:n]
+        reset_after = np.full(n + 1, n + 1, dtype=np.int64)
+        for r in self.power_resets:
+            if 0 < r <= n:
+                reset_after[r - 1] = min(reset_after[r - 1], r)
+        reset_after = np.minimum.accumulate(reset_after[::-1])[::-1][:n]
+        return maybe & ~(spoke < reset_after)
+
     def _derived(self):
         n = self.n
         code = self.state_code
@@ -410,10 +442,7 @@ class Timeline:
             later = [c for c in clears if c > t]
             latched.append((t + 1, later[0] if later else n))
         self.latched = _mask(n, latched)
-        # a torn write cuts the power at the next flash write: when, the trace cannot tell
-        # it may come after a reset (the next write, whenever that is): off until the next power-on
-        ons = self.power_on_at
-        self.maybe_off = _mask(n, [(w, next((r for r in ons if r > w), n)) for w in self.torn_at])
+        self.maybe_off = self._torn_off(n)
         testable = np.isin(code, [S[s] for s in ("OFF", "DONE", "STANDBY", "RUN", "PAUSED")])
         self.testable = testable & ~self.maybe_off
         self.ended = np.isin(code, [S[s] for s in ENDED])

@@ -233,6 +233,26 @@ def test_a_hung_loop_must_be_reset():
     absent(judge(t, d), "R9")
 
 
+def test_a_torn_write_excuses_only_the_silence_before_the_next_power_on():
+    """The torn write cuts the power at an unknown later write; the device is back at the next
+    power-on reset the stimuli do not explain. While it speaks, it is on."""
+    def run(spoke_at_ms=None):
+        t = Trace()
+        d = {"name": "synthetic", "duration_s": 4, "events": [
+            {"t": 0.05, "skin": {"ohm": 20000}}, {"t": 0.5, "power": "cut_during_write"},
+            {"t": 0.6, "power": "cut"}, {"t": 0.8, "power": "on"},  # no write yet: the tear waits
+            {"t": 1.0, "fault": "enable_stuck_on"}, {"t": 3.0, "power": "on"}]}
+        t.add(800, "reset", cause="power").state(800, "OFF")
+        t.add(3000, "reset", cause="power").state(3000, "OFF")
+        t.add(3050, "fault", code="OUTPUT_STUCK").state(3050, "FAULT")
+        if spoke_at_ms:
+            t.add(spoke_at_ms, "led", rgb=[0, 0, 0])
+        return judge(t, d)
+
+    absent(run(), "enable_stuck_on")
+    expect(run(spoke_at_ms=2500), "enable_stuck_on injected at 1000 not caught")
+
+
 def test_assert_safe_names_the_first_violations():
     t, d = session()
     t.wave(3000, [600])
