@@ -139,6 +139,7 @@ class Timeline:
         self.device_events, self.power_resets, self.unexplained_resets = [], [], []
         self.state, self.level, self.program, self.powered = "OFF", 1, "lift", True
         self.bench = None  # (ua, half, window_ms) while a bench command holds
+        self.bench_settings = None  # (level, program) when it was accepted: what comes after it
         self.fifo = []
         self.open_faults = {}  # injected model fault -> since
         self.hung, self.hang_since = False, None
@@ -273,7 +274,8 @@ class Timeline:
                        else "program %s->%s" % (self.program, program))
             self.changes.append(t)
             self.level, self.program = level, program
-            self._end_bench(t)
+            if (level, program) != self.bench_settings:
+                self._end_bench(t)  # a button step did (a set ends it at its response)
             self._set_cap(t)
         if state != previous:
             self._note(t, state)
@@ -329,6 +331,7 @@ class Timeline:
             half = half_of(response["hz"])
             burst = response.get("shape") == "burst"
             self.bench = (response["ua"], half, 2 * half * (BURST_CYCLE_PERIODS if burst else 1))
+            self.bench_settings = (response.get("level"), response.get("program"))
             self.changes.append(t)
             self._note(t, "bench %s" % line[:60])
             self._set_cap(t)

@@ -286,6 +286,21 @@ def test_a_bench_session_passes(sim):
     oracle.assert_safe(doc, sim(doc))
 
 
+def test_a_set_just_before_a_bench_does_not_end_it_but_a_later_click_does(sim):
+    """Both apply at the same period end; the state event shows the set's level with the bench
+    running (the hunt's find). A click after the bench ends it at the next period end."""
+    from tests.oracle_timeline import Timeline
+
+    set_eye = '{"cmd": "set", "program": "eye", "level": 2}'
+    bench = '{"cmd": "bench", "shape": "square", "hz": 10, "ua": 212}'
+    doc = scenario("set-bench", 6, [SKIN, {"t": 2.0, "serial": set_eye}, {"t": 2.004, "serial": bench},
+                                     {"t": 4.0, "button": "click"}], level=1)
+    events = sim(doc)
+    timeline = Timeline(doc, events)
+    assert timeline.cap_ua[3000] == 212 and timeline.half_ms[3000] == 50
+    assert timeline.cap_ua[5000] < 212 and timeline.half_ms[5000] < 50
+
+
 def test_usb_and_faults_pass(sim):
     """Fails on 512a59f (defect 6's kind): USB cuts a positive half, the next session starts
     positive."""

@@ -273,7 +273,8 @@ def _peak_over(dev, ms):
 def test_bench_runs_a_fixed_waveform_under_the_safety_rules(dev):
     dev.model.set_skin(0)  # no load yet: nothing above the probe level
     r = dev.request({"cmd": "bench", "shape": "square", "hz": 100, "ua": 450})
-    assert r == {"ok": True, "state": "SELFTEST", "shape": "square", "hz": 100.0, "ua": 450}
+    assert r == {"ok": True, "state": "SELFTEST", "shape": "square", "hz": 100.0, "ua": 450,
+                 "level": 1, "program": "lift"}
     assert _peak_over(dev, 1000) <= PROBE_UA
     dev.model.set_skin(10_000)  # the dummy load: contact confirms, soft start to 450 uA
     assert _peak_over(dev, 3000) <= allowed_peak_ua(450)

@@ -212,6 +212,8 @@ class Protocol:
         response = self._bench_status()
         response["ok"] = True
         response["state"] = _state_name(app)
+        response["level"] = app.settings.level  # what comes back when the bench ends
+        response["program"] = app.settings.program_name()
         return response
 
     # --- reports ------------------------------------------------------------------------------
