@@ -119,13 +119,13 @@ class Timeline:
         for i, e in enumerate(events):
             items.append((to_ms(e["t"]), 1, i, e["kind"], e))
         items.sort(key=lambda item: item[:3])
-        # "on" then "cut" in the same ms: the trace's reset for the "on" comes after both
-        # stimuli here, but the device ends that ms unpowered
-        self._cut_after_on = set()
-        power = [(to_ms(e["t"]), e["power"]) for e in doc.get("events", []) if "power" in e]
-        for k, (t_ms, value) in enumerate(power):
-            if value == "on" and any(v == "cut" and u == t_ms for u, v in power[k + 1:]):
-                self._cut_after_on.add(t_ms)
+        # the stimuli of a ms come before its trace here, so a reset is seen after a "cut" that
+        # followed its "on": whatever the order, the device ends the ms as the last of them says
+        last_power = {}
+        for e in doc.get("events", []):
+            if e.get("power") in ("on", "cut"):
+                last_power[to_ms(e["t"])] = e["power"]
+        self._ends_cut = {t for t, value in last_power.items() if value == "cut"}
         settings = doc.get("settings", {})
         self.known = {"session_s": settings.get("session_s", limits.SESSION_DEFAULT_S),
                       "cue_s": settings.get("cue_s", limits.CUE_DEFAULT_S)}
@@ -257,7 +257,7 @@ class Timeline:
         self.cuts.append(t)
         self._end_bench(t)
         self._enter(t, "OFF")
-        if t in self._cut_after_on:
+        if t in self._ends_cut:
             self._power_lost(t)
         if self.hung:  # injected while off: the loop hangs from boot
             self.hang_since = t

@@ -253,6 +253,23 @@ def test_a_torn_write_excuses_only_the_silence_before_the_next_power_on():
     expect(run(spoke_at_ms=2500), "enable_stuck_on injected at 1000 not caught")
 
 
+def test_the_last_power_stimulus_of_a_ms_decides():
+    """"on" (already on), "cut", "on" in one ms: the device ends it powered, and the program set
+    in that ms counts (the hunt's find); "on", "cut" while off: it ends unpowered."""
+    from tests.oracle_timeline import Timeline
+
+    def program_after(powers):
+        t = Trace()
+        t.add(1000, "reset", cause="power").state(1000, "OFF", program="lift")
+        t.state(1000, "OFF", program="sculpt")
+        d = {"name": "synthetic", "duration_s": 2,
+             "events": [{"t": 1.0, "power": p} for p in powers]}
+        return Timeline(d, t.done(2000)).program
+
+    assert program_after(["on", "cut", "on"]) == "sculpt"
+    assert program_after(["cut", "on", "cut"]) == "lift"
+
+
 def test_assert_safe_names_the_first_violations():
     t, d = session()
     t.wave(3000, [600])
