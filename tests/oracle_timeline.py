@@ -240,6 +240,8 @@ class Timeline:
         if value == "cut" and self.powered:
             self.cuts.append(t)
             self._power_lost(t)
+        elif value == "cut":
+            self.hung = False  # the runner forgets a hang at a cut, even one injected while off
         elif value == "cut_during_write":
             self.torn_at.append(t)
 

@@ -270,6 +270,22 @@ def test_the_last_power_stimulus_of_a_ms_decides():
     assert program_after(["cut", "on", "cut"]) == "lift"
 
 
+def test_a_cut_forgets_a_hang_injected_while_off():
+    """Off; then in one ms: hang, on (boots hung), cut (forgotten), on: it runs (the hunt's find).
+    Without the cut it boots hung and must be reset."""
+    def run(powers):
+        t = Trace()
+        d = {"name": "synthetic", "duration_s": 3, "events": [{"t": 0.5, "power": "cut"},
+                                                             {"t": 1.0, "fault": "loop_hang"}]}
+        d["events"] += [{"t": 1.0, "power": p} for p in powers]
+        for _ in range(powers.count("on")):
+            t.add(1000, "reset", cause="power").state(1000, "OFF")
+        return judge(t, d, 3000)
+
+    absent(run(["on", "cut", "on"]), "R9")
+    expect(run(["on"]), "R9")
+
+
 def test_assert_safe_names_the_first_violations():
     t, d = session()
     t.wave(3000, [600])
