@@ -1,16 +1,18 @@
-"""`deploy --board B --port P`: cross-compile, hash, copy with mpremote, verify, restart.
+"""`deploy --board B --port P`: check the device, cross-compile, hash, copy with mpremote, verify,
+restart, and wait for the app to answer `info` with the deployed firmware version.
 
-The manifest is removed first and copied last: a deploy cut short leaves a device whose
+The device is asked for its platform and .mpy format first: a firmware it cannot load is never
+copied. The manifest is removed first and copied last: a deploy cut short leaves a device whose
 self-test fails (R10) rather than one that runs a mix of old and new files.
 """
+import json
 import os
 import shlex
 import subprocess
 import sys
 
-from host_tools import firmware_build, paths
-
-_MPREMOTE_TIMEOUT_S = 120
+from host_tools import device, firmware_build, paths
+from host_tools.serial_link import AppStopped, LinkError, missing_port
 
 # Device side: clear the firmware folders (no stale module, no .py shadowing a new .mpy).
 _PREPARE = """import os
@@ -52,8 +54,10 @@ def register(sub):
         "deploy",
         help="compile the firmware for a board and copy it with mpremote",
         description="Compile firmware/roller and the board HAL with mpy-cross for the board's "
-        "architecture, write the self-test hash manifest, copy everything with mpremote, "
-        "verify the hashes on the device and restart the app.",
+        "architecture, check that the device runs MicroPython for that platform and .mpy format "
+        "(exit 2 and copy nothing if not), write the self-test hash manifest, copy everything "
+        "with mpremote, verify the hashes on the device, restart the app and check that it "
+        "answers `info` with the deployed firmware version (exit 1 if not).",
     )
     names = sorted(firmware_build.BOARDS) + sorted(firmware_build.ALIASES)
     p.add_argument("--board", required=True, choices=names, metavar="B", help=", ".join(names))
@@ -78,9 +82,30 @@ def plan(build):
     return copy, verify, ["resume"] + build.board.restart
 
 
-def mpremote(port, args):
-    cmd = [paths.tool_exe("mpremote"), "connect", port] + args
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=_MPREMOTE_TIMEOUT_S)
+def mismatch(identity, build):
+    """Why the device cannot load this build (one line), or None."""
+    version, sub, arch = build.mpy_needs()
+    dev_version, dev_sub = identity.mpy_version
+    if (identity.platform == build.board.platform and dev_version == version
+            and (arch is None or (dev_sub, identity.arch) == (sub, arch))):
+        return None
+    fits = firmware_build.board_for_platform(identity.platform)
+    return "%s needs MicroPython for %s with .mpy %d.%s %s, the device is %s: nothing copied%s" % (
+        build.board.name, build.board.platform, version, "x" if sub is None else sub,
+        arch or "(no native code)", identity, " (--board %s?)" % fits.name if fits else "")
+
+
+def check_device(port, build):
+    """Refuse a device that cannot load the build, leaving its app running if it was."""
+    try:
+        was_running = device.app_answers(port)
+    except AppStopped:
+        was_running = False  # at the REPL: mpremote's home
+    identity = device.identify(port)  # stops the app
+    refusal = mismatch(identity, build)
+    if refusal and was_running:
+        device.restart_app(port, identity)
+    return refusal
 
 
 def check_hashes(build, output):
@@ -100,10 +125,47 @@ def fail(message, code=1):
     return code
 
 
+# Device side: import every deployed module afresh (the app's loop runs only in main.py), so
+# mpremote shows the error that stopped the app at start; pyserial drops what came before.
+_IMPORTS = """import sys
+sys.modules.clear()
+for m in %r:
+    __import__(m)
+"""
+
+
+def modules(build):
+    """The deployed .mpy files as module names (roller/__init__.mpy -> roller)."""
+    names = [f[:-4].replace("/", ".") for f in build.files if f.endswith(".mpy")]
+    return [n[:-len(".__init__")] if n.endswith(".__init__") else n for n in names]
+
+
+def confirm_version(port, build, version):
+    """None once the restarted app answers `info` with `version`, else what went wrong."""
+    try:
+        link, info = device.wait_for_app(port)
+    except AppStopped as exc:
+        try:
+            device.mpremote(port, ["resume", "exec", _IMPORTS % (modules(build),)])
+        except LinkError as why:
+            return "after the restart %s; importing its modules says: %s" % (exc, why)
+        return "after the restart %s; its modules import cleanly, `mpremote connect %s resume exec " \
+               "'import main'` shows why main stops" % (exc, port)
+    except LinkError as exc:
+        return "after the restart: %s" % exc
+    link.close()
+    if info.get("fw") != version:
+        return "after the restart the device answers info with %s, not firmware %s" % (
+            json.dumps(info, separators=(",", ":"))[:300], version)
+    return None
+
+
 def run(args):
     board = firmware_build.board(args.board)
     if not args.dry_run and not args.port:
         return fail("--port is required (or --dry-run)", 2)
+    if not args.dry_run and missing_port(args.port):
+        return fail("%s: %s" % (args.port, missing_port(args.port)), 2)
     out_dir = args.out or os.path.join(paths.ROOT, "build", "deploy", board.name)
     try:
         build = firmware_build.build(board, out_dir)
@@ -122,18 +184,29 @@ def run(args):
         return 0
     copy, verify, restart = steps
     try:
-        proc = mpremote(args.port, copy)
-        if proc.returncode:
-            return fail("copy failed: " + (proc.stderr or proc.stdout).strip()[-500:])
-        proc = mpremote(args.port, verify)
-        bad = check_hashes(build, proc.stdout) if proc.returncode == 0 else ["(no answer)"]
-        if bad:
-            return fail("verify failed on the device: " + ", ".join(bad))
-        print("verified %d files on %s" % (len(build.files) - 1, args.port), flush=True)
-        proc = mpremote(args.port, restart)
-        if proc.returncode:
-            return fail("restart failed: " + (proc.stderr or proc.stdout).strip()[-500:])
-    except subprocess.TimeoutExpired:
-        return fail("mpremote gave no answer within %d s on %s" % (_MPREMOTE_TIMEOUT_S, args.port))
-    print("restarted the app on %s" % args.port)
+        refusal = check_device(args.port, build)
+    except (LinkError, OSError) as exc:
+        return fail("cannot ask the device what it runs: %s" % exc, 2)
+    if refusal:
+        return fail(refusal, 2)
+    try:
+        device.mpremote(args.port, copy)
+    except LinkError as exc:
+        return fail("copy failed: %s" % exc)
+    try:
+        bad = check_hashes(build, device.mpremote(args.port, verify))
+    except LinkError as exc:
+        bad = ["(no answer: %s)" % exc]
+    if bad:
+        return fail("verify failed on the device: " + ", ".join(bad))
+    print("verified %d files on %s" % (len(build.files) - 1, args.port), flush=True)
+    try:
+        device.mpremote(args.port, restart)
+    except LinkError as exc:
+        return fail("restart failed: %s" % exc)
+    version = firmware_build.firmware_version()
+    problem = confirm_version(args.port, build, version)
+    if problem:
+        return fail(problem)
+    print("restarted the app on %s: it answers info with firmware %s" % (args.port, version))
     return 0

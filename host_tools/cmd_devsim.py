@@ -31,7 +31,8 @@ def register(sub):
         "devsim",
         help="the firmware on the unix port behind a pseudo-terminal",
         description="Run the firmware with the sim board on the MicroPython unix port behind a "
-        "pseudo-terminal, like a board on a serial port. Prints the device path first.",
+        "pseudo-terminal, like a board on a serial port. Prints the device path first (stdout), "
+        "then how to connect and stop (stderr).",
     )
     p.add_argument("--link", metavar="PATH", help="also make PATH a symlink to the device")
     p.add_argument("--flash", metavar="DIR", help="device flash folder (default: a temporary one); "
@@ -125,6 +126,27 @@ class Device:
             self.pump(0.1)
 
 
+def _shown(path):
+    """A path as a person would type it here: relative when under the current folder."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
+def howto(port, load_ohm):
+    """How to connect and stop, for stderr (stdout carries only the device path)."""
+    py = _shown(sys.executable) + " -m host_tools"
+    return "".join("devsim: %s\n" % line for line in (
+        "the firmware runs on %s (%s); connect with" % (
+            port, "%d ohm dummy load" % load_ohm if load_ohm else "electrodes open"),
+        "  %s monitor --port %s" % (py, port),
+        "  %s hil --port %s" % (py, port),
+        "  %s connect %s resume repl   (resume: a soft reset would end the unix port)"
+        % (_shown(paths.tool_exe("mpremote")), port),
+        "an app stopped at the REPL starts again with: %s monitor --port %s --restart" % (py, port),
+        "stop: Ctrl-C here, or kill %d" % os.getpid(),
+    ))
+
+
 def run(args):
     own_flash = args.flash is None
     flash_dir = tempfile.mkdtemp(prefix="devsim-flash-") if own_flash else os.path.abspath(args.flash)
@@ -138,8 +160,11 @@ def run(args):
     if args.link:
         if os.path.islink(args.link):
             os.remove(args.link)
+        os.makedirs(os.path.dirname(os.path.abspath(args.link)), exist_ok=True)  # build/ on a fresh clone
         os.symlink(device.path, args.link)
     print(device.path, flush=True)
+    sys.stderr.write(howto(args.link or device.path, args.load_ohm))
+    sys.stderr.flush()
     try:
         device.start()
         device.serve(lambda: stop)

@@ -2,12 +2,14 @@
 
 info, status, selftest, a bench waveform into the dummy load (checked from the `stream`
 telemetry and `status`), stop, status, log. One line per check; exit 1 when any check fails,
-2 when the device does not answer. Works on a board with a dummy load and against devsim.
+2 when the port does not exist, the device does not answer or its app is stopped (--restart
+starts it again). Works on a board with a dummy load and against devsim.
 """
 import sys
 import time
 
-from host_tools.serial_link import Link, NoResponse, parse
+from host_tools import device
+from host_tools.serial_link import LinkError, parse
 
 STATUS_KEYS = ("state", "level", "program", "contact", "ohm", "battery_v", "session_s", "fault")
 
@@ -26,6 +28,8 @@ def register(sub):
                    help="bench frequency (default 7: not a divisor of the 10 Hz telemetry)")
     p.add_argument("--ua", type=int, default=100, help="bench peak current in uA (default 100)")
     p.add_argument("--run-s", type=float, default=3.0, help="bench time in s (default 3)")
+    p.add_argument("--restart", action="store_true",
+                   help="if the app is stopped (the device is at the MicroPython REPL), restart it")
     p.set_defaults(func=run)
 
 
@@ -135,16 +139,18 @@ def bench(hil, args):
 
 def run(args):
     try:
-        link = Link(args.port)
+        link = device.open_app(args.port, args.restart)
+    except LinkError as exc:
+        sys.stderr.write("hil: error: %s: %s\n" % (args.port, exc))
+        return 2
     except OSError as exc:
         sys.stderr.write("hil: error: cannot open %s (%s)\n" % (args.port, exc))
         return 2
     hil = Hil(link)
     try:
-        link.resync()
         run_checks(hil, args)
-    except NoResponse as exc:
-        sys.stderr.write("hil: error: %s on %s\n" % (exc, args.port))
+    except LinkError as exc:
+        sys.stderr.write("hil: error: %s: %s\n" % (args.port, exc))
         return 2
     finally:
         link.close()

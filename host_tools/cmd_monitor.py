@@ -1,17 +1,20 @@
 """`monitor --port P`: a serial console for the C4 protocol.
 
 Type a command as JSON or in short form (`status`, `set level=3 program=eye`, `stream on`,
-`bench shape=square hz=50 ua=100`); responses are pretty-printed, `stream` telemetry shows as
-one refreshing line on a terminal (one line per update otherwise). Non-interactive: --command
-(repeatable; `sleep S` waits S seconds in between) or lines on stdin, then --wait-s seconds of
-output, then exit (1 if any request got an error).
+`bench shape=square hz=50 ua=100`); responses are pretty-printed above the input line (with
+history), `stream` telemetry shows in the bottom toolbar. Ctrl-D, Ctrl-C or `quit` leave, and
+switch streaming off. Non-interactive (stdin not a terminal): --command (repeatable; `sleep S`
+waits S seconds in between) or lines on stdin, then --wait-s seconds of output, then exit (1 if
+any request got an error); telemetry shows one line per update (one refreshing line on a terminal).
+A stopped app (the device at the MicroPython REPL) is named, exit 2; --restart starts it again.
 """
 import json
-import select
 import sys
+import threading
 import time
 
-from host_tools.serial_link import Link, NoResponse, parse
+from host_tools import device
+from host_tools.serial_link import LinkError, parse
 
 _STATUS_ORDER = ("state", "level", "program", "contact", "ohm", "battery_v", "session_s",
                  "elapsed_s", "fault")
@@ -28,6 +31,8 @@ def register(sub):
                    help="send CMD (repeatable) instead of reading commands interactively")
     p.add_argument("--wait-s", type=float, default=0.0,
                    help="after the commands, keep showing output this long (default 0)")
+    p.add_argument("--restart", action="store_true",
+                   help="if the app is stopped (the device is at the MicroPython REPL), restart it")
     p.set_defaults(func=run)
 
 
@@ -90,7 +95,7 @@ class Display:
         self.live = out.isatty()
         self._open_line = False
 
-    def _end_live_line(self):
+    def end_live_line(self):
         if self._open_line:
             self.out.write("\n")
             self._open_line = False
@@ -98,7 +103,7 @@ class Display:
     def line(self, text):
         doc = parse(text)
         if doc is not None and "ok" in doc:
-            self._end_live_line()
+            self.end_live_line()
             self.out.write(format_response(doc) + "\n")
         elif doc is not None and self.live:
             self.out.write("\r\x1b[K" + format_telemetry(doc))
@@ -106,7 +111,7 @@ class Display:
         elif doc is not None:
             self.out.write("telemetry  " + format_telemetry(doc) + "\n")
         elif text:
-            self._end_live_line()
+            self.end_live_line()
             self.out.write("device: " + text + "\n")
         self.out.flush()
 
@@ -124,59 +129,110 @@ def _pump(link, display, seconds):
 def run_commands(link, display, commands, wait_s):
     errors = 0
     streaming = False
-    for text in commands:
-        if text.split()[0] == "sleep":  # local: let the device work, show what it sends
-            _pump(link, display, float(text.split()[1]))
-            continue
-        request = to_request(text)
-        display.out.write("> %s\n" % request)
-        response = link.request(request)
-        display.line(json.dumps(response))
-        errors += not response.get("ok")
-        if response.get("ok") and "stream" in response and len(response) == 2:
-            streaming = response["stream"]
-    _pump(link, display, wait_s)
-    if streaming:  # leave the device as we found it
-        link.request({"cmd": "stream", "on": False})
+    try:
+        for text in commands:
+            if text.split()[0] == "sleep":  # local: let the device work, show what it sends
+                _pump(link, display, float(text.split()[1]))
+                continue
+            request = to_request(text)
+            display.out.write("> %s\n" % request)
+            response = link.request(request)
+            display.line(json.dumps(response))
+            errors += not response.get("ok")
+            if response.get("ok") and "stream" in response and len(response) == 2:
+                streaming = response["stream"]
+        _pump(link, display, wait_s)
+    finally:  # Ctrl-C too: leave the device as we found it, the terminal on a fresh line
+        display.end_live_line()
+        if streaming:
+            link.request({"cmd": "stream", "on": False})
     return 1 if errors else 0
 
 
-def interactive(link, display):
-    display.out.write("monitor: type a command (status, info, set level=2, stream on, ...), "
-                      "Ctrl-D to quit\n")
-    display.out.flush()
-    while True:
-        ready, _, _ = select.select([sys.stdin, link.port], [], [], 0.1)
-        if sys.stdin in ready:
-            text = sys.stdin.readline()
-            if not text or text.strip() in ("quit", "exit"):
-                return 0
-            if text.strip():
-                link.send(to_request(text))
-        line = link.read_line(0)
-        while line is not None:
-            display.line(line)
-            line = link.read_line(0)
+class Console:
+    """The interactive monitor: a reader thread prints responses above the prompt_toolkit input
+    line and keeps the latest telemetry for the bottom toolbar."""
+
+    def __init__(self, link):
+        self.link = link
+        self.telemetry = None
+        self.streaming = False  # as the device last said (telemetry, or a response's "stream")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+
+    def toolbar(self):
+        if self.telemetry is None:
+            return " no telemetry (type `stream on`)"
+        return " telemetry  " + self.telemetry
+
+    def _read(self):
+        told_stopped = False
+        while not self._stop.is_set():
+            line = self.link.read_line(0.1)
+            if line is None:
+                if self.link.at_prompt() and not told_stopped:
+                    print("monitor: the app stopped (the device is at the MicroPython REPL); "
+                          "quit and run monitor --restart")
+                    told_stopped = True
+                continue
+            doc = parse(line)
+            if doc is not None and "ok" in doc:
+                if "stream" in doc:
+                    self.streaming = doc["stream"] is True
+                print(format_response(doc))
+            elif doc is not None:
+                self.streaming = True
+                self.telemetry = format_telemetry(doc)
+            elif line:
+                print("device: " + line)
+
+    def run(self):
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.patch_stdout import patch_stdout
+
+        session = PromptSession("> ", bottom_toolbar=self.toolbar, refresh_interval=0.1)
+        print("monitor: type a command (status, info, set level=2, stream on, ...); "
+              "Ctrl-D or Ctrl-C to quit")
+        with patch_stdout(raw=True):
+            self._thread.start()
+            try:
+                while True:
+                    text = session.prompt().strip()
+                    if text in ("quit", "exit"):
+                        break
+                    if text:
+                        self.link.send(to_request(text))
+            except (EOFError, KeyboardInterrupt):
+                pass
+            finally:
+                self._stop.set()
+                self._thread.join()
+        if self.streaming:  # leave the device as we found it
+            self.link.request({"cmd": "stream", "on": False})
+            print("monitor: stream off")
+        return 0
 
 
 def run(args):
     try:
-        link = Link(args.port)
+        link = device.open_app(args.port, args.restart)
+    except LinkError as exc:
+        sys.stderr.write("monitor: error: %s: %s\n" % (args.port, exc))
+        return 2
     except OSError as exc:
         sys.stderr.write("monitor: error: cannot open %s (%s)\n" % (args.port, exc))
         return 2
-    display = Display(sys.stdout)
-    link.on_other = lambda text, doc: display.line(text)
     try:
-        link.resync()
         commands = args.command
         if commands is None and not sys.stdin.isatty():
             commands = [line for line in sys.stdin.read().splitlines() if line.strip()]
-        if commands is not None:
-            return run_commands(link, display, commands, args.wait_s)
-        return interactive(link, display)
-    except NoResponse as exc:
-        sys.stderr.write("monitor: error: %s on %s\n" % (exc, args.port))
+        if commands is None:
+            return Console(link).run()
+        display = Display(sys.stdout)
+        link.on_other = lambda text, doc: display.line(text)
+        return run_commands(link, display, commands, args.wait_s)
+    except LinkError as exc:
+        sys.stderr.write("monitor: error: %s: %s\n" % (args.port, exc))
         return 2
     finally:
         link.close()

@@ -23,8 +23,9 @@ _ARCH_BY_NUMBER = {1: "x86", 2: "x64", 3: "armv6", 4: "armv6m", 5: "armv7m", 6: 
 
 
 class Board:
-    def __init__(self, name, arch, hal, config, restart):
+    def __init__(self, name, platform, arch, hal, config, restart):
         self.name = name
+        self.platform = platform  # sys.platform of the MicroPython port it runs
         self.arch = arch  # None: the unix port of this host
         self.hal = hal  # extra (source, device path) pairs for this board
         self.config = config  # boards/<name>/board.py, deployed as board_config
@@ -35,11 +36,11 @@ class Board:
 DEVSIM_START = "import sys\nsys.modules.clear()\nimport main\n"
 
 BOARDS = {
-    "esp32_devkitc": Board("esp32_devkitc", "xtensawin", [("firmware/hal/esp32.py", "hal/esp32.py")],
+    "esp32_devkitc": Board("esp32_devkitc", "esp32", "xtensawin", [("firmware/hal/esp32.py", "hal/esp32.py")],
                            True, ["reset"]),
-    "rp2040_pico": Board("rp2040_pico", "armv6m", [("firmware/hal/rp2040.py", "hal/rp2040.py")],
+    "rp2040_pico": Board("rp2040_pico", "rp2", "armv6m", [("firmware/hal/rp2040.py", "hal/rp2040.py")],
                          True, ["reset"]),
-    "sim": Board("sim", None, [("boards/__init__.py", "boards/__init__.py")]
+    "sim": Board("sim", "linux", None, [("boards/__init__.py", "boards/__init__.py")]
                  + [("boards/sim/%s.py" % m, "boards/sim/%s.py" % m)
                     for m in ("__init__", "board", "model", "flash", "devboard")],
                  False, ["exec", "--no-follow", DEVSIM_START]),
@@ -49,6 +50,16 @@ ALIASES = {"esp32": "esp32_devkitc", "rp2040": "rp2040_pico", "pico": "rp2040_pi
 
 def board(name):
     return BOARDS[ALIASES.get(name, name)]
+
+
+def board_for_platform(platform):
+    """The first board whose port reports this sys.platform (its restart fits them all), or None."""
+    return next((b for b in BOARDS.values() if b.platform == platform), None)
+
+
+def arch_name(number):
+    """mpy-cross -march for a native-arch number (sys.implementation._mpy >> 10); None: no native code."""
+    return _ARCH_BY_NUMBER.get(number)
 
 
 def mpy_limit_bytes(board):
@@ -97,6 +108,19 @@ class Build:
     def local(self, device_path):
         return os.path.join(self.out_dir, device_path)
 
+    def mpy_needs(self):
+        """What a device must load, from the .mpy headers: (version, sub-version, arch). Only
+        native code pins the sub-version and the arch (None when no file has any)."""
+        version, sub, arch = None, None, None
+        for name in self.files:
+            if name.endswith(".mpy"):
+                with open(self.local(name), "rb") as f:
+                    header = f.read(3)
+                version = header[1]
+                if header[2] >> 2:
+                    sub, arch = header[2] & 3, arch_name(header[2] >> 2)
+        return version, sub, arch
+
 
 def build(b, out_dir):
     """Compile board b into out_dir (emptied first); returns the Build, raises CalledProcessError."""
@@ -120,6 +144,14 @@ def build(b, out_dir):
     with open(os.path.join(out_dir, MANIFEST), "w") as f:
         f.write(manifest_text(out_dir, files))
     return Build(b, out_dir, files + [MANIFEST], mpy_bytes)
+
+
+def firmware_version():
+    """roller.VERSION of the firmware being built: what the deployed app says in `info`."""
+    paths.use_firmware_on_cpython()
+    from roller import VERSION
+
+    return VERSION
 
 
 def manifest_text(out_dir, files):

@@ -3,7 +3,7 @@ import argparse
 import io
 import json
 
-from host_tools import cmd_hil, cmd_monitor
+from host_tools import cmd_hil, cmd_monitor, serial_link
 
 
 def test_short_commands_become_c4_requests():
@@ -91,3 +91,12 @@ def test_hil_fails_a_monophasic_current_and_a_new_log_entry():
     assert failed == 1 and "FAIL current" in out
     failed, out = _run_hil(ScriptedDevice(bad="log"))
     assert failed == 1 and "FAIL log" in out and "DC_IMBALANCE" in out
+
+
+def test_repl_output_names_the_stopped_app_and_its_error():
+    boot = ('Traceback (most recent call last):\r\n  File "main.py", line 19, in main\r\n'
+            "ValueError: incompatible .mpy arch\r\nMicroPython v1.29.0 on 2026-07-05; linux\r\n>>> ")
+    assert serial_link.shows_repl(boot) and serial_link.shows_repl("\r\nraw REPL; CTRL-B to exit\r\n>")
+    assert serial_link.stopped_reason(boot).endswith("REPL after ValueError: incompatible .mpy arch")
+    assert not serial_link.shows_repl('{"ok": false, "error": "not a JSON object"}\n')
+    assert not serial_link.shows_repl('{"ok": true, "note": ">>> "}')  # a prompt only at the end of output
