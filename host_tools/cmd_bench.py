@@ -5,8 +5,6 @@ import json
 import math
 import sys
 
-from host_tools import scope
-
 SHAPES = ("square", "sine", "triangle", "burst")
 FREQ_TOL = 0.02  # relative
 AMP_TOL = 0.10  # relative, or AMP_TOL_UA if that is larger
@@ -58,6 +56,8 @@ def _channel(text):
 
 
 def run(args):
+    from host_tools import scope  # numpy: only when a capture is read
+
     try:
         capture = scope.read_capture(args.capture, args.channel)
         result = scope.measure(capture.time_s, capture.volts / args.load_ohm * 1e6)

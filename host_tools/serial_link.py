@@ -2,8 +2,6 @@
 import json
 import time
 
-import serial
-
 BAUD = 115200
 
 
@@ -13,6 +11,8 @@ class NoResponse(Exception):
 
 def open_port(port):
     """Open without toggling DTR/RTS where the port allows it (an ESP32 DevKitC resets on them)."""
+    import serial  # pyserial: only when a port is opened
+
     s = serial.Serial()
     s.port = port
     s.baudrate = BAUD
