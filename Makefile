@@ -35,9 +35,10 @@ bench: setup
 		$(SUDO) apt-get install -y -qq valgrind; }
 	$(PY) -m host_tools perf --record bench
 
-# cross-compile the firmware for every board and print the .mpy bytes (limit 64 KB each)
+# cross-compile the firmware for every board: one line each, .mpy bytes against the board's limit
 build: setup
-	for b in esp32_devkitc rp2040_pico sim; do $(PY) -m host_tools deploy --board $$b --dry-run || exit 1; done
+	@for b in esp32_devkitc rp2040_pico sim; do \
+		$(PY) -m host_tools deploy --board $$b --size-only --out $(BUILD)/deploy/$$b || exit 1; done
 
 # make deploy BOARD=esp32_devkitc|rp2040_pico|sim PORT=/dev/ttyUSB0
 deploy: setup
