@@ -30,7 +30,7 @@ def build_parser():
                      description="Host tools for the roller firmware. "
                      "`python -m host_tools COMMAND --help` shows a command's options.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands",
-                                parser_class=_Parser)
+                                parser_class=_Parser, prog=parser.prog)
     for name in COMMANDS:
         importlib.import_module("host_tools.cmd_" + name).register(sub)
     return parser

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from host_tools.__main__ import COMMANDS
+from host_tools.__main__ import COMMANDS, main
 from host_tools.paths import ROOT
 from tests.conftest import run_cli
 
@@ -38,6 +38,15 @@ def test_no_command_lists_the_commands_and_exits_2():
     code, out, err = run_cli()
     assert (code, out) == (2, "")
     _commands_help_ok(err)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_each_command_has_its_own_help(capsys, name):
+    with pytest.raises(SystemExit) as exit_:
+        main([name, "--help"])
+    out, err = capsys.readouterr()
+    assert (exit_.value.code, err) == (0, "")
+    assert out.startswith("usage: python -m host_tools %s [-h]" % name)
 
 
 _LOADED = """
