@@ -19,7 +19,8 @@ def register(sub):
     p = sub.add_parser(
         "bench", help="measure a scope CSV capture across a dummy load",
         description="Read a scope CSV export (Rigol, Siglent, Keysight, Tektronix, PicoScope "
-        "or generic time,volts), convert to current through the dummy load, measure shape, "
+        "or generic time,volts; fields separated by ',', ';' or tabs, decimal point or comma), "
+        "convert to current through the dummy load, measure shape, "
         "frequency, peaks, DC and charge balance, and check expectations plus the safety "
         "limits (|peak| <= 500 uA, balance <= 5 %). Exit 0 all pass, 1 a check failed, "
         "2 bad input.")
