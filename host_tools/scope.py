@@ -141,14 +141,14 @@ def _columns(rows, start, cols, width):
                 need, len(cells), "" if rows.separator == "," else
                 " (this file separates fields with %ss)" % _OTHER_SEPARATORS[rows.separator]), line)
         if len(cells) > width:
-            _too_wide(rows, index, width)
+            raise _too_wide(rows, index, width)
         values.append([_number(cells[c], line) for c in cols])
         lines.append(line)
     return np.array(values, dtype=float).reshape(-1, len(cols)), lines
 
 
 def _too_wide(rows, index, width):
-    raise CaptureError("%d values in a layout of %d columns%s" % (
+    return CaptureError("%d values in a layout of %d columns%s" % (
         len(rows[index]), width,
         " (decimal commas in a comma-separated file?)" if rows.separator == "," else ""), index + 1)
 
@@ -196,7 +196,7 @@ def _rigol_ds(rows, channel):
     if len(rows) < 2 or len(rows[1]) <= at_inc:
         raise CaptureError("Rigol units line lacks Start/Increment values", 2)
     if len(rows[1]) > len(head):
-        _too_wide(rows, 1, len(head))
+        raise _too_wide(rows, 1, len(head))
     start_s = _number(rows[1][at_start], 2)
     step_s = _number(rows[1][at_inc], 2)
     if step_s <= 0:
@@ -214,7 +214,8 @@ def _rigol_mso(rows, channel):
     labels = [re.match(r"(CH\d+)", c).group(1) for c in head[1:] if re.match(r"CH\d+", c)]
     if not labels:
         return None
-    return _table("rigol", rows, 1, labels, channel, _ch_names, len(head))  # t0, tInc: no data
+    # rows at most as wide as the header, whose t0 = / tInc = cells may stand over empty ones
+    return _table("rigol", rows, 1, labels, channel, _ch_names, len(head))
 
 
 def _keysight(rows, channel):
