@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum < requirements-dev.txt | cut -d' ' -f1)
 BUILD := build
 
-.PHONY: setup sim test lint bench build deploy devsim clean
+.PHONY: setup valgrind sim test lint bench build deploy devsim clean
 
 setup: $(STAMP)
 
@@ -24,20 +24,24 @@ lint: setup
 	$(VENV)/bin/ruff check firmware boards host_tools tests
 	$(PY) -m host_tools.typecheck
 
-test: setup lint
+test: setup valgrind lint
 	$(PY) -m pytest -n 2 -q
 
-# valgrind gives the deterministic instruction counts; a fresh CI machine may lack it
+# valgrind gives the deterministic instruction counts (perf, tests/test_perf.py); a fresh CI
+# machine may lack it
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-bench: setup
+valgrind:
 	@command -v valgrind >/dev/null || { $(SUDO) apt-get update -qq && \
 		$(SUDO) apt-get install -y -qq valgrind; }
+
+bench: setup valgrind
 	$(PY) -m host_tools perf --record bench
 
-# cross-compile the firmware for every board and print the .mpy bytes (limit 64 KB each)
+# cross-compile the firmware for every board: one line each, .mpy bytes against the board's limit
 build: setup
-	for b in esp32_devkitc rp2040_pico sim; do $(PY) -m host_tools deploy --board $$b --dry-run || exit 1; done
+	@for b in esp32_devkitc rp2040_pico sim; do \
+		$(PY) -m host_tools deploy --board $$b --size-only --out $(BUILD)/deploy/$$b || exit 1; done
 
 # make deploy BOARD=esp32_devkitc|rp2040_pico|sim PORT=/dev/ttyUSB0
 deploy: setup

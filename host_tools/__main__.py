@@ -1,4 +1,8 @@
-"""`python -m host_tools COMMAND`: one argparse front end; each command lives in its own module."""
+"""`python -m host_tools COMMAND`: one argparse front end; each command lives in its own module.
+
+A command module imports its heavy libraries (numpy, matplotlib, pyvcd, pyserial, prompt_toolkit)
+inside the function that runs it, so the listing and every --help start at once.
+"""
 import argparse
 import importlib
 import sys
@@ -13,22 +17,31 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+class _Listing(argparse.HelpFormatter):
+    """One line per command whatever the terminal width."""
+
+    def __init__(self, prog):
+        super().__init__(prog, max_help_position=16, width=1000)
+
+
 def build_parser():
-    parser = _Parser(prog="python -m host_tools", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = _Parser(prog="python -m host_tools", formatter_class=_Listing,
+                     usage="%(prog)s COMMAND [options]",
+                     description="Host tools for the roller firmware. "
+                     "`python -m host_tools COMMAND --help` shows a command's options.")
+    sub = parser.add_subparsers(dest="tool", metavar="COMMAND", title="commands",
+                                parser_class=_Parser, prog=parser.prog)
     for name in COMMANDS:
-        try:
-            module = importlib.import_module("host_tools.cmd_" + name)
-        except ModuleNotFoundError as exc:
-            if exc.name != "host_tools.cmd_" + name:
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module("host_tools.cmd_" + name).register(sub)
     return parser
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.tool is None:  # the list of commands is the answer to a bare invocation
+        parser.print_help(sys.stderr)
+        return 2
     try:
         return args.func(args) or 0
     except KeyboardInterrupt:

@@ -5,8 +5,6 @@ import json
 import math
 import sys
 
-from host_tools import scope
-
 SHAPES = ("square", "sine", "triangle", "burst")
 FREQ_TOL = 0.02  # relative
 AMP_TOL = 0.10  # relative, or AMP_TOL_UA if that is larger
@@ -21,7 +19,8 @@ def register(sub):
     p = sub.add_parser(
         "bench", help="measure a scope CSV capture across a dummy load",
         description="Read a scope CSV export (Rigol, Siglent, Keysight, Tektronix, PicoScope "
-        "or generic time,volts), convert to current through the dummy load, measure shape, "
+        "or generic time,volts; fields separated by ',', ';' or tabs, decimal point or comma), "
+        "convert to current through the dummy load, measure shape, "
         "frequency, peaks, DC and charge balance, and check expectations plus the safety "
         "limits (|peak| <= 500 uA, balance <= 5 %). Exit 0 all pass, 1 a check failed, "
         "2 bad input.")
@@ -58,6 +57,8 @@ def _channel(text):
 
 
 def run(args):
+    from host_tools import scope  # numpy: only when a capture is read
+
     try:
         capture = scope.read_capture(args.capture, args.channel)
         result = scope.measure(capture.time_s, capture.volts / args.load_ohm * 1e6)

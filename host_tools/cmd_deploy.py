@@ -64,6 +64,8 @@ def register(sub):
     p.add_argument("--port", metavar="P", help="serial port of the device (devsim: its pty)")
     p.add_argument("--dry-run", action="store_true",
                    help="build and print the size and the mpremote commands; touch no device")
+    p.add_argument("--size-only", action="store_true",
+                   help="build and print only the size against the limit; touch no device")
     p.add_argument("--out", metavar="DIR", help="build folder (default build/deploy/BOARD)")
     p.set_defaults(func=run)
 
@@ -162,9 +164,10 @@ def confirm_version(port, build, version):
 
 def run(args):
     board = firmware_build.board(args.board)
-    if not args.dry_run and not args.port:
-        return fail("--port is required (or --dry-run)", 2)
-    if not args.dry_run and missing_port(args.port):
+    offline = args.dry_run or args.size_only
+    if not (offline or args.port):
+        return fail("--port is required (or --dry-run, --size-only)", 2)
+    if not offline and missing_port(args.port):
         return fail("%s: %s" % (args.port, missing_port(args.port)), 2)
     out_dir = args.out or os.path.join(paths.ROOT, "build", "deploy", board.name)
     try:
@@ -172,11 +175,12 @@ def run(args):
     except subprocess.CalledProcessError as exc:
         return fail("mpy-cross: " + (exc.stderr or exc.stdout or "").strip())
     limit_bytes = firmware_build.mpy_limit_bytes(board)
-    print("%s: %d files, %d bytes .mpy (limit %d)" % (board.name, len(build.files), build.mpy_bytes,
-                                                      limit_bytes), flush=True)
+    print(firmware_build.size_line(build), flush=True)
     if build.mpy_bytes > limit_bytes:
         return fail("%s: %d bytes of .mpy exceed the %d byte limit"
                     % (board.name, build.mpy_bytes, limit_bytes))
+    if args.size_only:
+        return 0
     steps = plan(build)
     if args.dry_run:
         for step in steps:

@@ -68,6 +68,14 @@ def mpy_limit_bytes(board):
     return MPY_LIMIT_BYTES if board.arch is not None else MPY_LIMIT_BYTES * 3 // 2
 
 
+def size_line(build):
+    """One line: the board's .mpy bytes against its limit, and the margin left (or over)."""
+    used, limit = build.mpy_bytes, mpy_limit_bytes(build.board)
+    side = "left" if used <= limit else "over"
+    return (f"{build.board.name:13} {len(build.files):2d} files  {used:7,} of {limit:,} bytes .mpy  "
+            f"{100 * used / limit:5.1f} % used  {abs(limit - used):,} bytes {side}")
+
+
 def host_arch():
     """mpy-cross -march for the unix port installed here (native code must load on it)."""
     out = subprocess.run([paths.micropython_exe(), "-c", "import sys;print(sys.implementation._mpy>>10)"],

@@ -4,6 +4,7 @@ Pure functions (no printing, no argparse). Bad input raises CaptureError with a 
 message; `line` is the 1-based line of the file it refers to, when there is one.
 Supported layouts are described in docs/bench.md.
 """
+import csv
 import math
 import re
 from dataclasses import dataclass
@@ -56,13 +57,63 @@ def _read_rows(path):
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:  # PicoScope on Windows writes 'µ' in Latin-1
         text = raw.decode("latin-1")
-    rows = []
-    for line in text.splitlines():
-        cells = [c.strip().strip('"').strip() for c in line.split(",")]
-        while cells and not cells[-1]:  # Rigol and Tektronix end every row with a comma
-            cells.pop()
-        rows.append(cells)
+    lines = text.splitlines()
+    separator = _separator(lines)
+    rows = _Rows(_cells(line, separator) for line in lines)
+    rows.separator = separator
+    _decimal_commas_to_points(rows)
     return rows
+
+
+class _Rows(list):
+    """The file's lines as lists of cells, and the separator they were split at."""
+    separator = ","
+
+
+# Locales with a decimal comma write ';' (or a tab) between fields: PicoScope there, and any
+# capture re-saved by a spreadsheet. A spreadsheet that keeps ',' quotes the numbers instead.
+_OTHER_SEPARATORS = {"\t": "tab", ";": "semicolon"}
+_POINT_NUMBER = re.compile(r"[+-]?(\d+\.\d*|\.\d+)(e[+-]?\d+)?$", re.I)
+_COMMA_NUMBER = re.compile(r"[+-]?(\d+,\d*|,\d+)(e[+-]?\d+)?$", re.I)
+_MARK_NAMES = {".": "point", ",": "comma"}
+
+
+def _separator(lines):
+    """',' unless a tab or ';' is on at least half of the non-blank lines (not both)."""
+    filled = [line for line in lines if line.strip()]
+    found = [sep for sep in _OTHER_SEPARATORS if 2 * sum(sep in line for line in filled) >= len(filled) > 0]
+    if len(found) > 1:
+        raise CaptureError("tabs and semicolons both separate fields: cannot tell the separator")
+    return found[0] if found else ","
+
+
+def _cells(line, separator):
+    cells = next(csv.reader([line], delimiter=separator, skipinitialspace=True)) if '"' in line \
+        else line.split(separator)
+    cells = [c.strip().strip('"').strip() for c in cells]
+    while cells and not cells[-1]:  # Rigol and Tektronix end every row with a comma
+        cells.pop()
+    return cells
+
+
+def _decimal_commas_to_points(rows):
+    """Numbers written with a decimal comma become 'x.y'; a file with both marks is refused."""
+    first = {}  # mark -> first line with a number written with it
+    for index, cells in enumerate(rows):
+        for cell in cells:
+            for mark, pattern in ((".", _POINT_NUMBER), (",", _COMMA_NUMBER)):
+                if mark not in first and pattern.match(cell):
+                    first[mark] = index + 1
+    if "," not in first:
+        return
+    if "." in first:
+        later, earlier = sorted(first, key=first.get, reverse=True)
+        raise CaptureError("a decimal %s here, decimal %ss from line %d: mixed number formats"
+                           % (_MARK_NAMES[later], _MARK_NAMES[earlier], first[earlier]), first[later])
+    for cells in rows:
+        for k, cell in enumerate(cells):
+            if _COMMA_NUMBER.match(cell):
+                cells[k] = cell.replace(",", ".")
 
 
 def _number(text, line):
@@ -75,8 +126,9 @@ def _number(text, line):
     return value
 
 
-def _columns(rows, start, cols):
-    """Numeric table of `cols` from rows[start:], skipping blank lines; plus the line numbers."""
+def _columns(rows, start, cols, width):
+    """Numeric table of `cols` from rows[start:], skipping blank lines; plus the line numbers.
+    `width`: the columns the layout has (more values on a row: a decimal comma split them?)."""
     need = max(cols) + 1
     values, lines = [], []
     for index in range(start, len(rows)):
@@ -85,10 +137,20 @@ def _columns(rows, start, cols):
             continue
         line = index + 1
         if len(cells) < need:
-            raise CaptureError("expected %d columns, found %d" % (need, len(cells)), line)
+            raise CaptureError("expected %d columns, found %d%s" % (
+                need, len(cells), "" if rows.separator == "," else
+                " (this file separates fields with %ss)" % _OTHER_SEPARATORS[rows.separator]), line)
+        if len(cells) > width:
+            raise _too_wide(rows, index, width)
         values.append([_number(cells[c], line) for c in cols])
         lines.append(line)
     return np.array(values, dtype=float).reshape(-1, len(cols)), lines
+
+
+def _too_wide(rows, index, width):
+    return CaptureError("%d values in a layout of %d columns%s" % (
+        len(rows[index]), width,
+        " (decimal commas in a comma-separated file?)" if rows.separator == "," else ""), index + 1)
 
 
 def _pick(labels, channel, names):
@@ -106,21 +168,22 @@ def _ch_names(n):
     return ("CH%d" % n, "C%d" % n)
 
 
-def _table(vendor, rows, start, labels, channel, names, time_col=0, first_col=1):
+def _table(vendor, rows, start, labels, channel, names, width=None):
+    """Time in the first column, then one column per label (`width` columns in all)."""
     index = _pick(labels, channel, names)
-    data, lines = _columns(rows, start, (time_col, first_col + index))
+    data, lines = _columns(rows, start, (0, 1 + index), width or 1 + len(labels))
     return Capture(vendor, labels[index], data[:, 0], data[:, 1]), lines
 
 
 def _tektronix(rows, channel):
     # 6 columns: header label/value/unit in columns 1-3 of the first rows, time,volts in 4-5
     head = rows[0]
-    if len(head) < 5 or head[0] != "Record Length" or not _is_number(head[3]):
+    if len(head) < 5 or head[0] != "Record Length":  # Siglent's has two columns
         return None
     meta = {r[0]: r[1] for r in rows[:32] if len(r) > 1 and r[0]}
     source = meta.get("Source", "CH1")
     _pick([source], channel, _ch_names)
-    data, lines = _columns(rows, 0, (3, 4))
+    data, lines = _columns(rows, 0, (3, 4), 5)
     return Capture("tektronix", source, data[:, 0], data[:, 1]), lines
 
 
@@ -132,6 +195,8 @@ def _rigol_ds(rows, channel):
     at_start, at_inc = head.index("Start"), head.index("Increment")
     if len(rows) < 2 or len(rows[1]) <= at_inc:
         raise CaptureError("Rigol units line lacks Start/Increment values", 2)
+    if len(rows[1]) > len(head):
+        raise _too_wide(rows, 1, len(head))
     start_s = _number(rows[1][at_start], 2)
     step_s = _number(rows[1][at_inc], 2)
     if step_s <= 0:
@@ -149,7 +214,8 @@ def _rigol_mso(rows, channel):
     labels = [re.match(r"(CH\d+)", c).group(1) for c in head[1:] if re.match(r"CH\d+", c)]
     if not labels:
         return None
-    return _table("rigol", rows, 1, labels, channel, _ch_names)
+    # rows at most as wide as the header, whose t0 = / tInc = cells may stand over empty ones
+    return _table("rigol", rows, 1, labels, channel, _ch_names, len(head))
 
 
 def _keysight(rows, channel):
@@ -211,7 +277,7 @@ def _generic(rows, channel):
         raise CaptureError("channel %d not present (file has %d data column%s)"
                            % (channel, len(labels), "s" * (len(labels) > 1)))
     index = 0 if channel is None else channel - 1
-    data, lines = _columns(rows, start + has_header, (0, 1 + index))
+    data, lines = _columns(rows, start + has_header, (0, 1 + index), width)
     return Capture("generic", labels[index], data[:, 0], data[:, 1]), lines
 
 

@@ -3,9 +3,6 @@ import json
 import os
 import time
 
-import serial
-from serial.tools import list_ports
-
 BAUD = 115200
 ATTACH_S = 1.0  # how long attach() waits for the app or the REPL to answer its probe
 # Ctrl-B takes a raw REPL back to the friendly one; the newline ends any partial line, which the
@@ -29,6 +26,8 @@ class AppStopped(LinkError):
 
 def missing_port(port):
     """Why `port` cannot be opened (it does not exist; the serial ports that do), or None."""
+    from serial.tools import list_ports
+
     ports = sorted(p.device for p in list_ports.comports())
     if os.path.exists(port) or port in ports:
         return None
@@ -38,6 +37,8 @@ def missing_port(port):
 
 def open_port(port):
     """Open without toggling DTR/RTS where the port allows it (an ESP32 DevKitC resets on them)."""
+    import serial  # pyserial: only when a port is opened
+
     missing = missing_port(port)
     if missing:
         raise LinkError(missing)  # pyserial would say "could not open port", as if busy

@@ -4,6 +4,7 @@ import hashlib
 import os
 import re
 import shutil
+import subprocess
 
 import pytest
 
@@ -15,14 +16,45 @@ REAL_BOARDS = ("esp32_devkitc", "rp2040_pico")
 ARCH_NUMBER = {"xtensawin": 10, "armv6m": 4}
 
 
+# deploy's size line: bytes against the board's limit, share used, margin
+SIZE_LINE = re.compile(r"(?P<board>\w+) +(?P<files>\d+) files +(?P<bytes>[\d,]+) "
+                       r"of (?P<limit>[\d,]+) bytes \.mpy +"
+                       r"(?P<percent>[\d.]+) % used +(?P<margin>[\d,]+) bytes (?P<side>left|over)$")
+
+
+def _bytes(text):
+    return int(text.replace(",", ""))
+
+
+def _check_size_line(size, limit_bytes):
+    used = _bytes(size["bytes"])
+    assert _bytes(size["limit"]) == limit_bytes
+    assert float(size["percent"]) == pytest.approx(100 * used / limit_bytes, abs=0.05)
+    assert _bytes(size["margin"]) == abs(limit_bytes - used)
+    assert size["side"] == ("left" if used <= limit_bytes else "over")
+
+
+def test_make_build_prints_one_size_line_per_board(tmp_path):
+    # -o setup: the venv is there already (make test made it); BUILD keeps the repo clean
+    proc = subprocess.run(["make", "--no-print-directory", "-o", "setup", "build", "BUILD=%s" % tmp_path],
+                          capture_output=True, text=True, cwd=paths.ROOT, timeout=600)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    lines = proc.stdout.splitlines()
+    assert [SIZE_LINE.match(line)["board"] for line in lines] == ["esp32_devkitc", "rp2040_pico", "sim"]
+    for line in lines:
+        size = SIZE_LINE.match(line)
+        _check_size_line(size, firmware_build.mpy_limit_bytes(firmware_build.board(size["board"])))
+        assert os.path.isfile(os.path.join(tmp_path, "deploy", size["board"], firmware_build.MANIFEST))
+
+
 @pytest.mark.parametrize("board", REAL_BOARDS)
 def test_build_cross_compiles_everything_and_prints_its_size(board, tmp_path):
     built = str(tmp_path / "out")
     code, out, err = run_cli("deploy", "--board", board, "--dry-run", "--out", built)
     assert code == 0, err
-    size = re.search(r"^%s: (\d+) files, (\d+) bytes \.mpy \(limit 65536\)$" % board, out, re.M)
-    assert size, out
-    assert 10_000 < int(size.group(2)) <= firmware_build.MPY_LIMIT_BYTES
+    size = SIZE_LINE.match(out.splitlines()[0])
+    assert size and size["board"] == board and size["limit"] == "65,536", out
+    assert 10_000 < _bytes(size["bytes"]) <= firmware_build.MPY_LIMIT_BYTES
     for src, dev in firmware_build.sources(firmware_build.board(board)):
         if dev not in ("main.py", "boot.py"):
             assert os.path.getsize(os.path.join(built, dev[:-3] + ".mpy")) > 0, src
@@ -48,9 +80,11 @@ def sim_build(tmp_path_factory):
 def test_build_over_the_size_limit_fails(monkeypatch, capsys, tmp_path, sim_build):
     monkeypatch.setattr(firmware_build, "build", lambda board, out_dir: sim_build)
     monkeypatch.setattr(firmware_build, "MPY_LIMIT_BYTES", 1000)
-    args = argparse.Namespace(board="sim", port=None, dry_run=True, out=str(tmp_path))
+    args = argparse.Namespace(board="sim", port=None, dry_run=True, size_only=False, out=str(tmp_path))
     assert cmd_deploy.run(args) == 1
-    assert "exceed the 1500 byte limit" in capsys.readouterr().err  # the sim board's: 1.5 x
+    out, err = capsys.readouterr()
+    assert "exceed the 1500 byte limit" in err  # the sim board's: 1.5 x
+    _check_size_line(SIZE_LINE.match(out.splitlines()[0]), 1500)
 
 
 def test_deploy_needs_a_port_unless_dry_run():

@@ -284,6 +284,68 @@ def test_table_output_and_plot(tmp_path, capsys):
     assert image[..., :3].std() > 0.05
 
 
+# --- the same captures as decimal-comma locales and spreadsheets write them -----------------
+
+def _decimal_comma(cell):
+    try:
+        float(cell)
+    except ValueError:
+        return cell
+    return cell.replace(".", ",")
+
+
+# name: (separator, decimal comma, quote the cells holding a comma)
+DIALECTS = {
+    "semicolon_comma": (";", True, False),  # PicoScope and spreadsheets in de, fr, it, es, ...
+    "tab_comma": ("\t", True, False),
+    "semicolon_point": (";", False, False),
+    "tab_point": ("\t", False, False),
+    "comma_quoted_comma": (",", True, True),  # a spreadsheet that keeps ',' between fields
+}
+
+
+def localise(path, dialect, encoding="utf-8"):
+    """Rewrite a comma/point capture in `dialect` (none of the writers above quote a cell)."""
+    separator, comma, quote = DIALECTS[dialect]
+    lines = []
+    for line in path.read_text(encoding=encoding).splitlines():
+        cells = [_decimal_comma(c) if comma else c for c in line.split(",")]
+        lines.append(separator.join('"%s"' % c if quote and "," in c else c for c in cells))
+    localised = path.with_name("%s-%s.csv" % (path.stem, dialect))
+    localised.write_text("\r\n".join(lines) + "\r\n", encoding=encoding)
+    return str(localised)
+
+
+@pytest.mark.parametrize("dialect", sorted(DIALECTS))
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_locale_dialect_gives_the_same_report(tmp_path, capsys, layout, dialect):
+    shape, freq_hz, amp_ua = CASES[sorted(LAYOUTS).index(layout) % len(CASES)]
+    start_s, dt_s, t_s, volts = make_capture(shape, freq_hz, amp_ua, 2500, seed=7)
+    original = write_csv(tmp_path / "cap.csv", layout, start_s, dt_s, t_s, {1: volts})
+    localised = localise(tmp_path / "cap.csv", dialect)
+    with open(original) as f, open(localised) as g:  # the rewrite did change the file
+        assert f.read() != g.read()
+    argv = ["--load-ohm", "10000", "--json", "--expect-shape", shape, "--expect-hz", str(freq_hz)]
+    reports = []
+    for path in (original, localised):
+        code, out, err = bench([path, *argv], capsys)
+        assert (code, err) == (0, "")
+        reports.append(json.loads(out))
+    assert reports[0]["vendor"] == LAYOUTS[layout][1]
+    assert reports[1] == reports[0]
+
+
+def test_latin1_picoscope_in_a_decimal_comma_locale(tmp_path, capsys):
+    start_s, dt_s, t_s, volts = make_capture("sine", 30, 150)
+    write_csv(tmp_path / "cap.csv", "picoscope_us_V", start_s, dt_s, t_s, {1: volts, 2: volts / 2},
+              encoding="latin-1")
+    path = localise(tmp_path / "cap.csv", "semicolon_comma", encoding="latin-1")
+    code, out, _ = bench([path, "--load-ohm", "1e4", "--channel", "2", "--json"], capsys)
+    result = json.loads(out)
+    assert (code, result["channel"], result["shape"]) == (0, "Channel B", "sine")
+    assert result["peak_pos_ua"] == pytest.approx(75, abs=amp_tol(75))
+
+
 # --- bad input: exit 2, one line, no traceback ----------------------------------------------
 
 GOOD = "time,volts\n0,0.1\n0.001,-0.1\n0.002,0.1\n0.003,-0.1\n0.004,0.1\n"
@@ -317,6 +379,20 @@ MALFORMED = {
     "siglent no data": ("Record Length,Analog:7000,\nSample Interval,Analog:2E-06,\n", [],
                         "Second,Volt"),
     "binary": ("\x00\x01,\x02\n\x03\x04,\x05\n", [], "line 2:"),
+    "mixed decimal marks": ("time;volts\n0;0,1\n0,001;-0,1\n0.002;0.1\n0,003;-0,1\n", [],
+                            "line 4: a decimal point here, decimal commas from line 2: mixed number formats"),
+    "mixed separators": ("time;volts\n0;0,1\n0,001;-0,1\n0,002,0,1\n0,003;-0,1\n", [],
+                         "line 4: expected 2 columns, found 1 (this file separates fields with semicolons)"),
+    "tabs and semicolons": ("0\t0,1\n0,001;-0,1\n0,002\t0,1\n0,003;-0,1\n", [],
+                            "tabs and semicolons both separate fields: cannot tell the separator"),
+    "unquoted decimal commas": ("time,volts\n0,0,1\n0,001,-0,1\n", [],
+                                "line 2: 3 values in a layout of 2 columns (decimal commas in a comma-"),
+    "tek decimal commas": ("Record Length,2,5e+03,Points,-0,0005,0,16,\n", [],
+                           "line 1: 8 values in a layout of 5 columns (decimal commas"),
+    "rigol decimal commas": ("X,CH1,Start,Increment,\nSequence,Volt,-1,0e-03,1,0e-05,\n0,1,\n1,-1,\n",
+                             [], "line 2: 6 values in a layout of 4 columns (decimal commas"),
+    "keysight decimal commas": ("x-axis,1\nsecond,Volt\n-1,0E-03,1,2E-01\n", [],
+                                "line 3: 4 values in a layout of 2 columns (decimal commas"),
 }
 
 
