@@ -19,6 +19,7 @@ import termios
 import time
 import tty
 
+from boards.sim import DUMMY_LOAD_OHM
 from host_tools import firmware_build, paths
 
 HEAPSIZE = "512k"
@@ -37,8 +38,8 @@ def register(sub):
     p.add_argument("--link", metavar="PATH", help="also make PATH a symlink to the device")
     p.add_argument("--flash", metavar="DIR", help="device flash folder (default: a temporary one); "
                    "laid with the sim firmware when it has no manifest")
-    p.add_argument("--load-ohm", type=int, default=20_000,
-                   help="dummy load on the electrodes in ohm, 0 = open (default 20000)")
+    p.add_argument("--load-ohm", type=int, default=DUMMY_LOAD_OHM,
+                   help="dummy load on the electrodes in ohm, 0 = open (default %d)" % DUMMY_LOAD_OHM)
     p.set_defaults(func=run)
 
 

@@ -8,6 +8,7 @@ starts it again). Works on a board with a dummy load and against devsim.
 import sys
 import time
 
+from boards.sim import DUMMY_LOAD_OHM
 from host_tools import device
 from host_tools.serial_link import LinkError, parse
 
@@ -22,7 +23,8 @@ def register(sub):
         "bench waveform into the dummy load, status, log. Exit 1 on a failed check.",
     )
     p.add_argument("--port", required=True, metavar="P", help="serial port (devsim: its pty)")
-    p.add_argument("--load-ohm", type=int, default=20_000, help="dummy load in ohm (default 20000)")
+    p.add_argument("--load-ohm", type=int, default=DUMMY_LOAD_OHM,
+                   help="dummy load in ohm (default %d, docs/bench.md)" % DUMMY_LOAD_OHM)
     p.add_argument("--shape", default="square", help="bench shape (default square)")
     p.add_argument("--hz", type=float, default=7.0,
                    help="bench frequency (default 7: not a divisor of the 10 Hz telemetry)")

@@ -28,7 +28,7 @@ class Board:
         self.platform = platform  # sys.platform of the MicroPython port it runs
         self.arch = arch  # None: the unix port of this host
         self.hal = hal  # extra (source, device path) pairs for this board
-        self.config = config  # boards/<name>/board.py, deployed as board_config
+        self.config = config  # deployed as board_config.py: NAME (main.py picks the HAL by it), pins
         self.restart = restart  # mpremote arguments that restart the app after a deploy
 
 
@@ -37,13 +37,13 @@ DEVSIM_START = "import sys\nsys.modules.clear()\nimport main\n"
 
 BOARDS = {
     "esp32_devkitc": Board("esp32_devkitc", "esp32", "xtensawin", [("firmware/hal/esp32.py", "hal/esp32.py")],
-                           True, ["reset"]),
+                           "boards/esp32_devkitc/board.py", ["reset"]),
     "rp2040_pico": Board("rp2040_pico", "rp2", "armv6m", [("firmware/hal/rp2040.py", "hal/rp2040.py")],
-                         True, ["reset"]),
+                         "boards/rp2040_pico/board.py", ["reset"]),
     "sim": Board("sim", "linux", None, [("boards/__init__.py", "boards/__init__.py")]
                  + [("boards/sim/%s.py" % m, "boards/sim/%s.py" % m)
                     for m in ("__init__", "board", "model", "flash", "devboard")],
-                 False, ["exec", "--no-follow", DEVSIM_START]),
+                 "boards/sim/config.py", ["exec", "--no-follow", DEVSIM_START]),
 }
 ALIASES = {"esp32": "esp32_devkitc", "rp2040": "rp2040_pico", "pico": "rp2040_pico"}
 
@@ -86,8 +86,9 @@ def host_arch():
 def sources(b):
     """(source path in the repo, path on the device as .py) for every file of board b."""
     files = [("firmware/main.py", "main.py")]
-    if b.config:
-        files += [("firmware/boot.py", "boot.py"), ("boards/%s/board.py" % b.name, "board_config.py")]
+    if b.arch is not None:  # a board's port runs boot.py at reset; the unix port does not
+        files.append(("firmware/boot.py", "boot.py"))
+    files.append((b.config, "board_config.py"))
     for path in sorted(glob.glob(os.path.join(paths.FIRMWARE, "roller", "*.py"))):
         files.append(("firmware/roller/" + os.path.basename(path), "roller/" + os.path.basename(path)))
     files += [("firmware/hal/__init__.py", "hal/__init__.py"), ("firmware/hal/common.py", "hal/common.py")]
@@ -183,7 +184,7 @@ def main():
     """Rewrite boards/*/package.json after firmware files were added or removed."""
     paths.use_firmware_on_cpython()
     for b in BOARDS.values():
-        if b.config:
+        if b.arch is not None:
             with open(os.path.join(paths.ROOT, "boards", b.name, "package.json"), "w") as f:
                 f.write(package_json(b))
             print("wrote boards/%s/package.json" % b.name)

@@ -31,8 +31,8 @@ def half_of(hz):
 
 
 def _program(name):
-    _, shape, hz, cap5, _ = programs.PROGRAMS[programs.index_of(name)]
-    return shape, hz, cap5
+    p = programs.PROGRAMS[programs.index_of(name)]
+    return p.shape, p.hz, p.peak_ua
 
 
 def _fill(n, changes, initial, dtype=np.int64):

@@ -1,6 +1,7 @@
 """The board HALs on a fake `machine`: pins, order of writes, scaling and calibration."""
 import importlib
 import importlib.util
+import io
 import os
 from array import array
 import sys
@@ -305,3 +306,83 @@ def test_hal_runs_on_the_micropython_unix_port(module_name, board_dir):
                       ("value", en, 1), ("value", en, 0), ("value", b, 0)]
     assert int(lines["current_ua"]) == cfg.ISENSE_UA_PER_32768 // 2
     assert lines["interrupted"].startswith("20 True ")
+
+
+# --- main.py: the HAL is picked by board_config.NAME ------------------------------------------
+def _run_main(monkeypatch, tmp_path, config):
+    """firmware/main.py on a fake machine with `config` as board_config; a Ctrl-C waiting on the
+    console stops the app at its first service call. Returns (machine, what main.py printed)."""
+    machine = fake_machine.new()
+    monkeypatch.setitem(sys.modules, "machine", machine)
+    monkeypatch.setitem(sys.modules, "board_config", config)
+    for module_name, _ in BOARDS.values():
+        monkeypatch.delitem(sys.modules, module_name, raising=False)  # fresh, on this machine
+    from hal import common
+
+    monkeypatch.setattr(common, "time", fake_machine.FakeTime())
+    monkeypatch.chdir(tmp_path)  # the flash
+    r, w = os.pipe()
+    os.write(w, b"\x03")
+    stderr = io.StringIO()
+    with open(r, "rb", buffering=0) as stdin, open(w, "wb", buffering=0):
+        monkeypatch.setattr(sys, "stdin", stdin)
+        monkeypatch.setattr(sys, "stderr", stderr)
+        with open(os.path.join(paths.FIRMWARE, "main.py")) as f:
+            code = compile(f.read(), "main.py", "exec")
+        try:
+            exec(code, {"__name__": "main"})
+        except KeyboardInterrupt:
+            pass
+    return machine, stderr.getvalue()
+
+
+@pytest.mark.parametrize("board_dir", ["esp32_devkitc", "rp2040_pico"])
+def test_main_picks_the_hal_by_board_name(board_dir, monkeypatch, tmp_path):
+    cfg = load_config(board_dir)
+    machine, printed = _run_main(monkeypatch, tmp_path, cfg)
+    assert printed == ""
+    assert machine.events[0] == ("init", cfg.ENABLE_PIN, 0)
+    # the app ran on this board's HAL: its watchdog started, its setpoint path was written
+    assert [w.timeout for w in machine.wdts] == [250]
+    setpoint_kind = "dac" if board_dir == "esp32_devkitc" else "duty"
+    assert (setpoint_kind, cfg.SETPOINT_PIN, 0) in machine.events
+    assert machine.levels[cfg.ENABLE_PIN] == 0  # Ctrl-C left the output off
+
+
+def test_a_second_board_on_a_port_gets_its_own_hal(monkeypatch, tmp_path):
+    """Same platform, another name: main.py goes by the name, not by sys.platform."""
+    cfg = load_config("rp2040_pico")  # an RP2040 board ...
+    monkeypatch.setattr(sys, "platform", "esp32")  # ... whatever the port says
+    machine, printed = _run_main(monkeypatch, tmp_path, cfg)
+    assert printed == "" and ("duty", cfg.SETPOINT_PIN, 0) in machine.events
+
+
+def test_main_names_an_unknown_board_and_touches_no_pin(monkeypatch, tmp_path):
+    cfg = load_config("esp32_devkitc")
+    cfg.NAME = "esp32_s3_custom"
+    machine, printed = _run_main(monkeypatch, tmp_path, cfg)
+    assert printed == ("main.py: no HAL for board_config.NAME 'esp32_s3_custom' "
+                       "(known: esp32_devkitc, rp2040_pico, sim)\n")
+    assert machine.events == [] and machine.wdts == []
+
+
+def test_main_knows_the_hal_of_every_deployable_board():
+    """main.HALS and firmware_build.BOARDS: each board's board_config NAME has a HAL in main.py,
+    and deploy puts that HAL's module on the board."""
+    import ast
+
+    from host_tools import firmware_build
+
+    with open(os.path.join(paths.FIRMWARE, "main.py")) as f:
+        tree = ast.parse(f.read())
+    hals = next(ast.literal_eval(node.value) for node in tree.body
+                if isinstance(node, ast.Assign) and node.targets[0].id == "HALS")
+    for name, b in firmware_build.BOARDS.items():
+        spec = importlib.util.spec_from_file_location("cfg_" + name, os.path.join(paths.ROOT, b.config))
+        cfg = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(cfg)
+        assert name == cfg.NAME
+        deployed = [dev for _, dev in firmware_build.sources(b)]
+        assert "board_config.py" in deployed
+        assert hals[name].replace(".", "/") + ".py" in deployed, (name, hals[name])
+    assert sorted(hals) == sorted(firmware_build.BOARDS)

@@ -104,7 +104,7 @@ class Lockstep:
         self.asked_ua = 0  # the bench current asked for by the line in flight
         # (ms, cap) of every cap accepted: a change applies at the end of the period running,
         # so an older cap may hold for up to one period (2 s at 0.5 Hz)
-        self.caps = [(0, level_cap_ua(1, programs.PROGRAMS[0][3]))]
+        self.caps = [(0, level_cap_ua(1, programs.PROGRAMS[0].peak_ua))]
         self.now_ms = 0
         self.lines = 0
         self.accepted = 0  # lines A accepted, so B got them too
@@ -144,7 +144,7 @@ class Lockstep:
             if request["cmd"] == "bench":
                 self.caps.append((self.now_ms, min(request["ua"], HARD_MAX_UA)))
             elif request["cmd"] == "set":
-                self.caps.append((self.now_ms, level_cap_ua(s.level, programs.PROGRAMS[s.program][3])))
+                self.caps.append((self.now_ms, level_cap_ua(s.level, programs.PROGRAMS[s.program].peak_ua)))
         self.asked_ua = 0
         b.step(1)
         self.compare()

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from boards.sim.model import INJECTED
 from roller import limits, programs
 from roller.waveform import Waveform
 from tests.traceutil import current_ua, doc, first, ms, same_sign_runs, sliding_peak, states
@@ -17,14 +18,14 @@ def _run_level(sim, program, level, seconds=5.0):
 
 def _period_ms(program):
     """The generator's period (rounded to even ticks) for a program."""
-    _, shape, hz, _, _ = programs.PROGRAMS[programs.index_of(program)]
+    p = programs.PROGRAMS[programs.index_of(program)]
     wave = Waveform()
-    wave.configure(shape, hz)
+    wave.configure(p.shape, p.hz)
     return 2 * wave.half
 
 
 def _cap(program, level):
-    return limits.level_cap_ua(level, programs.PROGRAMS[programs.index_of(program)][3])
+    return limits.level_cap_ua(level, programs.PROGRAMS[programs.index_of(program)].peak_ua)
 
 
 @pytest.mark.parametrize("program", programs.NAMES)
@@ -151,21 +152,21 @@ def test_charge_balance_per_period_and_same_sign_runs(sim, program):
     assert first(events, "fault") is None
 
 
-# injected fault -> (code, latest trip in ms after onset)
-FAULT_TRIPS = {
-    "dac_stuck_high": ("OVER_CURRENT", 2),
-    "polarity_stuck": ("DC_IMBALANCE", 50 + 5),  # one phase of lift (50 ms) + 5 ms
-    "sense_stuck_low": ("SENSE_FAULT", 10 + 2),
-    "sense_stuck_high": ("SENSE_FAULT", 2),
-    "vsense_stuck": ("SENSE_FAULT", 50 + 10 + 2),  # shows at the next reversal
-    "enable_stuck_on": ("OUTPUT_STUCK", 100 + 2),  # at the next enable test (one period)
+# injected fault -> latest trip in ms after onset; the code it latches is the sim's table's
+TRIP_MS = {
+    "dac_stuck_high": 2,
+    "polarity_stuck": 50 + 5,  # one phase of lift (50 ms) + 5 ms
+    "sense_stuck_low": 10 + 2,
+    "sense_stuck_high": 2,
+    "vsense_stuck": 50 + 10 + 2,  # shows at the next reversal
+    "enable_stuck_on": 100 + 2,  # at the next enable test (one period)
 }
 
 
-@pytest.mark.parametrize("fault", sorted(FAULT_TRIPS))
+@pytest.mark.parametrize("fault", sorted(TRIP_MS))
 @pytest.mark.parametrize("onset_s", [3.0, 3.013, 3.061])
 def test_fault_trips_in_time_and_output_stays_off(sim, fault, onset_s):
-    code, latest_ms = FAULT_TRIPS[fault]
+    code, latest_ms = dict(INJECTED)[fault], TRIP_MS[fault]
     events = sim(doc("fault", 7, [
         {"t": CONTACT_S, "skin": SKIN},
         {"t": onset_s, "fault": fault},

@@ -28,9 +28,10 @@ def _periods(shape, hz, n_periods=4, amplitude=AMPLITUDE_UA, **burst):
 ANALYTIC_RMS = {programs.SQUARE: 1.0, programs.SINE: 1 / math.sqrt(2), programs.TRIANGLE: 1 / math.sqrt(3)}
 
 
-@pytest.mark.parametrize("name", [p[0] for p in programs.PROGRAMS])
+@pytest.mark.parametrize("name", programs.NAMES)
 def test_every_program_matches_its_analytic_shape(name):
-    _, shape, hz, _, _ = programs.PROGRAMS[programs.index_of(name)]
+    program = programs.PROGRAMS[programs.index_of(name)]
+    shape, hz = program.shape, program.hz
     wave, samples = _periods(shape, hz, n_periods=20, burst_on=programs.BURST_ON_PERIODS,
                              burst_off=programs.BURST_OFF_PERIODS)
     period = 2 * wave.half

@@ -6,11 +6,10 @@ The load on the electrodes is a dummy resistor, as on a bench: ROLLER_DEVSIM_LOA
 import os
 import time
 
+from boards.sim import DUMMY_LOAD_OHM
 from boards.sim.board import SimBoard
 from boards.sim.model import Model
 from hal.common import Console, Flash, run_paced
-
-_LOAD_OHM = 20_000  # default dummy load: skin with serum
 
 
 class _NoTrace:
@@ -24,7 +23,7 @@ class Board(SimBoard):
     def __init__(self, console=None):
         model = Model(time.ticks_us() | 1)
         load = os.getenv("ROLLER_DEVSIM_LOAD_OHM")
-        model.set_skin(int(load) if load else _LOAD_OHM)
+        model.set_skin(int(load) if load else DUMMY_LOAD_OHM)
         super().__init__(model, Flash(), _NoTrace())
         self._console = console or Console()
         self.last_state = None

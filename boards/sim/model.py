@@ -23,16 +23,20 @@ PIN_LEG_A = const(1)
 PIN_LEG_B = const(2)
 PIN_DAC_CODE = const(3)
 
-FAULT_NAMES = (
-    "dac_stuck_high",
-    "polarity_stuck",
-    "sense_stuck_low",
-    "sense_stuck_high",
-    "vsense_stuck",
-    "enable_stuck_on",
-    "loop_hang",
-    "flash_corrupt",
+# the faults a scenario injects (C1), each with the firmware fault it must latch (roller.faults;
+# README, tests/test_safety.py). The last two act outside the model: the runner stops the loop,
+# the flash flips a byte of a deployed file.
+INJECTED = (
+    ("dac_stuck_high", "OVER_CURRENT"),
+    ("polarity_stuck", "DC_IMBALANCE"),
+    ("sense_stuck_low", "SENSE_FAULT"),
+    ("sense_stuck_high", "SENSE_FAULT"),
+    ("vsense_stuck", "SENSE_FAULT"),
+    ("enable_stuck_on", "OUTPUT_STUCK"),
+    ("loop_hang", "WATCHDOG"),
+    ("flash_corrupt", "SELFTEST"),
 )
+FAULT_NAMES = tuple(row[0] for row in INJECTED)
 
 
 class Model:

@@ -7,10 +7,10 @@ import json
 
 from boards.sim.model import FAULT_NAMES
 from boards.sim.scenario import BUTTON_GESTURES, ScenarioError
+from roller import programs
+from roller.settings import RANGES as SETTING_RANGES  # C1: the names and ranges of `set` (C4)
 
-PROGRAMS = ("lift", "tone", "eye", "sculpt")
 MAX_DURATION_S = 7200
-SETTING_RANGES = {"level": (1, 5), "session_s": (60, 900), "cue_s": (10, 15)}
 _ACTIONS = ("button", "skin", "battery_v", "usb", "fault", "serial", "power")
 
 
@@ -38,7 +38,7 @@ def check_settings(settings, where="settings"):
         value = settings[key]
         field = "%s.%s" % (where, key)
         if key == "program":
-            if value not in PROGRAMS:
+            if value not in programs.NAMES:
                 raise ScenarioError("%s: unknown program %s" % (field, json.dumps(value)))
         elif key in SETTING_RANGES:
             low, high = SETTING_RANGES[key]

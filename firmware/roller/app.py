@@ -240,7 +240,7 @@ class App:
                 pattern = leds.LED_RUN
                 scale = _RUN_BRIGHTNESS_PER_LEVEL * self.run_level
         elif state == _FAULT:
-            pattern = leds.FAULT_PATTERNS[self.fault]
+            pattern = faults.LED_PATTERNS[self.fault]
         elif state == _CHARGING:
             pattern = leds.LED_CHARGED if battery.filtered_mv >= _CHARGED_MV else leds.LED_CHARGING
         elif self.low_battery_signal_ms > 0 or (self.low_battery and state != _OFF):
@@ -324,7 +324,7 @@ class App:
     # --- actions (named in ui.TRANSITIONS) ----------------------------------------------------
     def _do_new_session(self):
         s = self.settings
-        self.session.start(s.session_s, s.cue_s, programs.PROGRAMS[s.program][4])
+        self.session.start(s.session_s, s.cue_s, programs.PROGRAMS[s.program].zones)
 
     def _do_level_up(self):
         self.apply_settings({"level": self.settings.level % LEVEL_MAX + 1})
@@ -391,7 +391,7 @@ class App:
         old_cap_ua = self.cap_ua
         if bench != self.run_bench or program != self.run_program:
             self.run_program = program
-            self.session.zones = programs.PROGRAMS[program][4]
+            self.session.zones = programs.PROGRAMS[program].zones
             self._configure_wave(bench)
             self.envelope.cut()
         else:
@@ -456,15 +456,16 @@ class App:
         if bench is not None:
             shape, hz, ua = bench
         else:
-            _, shape, hz, _, _ = programs.PROGRAMS[self.run_program]
-            ua = 0
+            program = programs.PROGRAMS[self.run_program]
+            shape, hz, ua = program.shape, program.hz, 0
         self.wave.configure(shape, hz, programs.BURST_ON_PERIODS, programs.BURST_OFF_PERIODS)
         self.run_bench = bench
         self.bench_ua = ua
         self._update_cap()
 
     def _update_cap(self):
-        self.cap_ua = self.bench_ua or level_cap_ua(self.run_level, programs.PROGRAMS[self.run_program][3])
+        peak_ua = programs.PROGRAMS[self.run_program].peak_ua
+        self.cap_ua = self.bench_ua or level_cap_ua(self.run_level, peak_ua)
         self.slots[_A_CAP_UA] = self.cap_ua  # the tick's copy
         self.supervisor.set_cap(self.cap_ua)
 

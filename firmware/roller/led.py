@@ -20,10 +20,10 @@ LED_DONE = const(7)
 LED_CHARGING = const(8)
 LED_CHARGED = const(9)
 LED_LOW_BATTERY = const(10)
-_FAULT_CURRENT = const(11)
-_FAULT_BALANCE = const(12)
-_FAULT_SENSE = const(13)
-_FAULT_SELFTEST = const(14)
+LED_FAULT_CURRENT = const(11)  # roller.faults picks these per fault code
+LED_FAULT_BALANCE = const(12)
+LED_FAULT_SENSE = const(13)
+LED_FAULT_SELFTEST = const(14)
 
 # (r, g, b, mode, period_ms), in pattern-number order
 PATTERNS = (
@@ -38,23 +38,13 @@ PATTERNS = (
     (255, 120, 0, BREATHE, 2000),  # charging
     (0, 255, 0, SOLID, 0),  # charged
     (255, 0, 0, BLINK, 250),  # low battery
-    # faults: red, told apart by rhythm
-    (255, 0, 0, BLINK, 200),  # OVER_CURRENT
-    (255, 0, 0, DOUBLE_BLINK, 1000),  # DC_IMBALANCE
-    (255, 0, 0, BLINK, 1000),  # SENSE_FAULT, OUTPUT_STUCK
-    (255, 0, 255, BLINK, 1000),  # SELFTEST, WATCHDOG
+    # faults: red, told apart by rhythm; magenta when the device itself is in doubt
+    (255, 0, 0, BLINK, 200),  # over-current
+    (255, 0, 0, DOUBLE_BLINK, 1000),  # charge imbalance
+    (255, 0, 0, BLINK, 1000),  # sense or output stage
+    (255, 0, 255, BLINK, 1000),  # self-test or watchdog
 )
 
-# fault code (roller.faults) -> pattern
-FAULT_PATTERNS = (
-    LED_OFF,
-    _FAULT_CURRENT,
-    _FAULT_BALANCE,
-    _FAULT_SENSE,
-    _FAULT_SENSE,
-    _FAULT_SELFTEST,
-    _FAULT_SELFTEST,
-)
 # UI state (roller.ui) -> pattern, where nothing else (RUN's cues, faults, battery) decides
 STATE_PATTERNS = (LED_OFF, LED_SELFTEST, LED_STANDBY, LED_RUN, LED_PAUSED, LED_DONE, LED_CHARGING,
                   LED_OFF)

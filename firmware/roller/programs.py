@@ -1,4 +1,10 @@
-"""Stimulation programs: shape, frequency, level-5 peak current and the face zones they guide."""
+"""Stimulation programs: shape, frequency, level-5 peak current and the face zones they guide.
+
+PROGRAMS is the one table: a program added there is known to the app, the serial protocol, the
+scenario checker and the docs' tests (tests/test_docs.py).
+"""
+from collections import namedtuple
+
 from micropython import const
 
 SQUARE = const(0)
@@ -11,14 +17,16 @@ SHAPE_NAMES = ("square", "sine", "triangle", "burst")
 FACE_ZONES = ("forehead", "cheeks", "jawline", "neck")
 EYE_ZONES = ("left eye", "right eye", "brow", "temples")
 
-# name, shape, hz, level-5 peak uA, zone sequence
-PROGRAMS = (
-    ("lift", SQUARE, 10, 400, FACE_ZONES),
-    ("tone", BURST, 50, 400, FACE_ZONES),
-    ("eye", SINE, 30, 200, EYE_ZONES),
-    ("sculpt", TRIANGLE, 5, 400, FACE_ZONES),
+# fields by name, read outside the tick only (a namedtuple costs a tuple's RAM); peak_ua is the
+# level-5 peak, roller.limits.level_cap_ua scales it per level
+Program = namedtuple("Program", ("name", "shape", "hz", "peak_ua", "zones"))
+PROGRAMS = (  # in the order a double click steps
+    Program("lift", SQUARE, 10, 400, FACE_ZONES),
+    Program("tone", BURST, 50, 400, FACE_ZONES),
+    Program("eye", SINE, 30, 200, EYE_ZONES),
+    Program("sculpt", TRIANGLE, 5, 400, FACE_ZONES),
 )
-NAMES = tuple(p[0] for p in PROGRAMS)
+NAMES = tuple(p.name for p in PROGRAMS)
 
 BURST_ON_PERIODS = const(10)  # tone: 200 ms of carrier ...
 BURST_OFF_PERIODS = const(10)  # ... then 200 ms at probe level, so contact stays watched
