@@ -174,7 +174,8 @@ def test_readme_summary_is_what_make_sim_prints(tmp_path):
     proc = subprocess.run(_make_sim_command(), capture_output=True, text=True, cwd=tmp_path,
                           env=dict(os.environ, PYTHONPATH=paths.ROOT), timeout=300)
     assert proc.returncode == 0, proc.stderr
-    block = re.search(r"prints a\s+summary\s+like\s+the\s+one\s+below\.(?:.|\n)*?```\n(.*?)```", README, re.S).group(1)
+    intro = r"prints a\s+summary\s+like\s+the\s+one\s+below\."
+    block = re.search(intro + r"(?:.|\n)*?```\n(.*?)```", README, re.S).group(1)
     assert [_wall(x) for x in block.splitlines()] == [_wall(x) for x in proc.stdout.splitlines()]
 
 
