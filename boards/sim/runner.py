@@ -94,10 +94,11 @@ class Runner:
             model.usb = value
         elif key == "fault":
             self._inject(value)
-        elif key == "serial":
-            self.trace.serial("in", value)
+        elif key == "serial" or key == "serial_raw":
+            raw = key == "serial_raw"
+            self.trace.serial("in", value, raw)
             if self.board:
-                self.board.console_in.append(value.encode() + b"\n")
+                self.board.console_in.append(value.encode() if raw else value.encode() + b"\n")
         elif key == "power":
             if value == "cut":
                 self.power_off()
@@ -205,8 +206,17 @@ class Runner:
         self._last_hw = last_hw
         self.ticks = ticks
 
-    def run(self, wall_clock=None):
+    def run(self, wall_clock=None, more=None):
+        """Run to the end. `more`, for a timeline read as the run goes: returns the next items
+        in time order ([] at the end), after those in self.timeline."""
         start_s = wall_clock() if wall_clock else 0
+        batch = more() if more else None
+        while batch:
+            # items at the batch's last ms may continue in the next one: run up to that ms
+            self.timeline = self.timeline[self._next_event :] + batch
+            self._next_event = 0
+            self.advance_to(min(batch[-1][0], self.duration_ms))
+            batch = more()
         self.advance_to(self.duration_ms)
         self.trace.now_ms = self.duration_ms
         self.trace.end(self.ticks, (wall_clock() - start_s) if wall_clock else 0)

@@ -45,8 +45,10 @@ class Trace:
     def button(self, pressed):
         self._line("button", ',"pressed":%s' % ("true" if pressed else "false"))
 
-    def serial(self, direction, line):
-        self._line("serial", ',"dir":"%s","line":%s' % (direction, json.dumps(line)))
+    def serial(self, direction, line, raw=False):
+        """`raw`: bytes sent as they are (serial_raw), not a line: no newline after them."""
+        self._line("serial", ',"dir":"%s","line":%s%s'
+                   % (direction, json.dumps(line), ',"raw":true' if raw else ""))
 
     def reset(self, cause):
         self._line("reset", ',"cause":"%s"' % cause)
