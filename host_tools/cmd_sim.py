@@ -9,8 +9,9 @@ import time
 
 from host_tools import paths, sim_code, trace_read
 
-# the unix port's heap: the simulator's code and state (~115 KB), and room for a few copies of the
-# longest string a scenario may hold (scenario_check.MAX_TEXT_BYTES)
+# the unix port's heap: the simulator's code and state (~130 KB), the virtual board's receive
+# buffer and a few copies of the longest write (boards/sim/board.py), with room to spare: the
+# writes of tests/test_scenario_input.py run in 256 KB, and 1 MB costs no time
 HEAPSIZE_KB = 1024
 
 

@@ -307,7 +307,8 @@ class Timeline:
         line = e["line"]
         if e["dir"] == "in":
             self._note(t, "serial %s" % line[:40])
-            if self.powered:  # serial_raw bytes ("raw") carry no newline of their own
+            # serial_raw bytes ("raw") carry no newline of their own; "lost" never got in
+            if self.powered and not e.get("lost"):
                 parts = (self.partial + line + ("" if e.get("raw") else "\n")).split("\n")
                 self.partial = parts.pop()
                 self.fifo += [_parse(part) for part in parts]

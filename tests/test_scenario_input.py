@@ -123,7 +123,7 @@ def test_5000_events_give_the_same_trace_on_both_runtimes(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
-@pytest.mark.parametrize("n_bytes", [20_000, "limit"])
+@pytest.mark.parametrize("n_bytes", [10_000, "limit"])
 def test_a_long_serial_line_runs_and_is_refused_by_the_device(tmp_path, capsys, runtime, n_bytes):
     n_bytes = scenario_check.MAX_TEXT_BYTES if n_bytes == "limit" else n_bytes
     line = '{"cmd": "info", "pad": "%s"}' % ("x" * (n_bytes - 26))
@@ -146,6 +146,41 @@ def test_text_over_the_limit_is_refused_naming_it(tmp_path, capsys, runtime, fie
     where = "name" if field == "name" else "events[0].%s" % field
     assert code == 2 and err == "sim: error: scenario SCENARIO: %s: %d bytes, over the limit of %d\n" % (
         where, limit + 1, limit)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_writes_beyond_the_receive_buffer_are_lost_and_marked(tmp_path, capsys, runtime):
+    """The device reads one write per ms: what a scenario sends faster waits in the receive
+    buffer (board.RX_BUFFER_BYTES), and a write that does not fit is lost, the same on both
+    runtimes."""
+    from boards.sim.board import RX_BUFFER_BYTES
+
+    line = '{"cmd": "info", "pad": "%s"}' % ("x" * 9974)  # 10,000 bytes and a newline
+    n_fit = RX_BUFFER_BYTES // 10_001
+    events = [{"t": 0.5, "serial": line}] * (n_fit + 2) + [{"t": 0.6, "serial": INFO}]
+    code, err, trace = _sim(tmp_path, capsys, _doc(events), runtime)
+    assert code == 0, err
+    assert [e.get("lost", False) for e in _serial(trace, "in")] == [False] * n_fit + [True, True, False]
+    answers = [json.loads(e["line"]) for e in _serial(trace, "out")]
+    assert [a.get("error") for a in answers] == ["line too long (max 256 bytes)"] * n_fit + [None]
+
+
+def test_long_writes_as_fast_as_a_scenario_can_send_them_run_alike(tmp_path, capsys):
+    """The longest writes, 1 ms apart, many in one ms, and while the loop hangs: the unix
+    port's heap holds them (no MemoryError) and both runtimes give the same trace."""
+    limit = scenario_check.MAX_TEXT_BYTES
+    line = '{"cmd": "info", "pad": "%s"}' % ("x" * (limit - 26))
+    events = [{"t": 0.1 + i / 1000, ("serial", "serial_raw")[i % 2]: line} for i in range(40)]
+    events += [{"t": 0.5, "serial": line}] * 30
+    events += [{"t": 1.0, "fault": "loop_hang"}] + [{"t": 1.1 + i / 1000, "serial": line} for i in range(60)]
+    traces = []
+    for runtime in RUNTIMES:
+        code, err, trace = _sim(tmp_path, capsys, _doc(events, duration_s=2), runtime)
+        assert code == 0, err
+        traces.append([e for e in trace if e["kind"] not in ("header", "end")])
+    assert traces[0] == traces[1]
+    lost = [e.get("lost", False) for e in _serial(traces[0], "in")]
+    assert lost.count(False) >= 40 and lost.count(True) >= 80
 
 
 def test_a_full_heap_is_named_and_leaves_no_trace(tmp_path, capsys, monkeypatch):
@@ -232,8 +267,8 @@ SAME_MS = {"name": "same-ms", "duration_s": 4, "seed": 2, "events": [
 
 
 @pytest.mark.parametrize("name", ["same-ms", "protocol", "faults_and_resets"])
-@pytest.mark.parametrize("batch_items", [1, 2])
-def test_a_timeline_read_in_pieces_gives_the_same_trace(tmp_path, name, batch_items):
+@pytest.mark.parametrize("batch_bytes", [1, 120])
+def test_a_timeline_read_in_pieces_gives_the_same_trace(tmp_path, name, batch_bytes):
     """Items due in the same ms, the pin edges of a press after later events, power cuts: the run
     fed a few items at a time (as the unix port is) writes the trace of the run given them all."""
     import io
@@ -258,5 +293,5 @@ def test_a_timeline_read_in_pieces_gives_the_same_trace(tmp_path, name, batch_it
     assert head["events"] == [] and "description" not in head
     pieces = io.StringIO()
     runner.Runner(head, pieces, "cpython", str(tmp_path / "b"), paths.FIRMWARE).run(
-        None, lambda: scenario.read_items(timeline, batch_items))
+        None, lambda: scenario.read_items(timeline, batch_bytes))
     assert pieces.getvalue() == whole.getvalue() and whole.getvalue().count("\n") > 50

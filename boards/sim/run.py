@@ -16,7 +16,7 @@ import time  # noqa: E402
 
 from boards.sim import runner, scenario  # noqa: E402
 
-BATCH_ITEMS = 32  # timeline items held at once
+BATCH_BYTES = 4096  # of the timeline file, read at a time
 
 
 def _wall_s():
@@ -39,7 +39,7 @@ def main(argv):
             return 2
         with open(argv[2], "w") as out:
             sim = runner.Runner(doc, out, "micropython", argv[3], _here + "/firmware")
-            sim.run(_wall_s, lambda: scenario.read_items(f, BATCH_ITEMS))
+            sim.run(_wall_s, lambda: scenario.read_items(f, BATCH_BYTES))
     return 0
 
 

@@ -3,8 +3,8 @@ the timeline file that carries a checked scenario to the unix port.
 
 The timeline file (roller-timeline/1) is JSON lines in UTF-8: a head object (format, name,
 duration_s, and seed and settings when given), then one [t_ms, key, value] per timeline item in
-time order. The unix port reads it a few items at a time (read_items), so a scenario of any
-length runs in the same heap. Parsing and checking run on CPython only.
+time order. The unix port reads it a few items at a time (read_items) as the run goes, so a
+scenario of any length runs in the same heap. Parsing and checking run on CPython only.
 """
 import json
 
@@ -85,12 +85,14 @@ def read_head(f):
     return head
 
 
-def read_items(f, n):
-    """Up to n more timeline items ([t_ms, key, value]); [] at the end."""
+def read_items(f, n_bytes):
+    """The next timeline items ([t_ms, key, value]) from about n_bytes of the file (one item at
+    least, whatever its size); [] at the end."""
     items = []
-    while len(items) < n:
+    while n_bytes > 0:
         line = f.readline()
         if not line:
             break
+        n_bytes -= len(line)
         items.append(json.loads(line))
     return items

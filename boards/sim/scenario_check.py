@@ -5,14 +5,15 @@ Run on CPython only, once per run: the unix port gets the checked scenario as a 
 """
 import json
 
+from boards.sim.board import RX_BUFFER_BYTES
 from boards.sim.model import FAULT_NAMES
 from boards.sim.scenario import BUTTON_GESTURES, ScenarioError
 
 PROGRAMS = ("lift", "tone", "eye", "sculpt")
 MAX_DURATION_S = 7200
-# any one string (name, description, serial lines): the unix port holds a few copies of the
-# longest in its heap (cmd_sim.HEAPSIZE_KB) at once; tests/test_scenario_input.py runs one
-MAX_TEXT_BYTES = 65536
+# any one string (name, description, serial writes): the unix port holds a few copies of one in
+# its heap (cmd_sim.HEAPSIZE_KB) at once, besides the device's receive buffer
+MAX_TEXT_BYTES = RX_BUFFER_BYTES // 2
 SETTING_RANGES = {"level": (1, 5), "session_s": (60, 900), "cue_s": (10, 15)}
 _ACTIONS = ("button", "skin", "battery_v", "usb", "fault", "serial", "serial_raw", "power")
 
