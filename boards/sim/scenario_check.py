@@ -11,8 +11,8 @@ from boards.sim.scenario import BUTTON_GESTURES, ScenarioError
 
 PROGRAMS = ("lift", "tone", "eye", "sculpt")
 MAX_DURATION_S = 7200
-# any one string (name, description, serial writes): the unix port holds a few copies of one in
-# its heap (cmd_sim.HEAPSIZE_KB) at once, besides the device's receive buffer
+# any one string the simulator carries (name, serial writes): the unix port holds a few copies
+# of one at once in its heap (cmd_sim.HEAPSIZE_KB), besides the device's receive buffer
 MAX_TEXT_BYTES = RX_BUFFER_BYTES // 2
 SETTING_RANGES = {"level": (1, 5), "session_s": (60, 900), "cue_s": (10, 15)}
 _ACTIONS = ("button", "skin", "battery_v", "usb", "fault", "serial", "serial_raw", "power")
@@ -136,8 +136,8 @@ def check(doc):
     duration_s = _number(doc["duration_s"], "duration_s", 0.001, MAX_DURATION_S)
     if "seed" in doc and (not isinstance(doc["seed"], int) or isinstance(doc["seed"], bool)):
         raise ScenarioError("seed: expected an integer")
-    if "description" in doc:
-        _text(doc["description"], "description")
+    if "description" in doc and not isinstance(doc["description"], str):
+        raise ScenarioError("description: expected a string")
     if "settings" in doc:
         check_settings(doc["settings"])
     events = doc["events"]
