@@ -1,5 +1,6 @@
 """`sim SCENARIO`: run a scenario on the virtual board and write the C2 trace."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -8,7 +9,10 @@ import time
 
 from host_tools import paths, sim_code, trace_read
 
-HEAPSIZE = "256k"
+# the unix port's heap: the simulator's code and state (~130 KB), the virtual board's receive
+# buffer and a few copies of the longest write (boards/sim/board.py), with room to spare: the
+# writes of tests/test_scenario_input.py run in 256 KB, and 1 MB costs no time
+HEAPSIZE_KB = 1024
 
 
 def register(sub):
@@ -45,45 +49,84 @@ def fail(message):
 
 
 def check_scenario(path):
-    """The checked scenario document, or raises ScenarioError / OSError."""
+    """(the checked scenario document, None), or (None, the error line)."""
     paths.use_firmware_on_cpython()
     from boards.sim import scenario
 
-    with open(path, "rb") as f:
-        raw = f.read()
     try:
-        text = raw.decode("utf-8")
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8")
+        return scenario.parse(text), None
+    except OSError as exc:
+        return None, "scenario %s: cannot be read (%s)" % (path, exc.strerror or exc)
     except UnicodeDecodeError:
-        raise scenario.ScenarioError("not UTF-8 text") from None
-    return text, scenario.parse(text)
+        return None, "scenario %s: not UTF-8 text" % path
+    except scenario.ScenarioError as exc:
+        return None, "scenario %s: %s" % (path, exc)
 
 
 def run_scenario(path, trace_path, runtime):
-    """Run a checked scenario file; returns (exit code, error line or None)."""
-    flash_dir = tempfile.mkdtemp(prefix="roller-flash-")
-    try:
-        if runtime == "cpython":
-            paths.use_firmware_on_cpython()
-            from boards.sim import runner
+    """Check and run a scenario file; returns (exit code, error line or None)."""
+    doc, error = check_scenario(path)
+    return run_checked(doc, trace_path, runtime) if error is None else (2, error)
 
-            with open(path) as f:
-                text = f.read()
-            with open(trace_path, "w") as out:
-                runner.run_text(text, out, "cpython", flash_dir + "/fs", paths.FIRMWARE, time.monotonic)
-            return 0, None
-        try:
-            code_dir = sim_code.code_dir()
-        except sim_code.SimCodeError as exc:
-            return 1, str(exc)
-        cmd = [paths.micropython_exe(), "-X", "heapsize=" + HEAPSIZE, paths.SIM_RUN,
-               os.path.abspath(path), os.path.abspath(trace_path), flash_dir + "/fs", code_dir]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            lines = (proc.stdout + proc.stderr).strip().splitlines() or ["exit %d" % proc.returncode]
-            return (2 if proc.returncode == 2 else 1), "micropython: " + lines[-1]
-        return 0, None
+
+def run_checked(doc, trace_path, runtime):
+    """Run a checked scenario; returns (exit code, error line or None). A run that fails
+    removes its trace file: only a complete trace is left."""
+    try:
+        out = open(trace_path, "w", encoding="utf-8")
+    except OSError as exc:
+        return 2, "trace %s: cannot be written (%s)" % (trace_path, exc.strerror or exc)
+    work = tempfile.mkdtemp(prefix="roller-sim-")
+    code = 1  # until the run completes: an interrupted one leaves no trace either
+    try:
+        with out:
+            if runtime == "cpython":
+                from boards.sim.runner import Runner
+
+                try:
+                    Runner(doc, out, "cpython", work + "/fs", paths.FIRMWARE).run(time.monotonic)
+                    code, error = 0, None
+                except OSError as exc:  # a full disk, most likely
+                    code, error = 1, "the run stopped: %s" % exc
+            else:
+                code, error = run_unix_port(doc, trace_path, work)
+        return code, error
     finally:
-        shutil.rmtree(flash_dir, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+        if code and os.path.isfile(trace_path):  # a regular file: not /dev/stdout
+            os.remove(trace_path)
+
+
+def run_unix_port(doc, trace_path, work, heap_kb=None):
+    """(exit code, error line or None) of boards/sim/run.py fed a checked scenario's timeline;
+    `work`: a directory for the timeline and the flash."""
+    from boards.sim import scenario
+
+    try:
+        code_dir = sim_code.code_dir()
+    except sim_code.SimCodeError as exc:
+        return 1, str(exc)
+    timeline = os.path.join(work, "timeline.jsonl")
+    with open(timeline, "w", encoding="utf-8") as f:
+        scenario.write_timeline(doc, f)
+    heapsize = "%dk" % (heap_kb or HEAPSIZE_KB)
+    cmd = [paths.micropython_exe(), "-X", "heapsize=" + heapsize, paths.SIM_RUN, timeline,
+           os.path.abspath(trace_path), work + "/fs", code_dir]
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+    if proc.returncode == 0:
+        return 0, None
+    last = ((proc.stdout + proc.stderr).strip().splitlines() or ["exit %d" % proc.returncode])[-1]
+    if last.startswith("MemoryError"):
+        return 1, ("micropython: the simulator's heap (-X heapsize=%s) is full (%s); --runtime cpython "
+                   "has no such limit" % (heapsize, last))
+    return 1, "micropython: " + last
+
+
+def default_trace_path(name):
+    """build/NAME.jsonl, with what cannot be in a file name (/, NUL) as _."""
+    return os.path.join("build", re.sub(r"[/\x00]", "_", name) + ".jsonl")
 
 
 def run(args):
@@ -91,35 +134,38 @@ def run(args):
     if path is None:
         return fail("%s: no such file and no built-in scenario of that name (built-in: %s)"
                     % (args.scenario, ", ".join(builtin_names())))
-    paths.use_firmware_on_cpython()
-    from boards.sim.scenario import ScenarioError
-
-    try:
-        _, doc = check_scenario(path)
-    except OSError as exc:
-        return fail("scenario %s: cannot be read (%s)" % (path, exc.strerror or exc))
-    except ScenarioError as exc:
-        return fail("scenario %s: %s" % (path, exc))
-    trace_path = args.trace or os.path.join("build", doc["name"] + ".jsonl")
+    doc, error = check_scenario(path)
+    if error:
+        return fail(error)
+    trace_path = args.trace or default_trace_path(doc["name"])
     for out_path in (trace_path, args.vcd, args.plot):
         if out_path and os.path.dirname(out_path):
-            os.makedirs(os.path.dirname(out_path), exist_ok=True)
-    code, error = run_scenario(path, trace_path, args.runtime)
+            try:
+                os.makedirs(os.path.dirname(out_path), exist_ok=True)
+            except OSError as exc:
+                return fail("%s: cannot be written (%s)" % (out_path, exc.strerror or exc))
+    code, error = run_checked(doc, trace_path, args.runtime)
     if error:
         sys.stderr.write("sim: error: %s\n" % error)
         return code
     events = trace_read.load(trace_path)
     written = ["trace " + trace_path]
-    if args.vcd:
-        from host_tools.trace_vcd import write_vcd
+    out_path = None
+    try:
+        if args.vcd:
+            from host_tools.trace_vcd import write_vcd
 
-        write_vcd(events, args.vcd)
-        written.append("vcd " + args.vcd)
-    if args.plot:
-        from host_tools.trace_plot import plot_trace
+            out_path = args.vcd
+            write_vcd(events, args.vcd)
+            written.append("vcd " + args.vcd)
+        if args.plot:
+            from host_tools.trace_plot import plot_trace
 
-        plot_trace(events, args.plot)
-        written.append("plot " + args.plot)
+            out_path = args.plot
+            plot_trace(events, args.plot)
+            written.append("plot " + args.plot)
+    except OSError as exc:
+        return fail("%s: cannot be written (%s)" % (out_path, exc.strerror or exc))
     if not args.quiet:
         print(trace_read.summary(events))
         print("written    " + ", ".join(written))

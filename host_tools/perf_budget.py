@@ -2,13 +2,12 @@
 import os
 import resource
 import shutil
-import subprocess
 import tempfile
 
-from host_tools import firmware_build, paths, sim_code, trace_read
+from host_tools import cmd_sim, firmware_build, paths, trace_read
 
 HEAP_LOW_KB = 8
-HEAP_HIGH_KB = 256  # the heap `sim` runs the unix port with
+HEAP_HIGH_KB = cmd_sim.HEAPSIZE_KB
 BOARDS = ("esp32", "rp2040")  # firmware_build aliases
 
 
@@ -28,13 +27,11 @@ def mpy_bytes(board):
         shutil.rmtree(out_dir, ignore_errors=True)
 
 
-def _demo_completes(heap_kb, scenario_path, code_dir):
+def _demo_completes(heap_kb, doc):
     work = tempfile.mkdtemp(prefix="roller-heap-")
     try:
         trace = os.path.join(work, "trace.jsonl")
-        cmd = [paths.micropython_exe(), "-X", "heapsize=%dk" % heap_kb, paths.SIM_RUN,
-               scenario_path, trace, os.path.join(work, "fs"), code_dir]
-        if subprocess.run(cmd, capture_output=True).returncode != 0:
+        if cmd_sim.run_unix_port(doc, trace, work, heap_kb)[0] != 0:
             return False
         events = trace_read.load(trace)
         return bool(events) and events[-1]["kind"] == "end"
@@ -45,15 +42,17 @@ def _demo_completes(heap_kb, scenario_path, code_dir):
 def min_heapsize_kb(scenario_path, step_kb=1):
     """Smallest -X heapsize (to `step_kb`) in which the scenario runs to its end; None if
     even HEAP_HIGH_KB is too small. Runs the precompiled code, as `sim` does."""
-    code_dir = sim_code.code_dir()
-    if not _demo_completes(HEAP_HIGH_KB, scenario_path, code_dir):
+    doc, error = cmd_sim.check_scenario(scenario_path)
+    if error:
+        raise RuntimeError(error)
+    if not _demo_completes(HEAP_HIGH_KB, doc):
         return None
-    if _demo_completes(HEAP_LOW_KB, scenario_path, code_dir):
+    if _demo_completes(HEAP_LOW_KB, doc):
         return HEAP_LOW_KB
     low, high = HEAP_LOW_KB, HEAP_HIGH_KB  # invariant: high completes, low does not
     while high - low > step_kb:
         mid = (low + high) // 2
-        if _demo_completes(mid, scenario_path, code_dir):
+        if _demo_completes(mid, doc):
             high = mid
         else:
             low = mid
@@ -70,13 +69,11 @@ def _cpu_s():
 
 def sim_realtime_factor(scenario_path, runtime):
     """Simulated seconds per CPU second of a whole `sim` run (start-up included)."""
-    from host_tools.cmd_sim import run_scenario
-
     work = tempfile.mkdtemp(prefix="roller-speed-")
     try:
         trace = os.path.join(work, "trace.jsonl")
         start_s = _cpu_s()
-        code, error = run_scenario(scenario_path, trace, runtime)
+        code, error = cmd_sim.run_scenario(scenario_path, trace, runtime)
         cpu_s = _cpu_s() - start_s
         if code:
             raise RuntimeError(error)

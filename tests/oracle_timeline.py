@@ -141,6 +141,7 @@ class Timeline:
         self.bench = None  # (ua, half, window_ms) while a bench command holds
         self.bench_settings = None  # (level, program) when it was accepted: what comes after it
         self.fifo = []
+        self.partial = ""  # a line begun with serial_raw: the device loses it at a reset
         self.open_faults = {}  # injected model fault -> since
         self.hung, self.hang_since = False, None
         self._set_cap(0)
@@ -188,7 +189,7 @@ class Timeline:
 
     def _power_lost(self, t):
         self.powered = False
-        self.fifo = []
+        self.fifo, self.partial = [], ""
         self._end_bench(t)
         self._enter(t, "UNPOWERED")
         self._unhang(t, False)
@@ -254,7 +255,7 @@ class Timeline:
             if self.powered and t > 0:  # back from a power loss the stimuli do not show
                 self.unexplained_resets.append(t)
         self.powered = True
-        self.fifo = []
+        self.fifo, self.partial = [], ""
         self.resets.append((t, e["cause"]))
         self.cuts.append(t)
         self._end_bench(t)
@@ -308,8 +309,11 @@ class Timeline:
         line = e["line"]
         if e["dir"] == "in":
             self._note(t, "serial %s" % line[:40])
-            if self.powered:
-                self.fifo += [_parse(part) for part in line.split("\n")]
+            # serial_raw bytes ("raw") carry no newline of their own; "lost" never got in
+            if self.powered and not e.get("lost"):
+                parts = (self.partial + line + ("" if e.get("raw") else "\n")).split("\n")
+                self.partial = parts.pop()
+                self.fifo += [_parse(part) for part in parts]
             return
         response = _parse(line)
         if response is None or "ok" not in response:

@@ -73,6 +73,11 @@ CASES = [
     (_events({"t": 1, "fault": "gremlins"}), "events[0].fault"),
     (_events({"t": 1, "fault": 3}), "events[0].fault"),
     (_events({"t": 1, "serial": {"cmd": "info"}}), "events[0].serial"),
+    (_events({"t": 1, "serial": "a\nb"}), "events[0].serial: expected one line (serial_raw sends several)"),
+    (_events({"t": 1, "serial_raw": ""}), "events[0].serial_raw: expected at least one character"),
+    (_events({"t": 1, "serial_raw": [123, 10]}), "events[0].serial_raw: expected a string"),
+    (_events({"t": 1, "serial_raw": None}), "events[0].serial_raw: expected a string"),
+    (_events({"t": 1, "serial": "x", "serial_raw": "x"}), "events[0]: needs exactly one"),
     (_events({"t": 1, "power": "off"}), "events[0].power"),
     (_events({"t": 1, "power": True}), "events[0].power"),
 ]
@@ -89,10 +94,11 @@ def _write(tmp_path, case):
     return str(path)
 
 
+@pytest.mark.parametrize("runtime", ["cpython", "micropython"])
 @pytest.mark.parametrize(("case", "words"), CASES, ids=[str(i) for i in range(len(CASES))])
-def test_malformed_scenario_exits_2_with_one_line(tmp_path, capsys, case, words):
+def test_malformed_scenario_exits_2_with_one_line(tmp_path, capsys, case, words, runtime):
     trace = tmp_path / "t.jsonl"
-    code = main(["sim", _write(tmp_path, case), "--trace", str(trace), "--runtime", "cpython"])
+    code = main(["sim", _write(tmp_path, case), "--trace", str(trace), "--runtime", runtime])
     out, err = capsys.readouterr()
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("sim: error: "), err
@@ -126,8 +132,9 @@ def test_bad_flags_are_one_line():
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
 
 
-def test_micropython_runner_rejects_the_same_way(tmp_path):
-    """The unix-port entry point checks too, with the same message."""
+def test_the_unix_port_entry_takes_only_a_checked_timeline(tmp_path):
+    """A scenario reaches the unix port only as the timeline `sim` writes once it is checked:
+    run.py given anything else says so in one line."""
     import subprocess
 
     from host_tools import paths
@@ -135,5 +142,6 @@ def test_micropython_runner_rejects_the_same_way(tmp_path):
     path = _write(tmp_path, _events({"t": 2, "button": "click"}, {"t": 1, "usb": True}))
     proc = subprocess.run([paths.micropython_exe(), paths.SIM_RUN, path, str(tmp_path / "t"),
                            str(tmp_path / "fs")], capture_output=True, text=True)
-    assert proc.returncode == 2
-    assert proc.stdout.strip().endswith("events[1].t: 1 is before the previous event (2)")
+    assert proc.returncode == 2 and proc.stderr == ""
+    assert proc.stdout == "timeline %s: not one that `python -m host_tools sim` writes\n" % path
+    assert not (tmp_path / "t").exists()

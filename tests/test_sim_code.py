@@ -8,10 +8,16 @@ from host_tools import cmd_sim, paths, sim_code
 
 
 def _demo_trace(tmp_path, name, *code_dir):
+    from boards.sim import scenario
+
+    doc, _ = cmd_sim.check_scenario(os.path.join(paths.SCENARIOS, "demo.json"))
+    timeline = tmp_path / (name + ".timeline")
+    with open(timeline, "w", encoding="utf-8") as f:
+        scenario.write_timeline(doc, f)
     trace = tmp_path / (name + ".jsonl")
-    subprocess.run([paths.micropython_exe(), "-X", "heapsize=256k", paths.SIM_RUN,
-                    os.path.join(paths.SCENARIOS, "demo.json"), str(trace), str(tmp_path / name),
-                    *code_dir], check=True, capture_output=True)
+    subprocess.run([paths.micropython_exe(), "-X", "heapsize=%dk" % cmd_sim.HEAPSIZE_KB, paths.SIM_RUN,
+                    str(timeline), str(trace), str(tmp_path / name), *code_dir],
+                   check=True, capture_output=True)
     return [json.loads(line) for line in trace.read_text().splitlines()]
 
 

@@ -16,6 +16,11 @@ _CLOCK_START_US = const((1 << 30) - 3_000_000)  # ... and the ticks_us one, 3 s 
 _C_ELAPSED_MS = const(0)
 _C_WDT_TIMEOUT_MS = const(1)  # 0 = not started
 _C_SINCE_FEED_MS = const(2)
+# the console's receive buffer: a write that does not fit in what is free of it is lost whole.
+# Twice the longest string a scenario may hold (scenario_check.MAX_TEXT_BYTES, derived from
+# this): the writes a scenario makes while the firmware reads none (a hung loop, or many in one
+# ms: it reads one per ms) take no more of the unix port's heap than this.
+RX_BUFFER_BYTES = 32768
 
 
 class SimBoard:
@@ -43,7 +48,8 @@ class SimBoard:
         self.sample = _sampler(self._sensed)
         self.wdt_feed = _feeder(self._clock)
         self._reset_cause = reset_cause
-        self.console_in = []
+        self.console_in = []  # writes received, not yet read
+        self._console_in_bytes = 0
         self._led_r = self._led_g = self._led_b = -1  # three ints: a tuple per call allocates
         self.cue_on = False
 
@@ -107,10 +113,20 @@ class SimBoard:
     # --- console (the serial port) ------------------------------------------------------------
     @micropython.native
     def console_read(self):
-        """Bytes received since the last call, or None."""
+        """The oldest write received and not yet read, or None."""
         if self.console_in:
-            return self.console_in.pop(0)
+            data = self.console_in.pop(0)
+            self._console_in_bytes -= len(data)
+            return data
         return None
+
+    def console_receive(self, data):
+        """A write from the host; False (and nothing kept) when it does not fit."""
+        if self._console_in_bytes + len(data) > RX_BUFFER_BYTES:
+            return False
+        self.console_in.append(data)
+        self._console_in_bytes += len(data)
+        return True
 
     def console_write(self, line):
         self.trace.serial("out", line)

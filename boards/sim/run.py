@@ -1,7 +1,8 @@
-"""Unix-port entry: micropython boards/sim/run.py SCENARIO.json TRACE.jsonl FLASH_DIR [CODE_DIR]
+"""Unix-port entry: micropython boards/sim/run.py TIMELINE.jsonl TRACE.jsonl FLASH_DIR [CODE_DIR]
 
-CODE_DIR holds roller/ and boards/sim/ precompiled (host_tools.sim_code); without it the
-sources are compiled on import.
+TIMELINE is a checked scenario as `python -m host_tools sim` writes it (scenario.write_timeline),
+read a few items at a time as the run goes. CODE_DIR holds roller/ and boards/sim/ precompiled
+(host_tools.sim_code); without it the sources are compiled on import.
 """
 import sys
 
@@ -15,6 +16,8 @@ import time  # noqa: E402
 
 from boards.sim import runner, scenario  # noqa: E402
 
+BATCH_BYTES = 4096  # of the timeline file, read at a time
+
 
 def _wall_s():
     return time.ticks_ms() / 1000
@@ -22,20 +25,21 @@ def _wall_s():
 
 def main(argv):
     if len(argv) not in (4, 5):
-        print("usage: run.py SCENARIO.json TRACE.jsonl FLASH_DIR [CODE_DIR]")
+        print("usage: run.py TIMELINE.jsonl TRACE.jsonl FLASH_DIR [CODE_DIR]")
         return 2
     try:
-        with open(argv[1]) as f:
-            text = f.read()
+        f = open(argv[1])
     except OSError:
-        print("scenario %s: cannot be read" % argv[1])
+        print("timeline %s: cannot be read" % argv[1])
         return 2
-    try:
+    with f:
+        doc = scenario.read_head(f)
+        if doc is None:
+            print("timeline %s: not one that `python -m host_tools sim` writes" % argv[1])
+            return 2
         with open(argv[2], "w") as out:
-            runner.run_text(text, out, "micropython", argv[3], _here + "/firmware", _wall_s)
-    except scenario.ScenarioError as exc:
-        print("scenario %s: %s" % (argv[1], exc.args[0]))
-        return 2
+            sim = runner.Runner(doc, out, "micropython", argv[3], _here + "/firmware")
+            sim.run(_wall_s, lambda: scenario.read_items(f, BATCH_BYTES))
     return 0
 
 

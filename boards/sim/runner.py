@@ -56,6 +56,7 @@ class Runner:
         self._last_hw = None
         self._bounce_rng = Model(doc.get("seed", 1) + 7)  # bounce pattern, apart from ADC noise
         self._next_event = 0
+        self._more = None  # see run()
         self.now_ms = 0
         self.power_on("power")
 
@@ -94,10 +95,12 @@ class Runner:
             model.usb = value
         elif key == "fault":
             self._inject(value)
-        elif key == "serial":
-            self.trace.serial("in", value)
-            if self.board:
-                self.board.console_in.append(value.encode() + b"\n")
+        elif key == "serial" or key == "serial_raw":
+            raw = key == "serial_raw"
+            data = value.encode() if raw else value.encode() + b"\n"
+            lost = self.board is not None and not self.board.console_receive(data)
+            data = None  # a long write is not kept while the trace writes it
+            self.trace.serial("in", value, raw, lost)
         elif key == "power":
             if value == "cut":
                 self.power_off()
@@ -161,6 +164,10 @@ class Runner:
                     _, key, value = timeline[next_event]
                     next_event += 1
                     self.apply(key, value, t_ms)
+                    if next_event == n_events and self._more is not None:  # read on
+                        timeline = self.timeline = self._more()
+                        n_events = len(timeline)
+                        next_event = 0
                 next_ms = timeline[next_event][0] if next_event < n_events else end_ms
                 model.step()  # the load may have changed: sense reads it this ms
                 board, app, hung, pressed, bounce_until_ms, pin_low = self._device()
@@ -205,8 +212,14 @@ class Runner:
         self._last_hw = last_hw
         self.ticks = ticks
 
-    def run(self, wall_clock=None):
+    def run(self, wall_clock=None, more=None):
+        """Run to the end. `more`, for a timeline read as the run goes (instead of
+        self.timeline): returns the next items in time order, [] at the end."""
         start_s = wall_clock() if wall_clock else 0
+        if more is not None:
+            self._more = more
+            self.timeline = more()
+            self._next_event = 0
         self.advance_to(self.duration_ms)
         self.trace.now_ms = self.duration_ms
         self.trace.end(self.ticks, (wall_clock() - start_s) if wall_clock else 0)

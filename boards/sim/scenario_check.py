@@ -1,17 +1,21 @@
 """C1 scenario checks, one-line messages naming the event index and field.
 
-Loaded for one check and unloaded after it (scenario.check): a simulated device's heap is
-small, and this code is needed once per run.
+Run on CPython only, once per run: the unix port gets the checked scenario as a timeline
+(scenario.write_timeline), so both runtimes run exactly what one checker accepted.
 """
 import json
 
+from boards.sim.board import RX_BUFFER_BYTES
 from boards.sim.model import FAULT_NAMES
 from boards.sim.scenario import BUTTON_GESTURES, ScenarioError
 from roller import programs
 from roller.settings import RANGES as SETTING_RANGES  # C1: the names and ranges of `set` (C4)
 
 MAX_DURATION_S = 7200
-_ACTIONS = ("button", "skin", "battery_v", "usb", "fault", "serial", "power")
+# any one string the simulator carries (name, serial writes): the unix port holds a few copies
+# of one at once in its heap (cmd_sim.HEAPSIZE_KB), besides the device's receive buffer
+MAX_TEXT_BYTES = RX_BUFFER_BYTES // 2
+_ACTIONS = ("button", "skin", "battery_v", "usb", "fault", "serial", "serial_raw", "power")
 
 
 def _is_number(x):
@@ -27,6 +31,21 @@ def _number(x, where, low=None, high=None):
         raise ScenarioError("%s: expected a number, got %s" % (where, json.dumps(x)))
     if (low is not None and x < low) or (high is not None and x > high):
         raise ScenarioError("%s: %s is out of range %s..%s" % (where, json.dumps(x), low, high))
+    return x
+
+
+def _text(x, where):
+    """x if it is a string of at most MAX_TEXT_BYTES in UTF-8, the encoding of the serial port
+    and of the trace (a lone surrogate has none)."""
+    if not isinstance(x, str):
+        raise ScenarioError("%s: expected a string" % where)
+    try:
+        n_bytes = len(x.encode("utf-8"))
+    except UnicodeError as exc:
+        raise ScenarioError("%s: character %d is a lone surrogate (\\u%04x), not text"
+                            % (where, exc.start, ord(x[exc.start]))) from None
+    if n_bytes > MAX_TEXT_BYTES:
+        raise ScenarioError("%s: %d bytes, over the limit of %d" % (where, n_bytes, MAX_TEXT_BYTES))
     return x
 
 
@@ -92,11 +111,11 @@ def _check_event(index, event, duration_s, last_t):
         if value is not None and value not in FAULT_NAMES:
             raise ScenarioError("%s: unknown fault %s" % (field, json.dumps(value)))
     elif key == "serial":
-        if not isinstance(value, str):
-            raise ScenarioError("%s: expected a string" % field)
-        for ch in value:
-            if ch == "\n" or 0xD800 <= ord(ch) <= 0xDFFF:  # two lines, or text no UTF-8 can carry
-                raise ScenarioError("%s: expected one line of text" % field)
+        if "\n" in _text(value, field):
+            raise ScenarioError("%s: expected one line (serial_raw sends several)" % field)
+    elif key == "serial_raw":
+        if not _text(value, field):
+            raise ScenarioError("%s: expected at least one character" % field)
     elif key == "power" and value not in ("cut", "on", "cut_during_write"):
         raise ScenarioError("%s: expected cut|on|cut_during_write" % field)
     return t
@@ -112,7 +131,7 @@ def check(doc):
     for key in ("name", "duration_s", "events"):
         if key not in doc:
             raise ScenarioError("%s: missing" % key)
-    if not isinstance(doc["name"], str) or not doc["name"]:
+    if not _text(doc["name"], "name"):
         raise ScenarioError("name: expected a non-empty string")
     duration_s = _number(doc["duration_s"], "duration_s", 0.001, MAX_DURATION_S)
     if "seed" in doc and (not isinstance(doc["seed"], int) or isinstance(doc["seed"], bool)):

@@ -45,8 +45,14 @@ class Trace:
     def button(self, pressed):
         self._line("button", ',"pressed":%s' % ("true" if pressed else "false"))
 
-    def serial(self, direction, line):
-        self._line("serial", ',"dir":"%s","line":%s' % (direction, json.dumps(line)))
+    def serial(self, direction, line, raw=False, lost=False):
+        """`raw`: a serial_raw write, no newline after it; `lost`: it did not fit in the
+        device's receive buffer. Written in pieces: a long line is not copied again."""
+        self.lines += 1
+        out = self._out
+        out.write('{"kind":"serial","t":%s,"dir":"%s","line":' % (_seconds(self.now_ms), direction))
+        out.write(json.dumps(line))
+        out.write('%s%s}\n' % (',"raw":true' if raw else "", ',"lost":true' if lost else ""))
 
     def reset(self, cause):
         self._line("reset", ',"cause":"%s"' % cause)
