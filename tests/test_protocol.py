@@ -91,6 +91,19 @@ def test_parser_same_on_micropython(tmp_path):
     assert [json.loads(x) for x in out.stdout.splitlines()] == [list(parse(x)) for x in lines]
 
 
+def test_dumps_writes_thousandths_as_cpython_does_on_micropython(tmp_path):
+    """Telemetry's `t` and `v`, `battery_v`, bench `hz`: MicroPython's own repr would give
+    0.9340000000000001 for 934 / 1000, so traces with streaming differed between runtimes."""
+    milli = list(range(-2000, 2000, 3)) + list(range(0, 700_000, 997))
+    script = tmp_path / "milli.py"
+    script.write_text("import sys\nsys.path.insert(0, %r)\nfrom roller.jsonline import dumps\n"
+                      "print(dumps([m / 1000 for m in %r]))\n" % (paths.FIRMWARE, milli))
+    out = subprocess.run([paths.micropython_exe(), str(script)], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == json.dumps([m / 1000 for m in milli])
+    assert dumps([m / 1000 for m in milli]) == out.stdout.strip()
+
+
 def test_dumps_orders_keys():
     text = dumps({"z": 1, "ok": True, "a": [None, "x", 0.25]})
     assert text == '{"ok": true, "a": [null, "x", 0.25], "z": 1}'

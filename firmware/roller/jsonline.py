@@ -175,4 +175,8 @@ def dumps(value):
         return "{" + ", ".join(json.dumps(k) + ": " + dumps(value[k]) for k in keys) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(dumps(v) for v in value) + "]"
+    if isinstance(value, float):
+        # MicroPython's repr may give 17 digits (0.9340000000000001) where CPython gives 0.934
+        text = ("%.3f" % value).rstrip("0")
+        return text + "0" if text[-1] == "." else text
     return json.dumps(value)
