@@ -5,6 +5,7 @@ inside the function that runs it, so the listing and every --help start at once.
 """
 import argparse
 import importlib
+import os
 import sys
 
 # command name -> module exposing register(subparsers) which sets `func` on its parser
@@ -46,6 +47,9 @@ def main(argv=None):
         return args.func(args) or 0
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader left (`| head`): stop quietly, and quiet the exit flush
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

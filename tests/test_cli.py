@@ -82,3 +82,16 @@ def test_help_loads_no_heavy_library(tmp_path):
     capture = tmp_path / "cap.csv"
     capture.write_text("".join("%g,%g\n" % (k * 1e-3, (-1) ** (k // 5)) for k in range(100)))
     assert _loaded("bench", str(capture), "--load-ohm", "1e4") == {"help": [], "run": ["numpy"]}
+
+
+def test_a_reader_that_closes_early_gets_no_traceback():
+    """`deploy --dry-run | head -1`: the reader has gone when the tool writes (exit 1, stderr
+    quiet). The pipe's read end is closed before the tool starts, so every write fails."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "host_tools", "deploy", "--board", "sim", "--dry-run"],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    finally:
+        os.close(write_end)
+    assert (proc.returncode, proc.stderr) == (1, "")
