@@ -88,19 +88,23 @@ class Timeline:
     def _current(self, events):
         n = self.n
         ua = np.zeros(n, dtype=np.int64)
-        limited = np.zeros(n, dtype=bool)  # the electrode at the compliance voltage
-        last_t, last_ua, last_limited = 0, 0, False
+        limited = np.zeros(n, dtype=bool)  # the electrode near the compliance voltage
+        clipped = np.zeros(n, dtype=bool)  # ... at it: the load, not the source, sets the current
+        last_t, last_ua, last_mv = 0, 0, 0
         for e in events:
             if e["kind"] == "out":
                 t = min(to_ms(e["t"]), n)
                 ua[last_t:t] = last_ua
-                limited[last_t:t] = last_limited
-                last_t, last_ua = t, e["ua"]
-                last_limited = abs(e.get("v", 0)) * 1000 >= limits.POOR_CONTACT_MV
+                limited[last_t:t] = last_mv >= limits.POOR_CONTACT_MV
+                clipped[last_t:t] = last_mv >= spec.CLIPPED_MV
+                last_t, last_ua, last_mv = t, e["ua"], abs(e.get("v", 0)) * 1000
         ua[last_t:] = last_ua
-        limited[last_t:] = last_limited
+        limited[last_t:] = last_mv >= limits.POOR_CONTACT_MV
+        clipped[last_t:] = last_mv >= spec.CLIPPED_MV
         self.ua = ua
         self.limited_cum = np.concatenate([[0], np.cumsum(limited)])
+        # the load driving the electrode into compliance mid-half clips the rest of that half
+        self.compliance_entries = np.flatnonzero(clipped[1:] & ~clipped[:-1]) + 1
         self.abs_ua = np.abs(ua)
         self.sign = np.sign(ua).astype(np.int8)
         starts = np.flatnonzero(np.concatenate([[True], self.sign[1:] != self.sign[:-1]]))
@@ -549,7 +553,8 @@ class Timeline:
             if any(a <= t <= b for t in cuts) or not any(a <= t <= b for t in stop_times):
                 continue
             touch_downs = sum(1 for t in self.touch_downs if a <= t <= b)
-            self.chosen_sessions.append((a, min(b + 1, n), touch_downs, int(self.half_ms[a:b].max())))
+            clipped = int(np.count_nonzero((self.compliance_entries >= a) & (self.compliance_entries < b)))
+            self.chosen_sessions.append((a, min(b + 1, n), touch_downs, clipped, int(self.half_ms[a:b].max())))
         self.cue_gaps = []
         for t0, _, cue_s in self.session_starts:
             end = int(self.next_end[t0]) if t0 < n else n

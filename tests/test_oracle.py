@@ -391,3 +391,20 @@ def test_skin_drying_into_compliance_is_no_fault(sim):
     becomes compliance-limited. Fails on 512a59f: a false DC_IMBALANCE (found by this oracle)."""
     doc = scenario("drying", 4, [SKIN, {"t": 2.5, "skin": {"ohm": 120_000}}], level=3)
     oracle.assert_safe(doc, sim(doc))
+
+
+def test_a_load_jumping_into_compliance_clips_one_half_of_a_chosen_session(sim):
+    """20 kOhm -> 200 kOhm as a level-4 lift half ends, and a stop: the mirror half is clipped at
+    15 V (-75 uA against +220 uA), so the session nets one half's worth; the envelope then holds
+    at what is delivered and the ramp-down balances (the slow hunt's find). (d) allows one half
+    at the cap per entry into compliance, and no more."""
+    from tests.oracle_timeline import Timeline
+
+    doc = scenario("clipped", 3.5, [SKIN, {"t": 2.516, "skin": {"ohm": 200_000}},
+                                    {"t": 2.516, "serial": '{"cmd": "stop"}'}], level=4)
+    events = sim(doc)
+    timeline = Timeline(doc, events)
+    (start, end, _, clipped, half), = timeline.chosen_sessions
+    assert clipped == 1 and half == 50
+    net = int(timeline.q_cum[end] - timeline.q_cum[start])
+    assert 3000 < net < half * 220  # one clipped half: visible, and bounded by it
