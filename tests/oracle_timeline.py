@@ -553,7 +553,8 @@ class Timeline:
             if any(a <= t <= b for t in cuts) or not any(a <= t <= b for t in stop_times):
                 continue
             touch_downs = sum(1 for t in self.touch_downs if a <= t <= b)
-            clipped = int(np.count_nonzero((self.compliance_entries >= a) & (self.compliance_entries < b)))
+            entries = self.compliance_entries
+            clipped = int(np.count_nonzero((entries >= a) & (entries < b)))
             self.chosen_sessions.append((a, min(b + 1, n), touch_downs, clipped, int(self.half_ms[a:b].max())))
         self.cue_gaps = []
         for t0, _, cue_s in self.session_starts:
