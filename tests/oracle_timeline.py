@@ -555,7 +555,8 @@ class Timeline:
             touch_downs = sum(1 for t in self.touch_downs if a <= t <= b)
             entries = self.compliance_entries
             clipped = int(np.count_nonzero((entries >= a) & (entries < b)))
-            self.chosen_sessions.append((a, min(b + 1, n), touch_downs, clipped, int(self.half_ms[a:b].max())))
+            half = int(self.half_ms[a:b].max())
+            self.chosen_sessions.append((a, min(b + 1, n), touch_downs, clipped, half))
         self.cue_gaps = []
         for t0, _, cue_s in self.session_starts:
             end = int(self.next_end[t0]) if t0 < n else n
