@@ -14,9 +14,12 @@ _LOAD_OHM = 20_000  # default dummy load: skin with serum
 
 
 class _NoTrace:
-    """The sim board reports LED changes to a trace; a device has none."""
+    """The sim board reports LED and cue pin changes to a trace; a device has none."""
 
     def led(self, r, g, b):
+        pass
+
+    def cue_pin(self, on):
         pass
 
 

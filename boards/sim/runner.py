@@ -9,7 +9,7 @@ from boards.sim import scenario as _scenario
 from boards.sim.board import SimBoard
 from boards.sim.flash import Flash, PowerLost
 from boards.sim.model import Model
-from boards.sim.trace import Trace
+from boards.sim.trace import OUT_STEP_MV, Trace
 
 BOUNCE_MS = 4  # contact bounce after each button edge
 
@@ -53,6 +53,8 @@ class Runner:
         self._pressed = False
         self._bounce_until_ms = 0
         self._last_ua = 0
+        self._last_mv = 0
+        self._pins_changed = self.model.pins_watch()
         self._last_hw = None
         self._bounce_rng = Model(doc.get("seed", 1) + 7)  # bounce pattern, apart from ADC noise
         self._next_event = 0
@@ -70,6 +72,8 @@ class Runner:
             self.app.apply_settings(self.doc["settings"])
 
     def power_off(self):
+        if self.board is not None and self.board.cue_on:
+            self.trace.cue_pin(False)  # the pin falls with the power
         self.app = None
         self.board = None
         self.hung = False
@@ -150,6 +154,10 @@ class Runner:
         trace = self.trace
         bounce_rng = self._bounce_rng
         last_ua = self._last_ua
+        last_mv = self._last_mv
+        step_mv = OUT_STEP_MV
+        pins_changed = self._pins_changed
+        pins = model.pins
         last_hw = self._last_hw
         ticks = self.ticks
         board, app, hung, pressed, bounce_until_ms, pin_low = self._device()
@@ -162,7 +170,7 @@ class Runner:
                     next_event += 1
                     self.apply(key, value, t_ms)
                 next_ms = timeline[next_event][0] if next_event < n_events else end_ms
-                model.step()  # the load may have changed: sense reads it this ms
+                model.settle()  # the load may have changed: sense reads it this ms
                 board, app, hung, pressed, bounce_until_ms, pin_low = self._device()
             if board is not None:
                 level = bounce_rng._noise() > 0 if t_ms < bounce_until_ms else pressed
@@ -179,9 +187,13 @@ class Runner:
                     except PowerLost:
                         board = None  # the flash's on_cut has already powered the device off
             ua = model.step()
-            if ua != last_ua:
+            mv = model.electrode_mv
+            # pins_changed() first: it must see every ms to know what changed
+            if pins_changed() or ua != last_ua or mv > last_mv + step_mv or mv < last_mv - step_mv \
+                    or (mv == 0 and last_mv != 0):
                 last_ua = ua
-                trace.out(ua, model.electrode_mv)
+                last_mv = mv
+                trace.out(ua, mv, pins)
             if model.hw_violation != last_hw:
                 last_hw = model.hw_violation
                 if last_hw:
@@ -202,6 +214,7 @@ class Runner:
             self.now_ms = end_ms
         self._next_event = next_event
         self._last_ua = last_ua
+        self._last_mv = last_mv
         self._last_hw = last_hw
         self.ticks = ticks
 
