@@ -87,3 +87,14 @@ def test_out_records_carry_the_output_pins(sim):
     probing = [e for e in outs if e["en"] and e["set_ua"] > 0]
     assert probing and {e["pol"] for e in probing} == {-1, 1}  # the contact probe, both ways
     assert all(abs(e["v"]) * 1000 == COMPLIANCE_MV for e in probing if e["pol"])
+
+
+def test_cue_pin_records_pulse_with_each_zone_cue_and_fall_with_the_power(sim):
+    events = sim(doc("cue", 12, [{"t": 0.5, "skin": {"ohm": R_OHM}}, {"t": 10.95, "power": "cut"}],
+                     cue_s=10))
+    cues = [e["t"] for e in events if e["kind"] == "cue"]
+    pins = [(e["t"], e["on"]) for e in events if e["kind"] == "cue_pin"]
+    assert len(cues) == 2 and [t for t, on in pins if on] == cues
+    assert [on for _, on in pins] == [True, False, True, False]
+    assert 0.1 <= pins[1][0] - pins[0][0] <= 0.5  # a short buzz
+    assert pins[3][0] == 10.95  # cut mid-buzz: the pin falls with the power
