@@ -19,7 +19,8 @@ def square_outs(start_s, stop_s, freq_hz, amp_ua, ohm=20_000):
     outs = []
     for k, t_s in enumerate(np.arange(start_s, stop_s, 0.5 / freq_hz)):
         ua = amp_ua if k % 2 == 0 else -amp_ua
-        outs.append({"kind": "out", "t": round(float(t_s), 6), "ua": ua, "v": ua * 1e-6 * ohm})
+        outs.append({"kind": "out", "t": round(float(t_s), 6), "ua": ua, "v": ua * 1e-6 * ohm,
+                     "en": 1, "pol": 1 if ua > 0 else -1, "set_ua": amp_ua})
     return outs
 
 
@@ -35,8 +36,11 @@ def synthetic_trace():
               {"kind": "state", "t": 1.0, "state": "RUN", "level": 2, "program": "lift"}]
     events += square_outs(1.0, 3.0, 50, 160)
     events += [{"kind": "cue", "t": 2.0, "zone": "left cheek"},
+               {"kind": "cue_pin", "t": 2.0, "on": True},
+               {"kind": "cue_pin", "t": 2.2, "on": False},
+               {"kind": "state", "t": 2.5, "state": "RUN", "level": 3, "program": "tone"},
                {"kind": "fault", "t": 3.0, "code": "OVER_CURRENT"},
-               {"kind": "out", "t": 3.0, "ua": 0, "v": 0.0},
+               {"kind": "out", "t": 3.0, "ua": 0, "v": 0.0, "en": 0, "pol": 0, "set_ua": 0},
                {"kind": "state", "t": 3.0, "state": "FAULT", "level": 2, "program": "lift"},
                {"kind": "led", "t": 3.0, "rgb": [255, 0, 0]},
                {"kind": "end", "t": 4.0, "ticks": 4000, "wall_s": 0.2}]
@@ -82,11 +86,30 @@ def test_vcd_signals_read_back(tmp_path):
     assert [at[c](3.5) for c in ("led_r", "led_g", "led_b")] == [255, 0, 0]
     assert at["zone"](2.5) == "left_cheek"  # VCD strings cannot hold spaces
     assert at["fault"](2.9) == "" and at["fault"](3.0) == "OVER_CURRENT"
+    # issue 14: the output pins, cue, level and program
+    assert [int(at["enable"](t)) for t in (0.5, 1.5, 3.5)] == [0, 1, 0]
+    polarity = [at["polarity"](t) for t in (1.005, 1.015, 3.5)]
+    assert [p - 4 if p >= 2 else p for p in polarity] == [1, -1, 0]  # 2-bit two's complement
+    assert at["setpoint_ua"](1.5) == 160 and at["setpoint_ua"](3.5) == 0
+    assert [int(at["cue"](t)) for t in (1.9, 2.1, 2.3)] == [0, 1, 0]
+    assert [at["level"](t) for t in (0.1, 1.5, 2.6)] == [1, 2, 3]
+    assert [at["program"](t) for t in (0.1, 2.6)] == ["lift", "tone"]
     text = pathlib.Path(gtkw).read_text()
-    assert str(path) in text
     for name in ("roller.ua", "roller.v", "roller.state", "roller.fault", "roller.led_r",
-                 "roller.button", "roller.zone"):
+                 "roller.button", "roller.zone", "roller.enable", "roller.polarity",
+                 "roller.setpoint_ua", "roller.cue", "roller.level", "roller.program"):
         assert name in text
+
+
+def test_gtkw_names_the_vcd_relative_to_itself(tmp_path, monkeypatch):
+    """Issue 14: no absolute paths in the save file, so the pair can move together."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    gtkw = write_vcd(synthetic_trace(), "sub/run.vcd")
+    text = pathlib.Path(gtkw).read_text()
+    assert '[dumpfile] "run.vcd"' in text
+    assert str(tmp_path) not in text and not any(
+        line.split('"')[1].startswith("/") for line in text.splitlines() if '"' in line)
 
 
 def test_vcd_header_and_end_time(tmp_path):
