@@ -98,10 +98,6 @@ class Model:
         """The board's write_output (docs/board.md): enable switch, H-bridge legs, DAC."""
         return _pin_writer(self.pins)
 
-    def pins_watch(self):
-        """A call that answers whether the pins changed since its last call (for the trace)."""
-        return _pins_watch(self.pins, array("i", bytes(4 * 4)))
-
     def settle(self):
         """Convert the sense ADCs for a load or fault that changed just now: a step in which no
         time passes (an R||C voltage holds)."""
@@ -214,17 +210,3 @@ def _pin_writer(pins):
 
     return write_output
 
-
-def _pins_watch(pins, seen):
-    @micropython.viper
-    def changed() -> bool:
-        p = ptr32(pins)
-        q = ptr32(seen)
-        moved = False
-        for i in range(4):
-            if p[i] != q[i]:
-                q[i] = p[i]
-                moved = True
-        return moved
-
-    return changed

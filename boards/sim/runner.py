@@ -9,7 +9,7 @@ from boards.sim import scenario as _scenario
 from boards.sim.board import SimBoard
 from boards.sim.flash import Flash, PowerLost
 from boards.sim.model import Model
-from boards.sim.trace import OUT_STEP_MV, Trace
+from boards.sim.trace import Trace, out_watch
 
 BOUNCE_MS = 4  # contact bounce after each button edge
 
@@ -52,9 +52,7 @@ class Runner:
         self.elapsed_ms = 0
         self._pressed = False
         self._bounce_until_ms = 0
-        self._last_ua = 0
-        self._last_mv = 0
-        self._pins_changed = self.model.pins_watch()
+        self._out_due = out_watch(self.model.pins)
         self._last_hw = None
         self._bounce_rng = Model(doc.get("seed", 1) + 7)  # bounce pattern, apart from ADC noise
         self._next_event = 0
@@ -153,10 +151,7 @@ class Runner:
         model = self.model
         trace = self.trace
         bounce_rng = self._bounce_rng
-        last_ua = self._last_ua
-        last_mv = self._last_mv
-        step_mv = OUT_STEP_MV
-        pins_changed = self._pins_changed
+        out_due = self._out_due
         pins = model.pins
         last_hw = self._last_hw
         ticks = self.ticks
@@ -188,11 +183,7 @@ class Runner:
                         board = None  # the flash's on_cut has already powered the device off
             ua = model.step()
             mv = model.electrode_mv
-            # pins_changed() first: it must see every ms to know what changed
-            if pins_changed() or ua != last_ua or mv > last_mv + step_mv or mv < last_mv - step_mv \
-                    or (mv == 0 and last_mv != 0):
-                last_ua = ua
-                last_mv = mv
+            if out_due(ua, mv):
                 trace.out(ua, mv, pins)
             if model.hw_violation != last_hw:
                 last_hw = model.hw_violation
@@ -213,8 +204,6 @@ class Runner:
                 self.elapsed_ms = end_ms - 1
             self.now_ms = end_ms
         self._next_event = next_event
-        self._last_ua = last_ua
-        self._last_mv = last_mv
         self._last_hw = last_hw
         self.ticks = ticks
 
