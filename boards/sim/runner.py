@@ -2,6 +2,8 @@
 
 MicroPython-compatible: the same code runs under CPython and the unix port.
 """
+from array import array
+
 import micropython
 
 from boards.sim import deployfs
@@ -9,7 +11,7 @@ from boards.sim import scenario as _scenario
 from boards.sim.board import SimBoard
 from boards.sim.flash import Flash, PowerLost
 from boards.sim.model import Model
-from boards.sim.trace import Trace, out_watch
+from boards.sim.trace import OUT_STEP_MV, Trace
 
 BOUNCE_MS = 4  # contact bounce after each button edge
 
@@ -52,7 +54,7 @@ class Runner:
         self.elapsed_ms = 0
         self._pressed = False
         self._bounce_until_ms = 0
-        self._out_due = out_watch(self.model.pins)
+        self._last_out = (0, 0, array("i", self.model.pins))  # ua, mv, pins of the last `out`
         self._last_hw = None
         self._bounce_rng = Model(doc.get("seed", 1) + 7)  # bounce pattern, apart from ADC noise
         self._next_event = 0
@@ -151,7 +153,8 @@ class Runner:
         model = self.model
         trace = self.trace
         bounce_rng = self._bounce_rng
-        out_due = self._out_due
+        last_ua, last_mv, last_pins = self._last_out
+        step_mv = OUT_STEP_MV
         pins = model.pins
         last_hw = self._last_hw
         ticks = self.ticks
@@ -183,8 +186,13 @@ class Runner:
                         board = None  # the flash's on_cut has already powered the device off
             ua = model.step()
             mv = model.electrode_mv
-            if out_due(ua, mv):
+            # the `out` rule (boards/sim/trace.py), inline: a call per ms would cost more
+            if ua != last_ua or pins != last_pins or mv - last_mv > step_mv or last_mv - mv > step_mv or (
+                    mv == 0 and last_mv != 0):
                 trace.out(ua, mv, pins)
+                last_ua = ua
+                last_mv = mv
+                last_pins = array("i", pins)
             if model.hw_violation != last_hw:
                 last_hw = model.hw_violation
                 if last_hw:
@@ -204,6 +212,7 @@ class Runner:
                 self.elapsed_ms = end_ms - 1
             self.now_ms = end_ms
         self._next_event = next_event
+        self._last_out = (last_ua, last_mv, last_pins)
         self._last_hw = last_hw
         self.ticks = ticks
 

@@ -1,9 +1,5 @@
 """C2 trace writer: one JSON object per line, times in simulated seconds."""
 import json
-from array import array
-
-import micropython
-from micropython import const
 
 from boards.sim.model import (
     ADC_MID_CODE,
@@ -21,36 +17,6 @@ from boards.sim.model import (
 # electrode voltage reaches 0, or it has moved more than this from the last record: the voltage
 # sense's noise (+-NOISE_LSB codes, 16 mV), a change the firmware cannot see either
 OUT_STEP_MV = NOISE_LSB * VSENSE_FULL_MV // ADC_MID_CODE
-_BIAS = const(1 << 20)  # above any uA or mV the model gives
-
-
-def out_watch(pins):
-    """A call (ua, mv) -> whether an `out` record is due this ms, for the current, the electrode
-    voltage and `pins` (the model's); it remembers what it last said was due. Viper: the
-    runner asks every simulated ms."""
-    # ua and mv kept offset by _BIAS: a viper load is unsigned (and 64-bit on the unix port)
-    seen = array("i", (_BIAS, _BIAS, 0, 0, 0, 0, OUT_STEP_MV))  # ua, mv, the four pins, the step
-
-    @micropython.viper
-    def due(ua: int, mv: int) -> bool:
-        p = ptr32(pins)
-        q = ptr32(seen)
-        ua += _BIAS
-        mv += _BIAS
-        last_mv = int(q[1])
-        step = int(q[6])
-        record = ua != int(q[0]) or mv > last_mv + step or mv < last_mv - step or (
-            mv == _BIAS and last_mv != _BIAS)
-        for i in range(4):
-            if p[i] != q[2 + i]:
-                q[2 + i] = p[i]
-                record = True
-        if record:
-            q[0] = ua
-            q[1] = mv
-        return record
-
-    return due
 
 
 def _seconds(ms):
