@@ -70,7 +70,8 @@ def _parse(line):
     return value if isinstance(value, dict) else None
 
 
-_DEVICE_KINDS = ("out", "state", "led", "cue", "fault", "hw")
+_DEVICE_KINDS = ("out", "state", "led", "cue", "cue_pin", "fault", "hw")
+_DRIVE_FIELDS = ("ua", "en", "pol", "set_ua")  # of an `out` record: what the device drives
 
 
 class Timeline:
@@ -149,8 +150,14 @@ class Timeline:
         self.open_faults = {}  # injected model fault -> since
         self.hung, self.hang_since = False, None
         self._set_cap(0)
+        last_drive = (0, 0, 0, 0)  # off, as from a reset
         for t, _, _, kind, value in items:
-            if kind in _DEVICE_KINDS or (kind == "serial" and value["dir"] == "out"):
+            speaks = kind in _DEVICE_KINDS or (kind == "serial" and value["dir"] == "out")
+            if kind == "out":  # a record of the load's voltage alone is not the device speaking
+                drive = tuple(value.get(k, 0) for k in _DRIVE_FIELDS)
+                speaks = drive != last_drive
+                last_drive = drive
+            if speaks:
                 self.device_events.append(t)
             handler = getattr(self, "_on_" + kind, None)
             if handler:

@@ -235,8 +235,9 @@ def test_a_hung_loop_must_be_reset():
 
 def test_a_torn_write_excuses_only_the_silence_before_the_next_power_on():
     """The torn write cuts the power at an unknown later write; the device is back at the next
-    power-on reset the stimuli do not explain. While it speaks, it is on."""
-    def run(spoke_at_ms=None):
+    power-on reset the stimuli do not explain. While it speaks, it is on; a record of the load's
+    voltage alone (a capacitance discharging) is not the device speaking."""
+    def run(spoke_at_ms=None, load_at_ms=None):
         t = Trace()
         d = {"name": "synthetic", "duration_s": 4, "events": [
             {"t": 0.05, "skin": {"ohm": 20000}}, {"t": 0.5, "power": "cut_during_write"},
@@ -247,9 +248,12 @@ def test_a_torn_write_excuses_only_the_silence_before_the_next_power_on():
         t.add(3050, "fault", code="OUTPUT_STUCK").state(3050, "FAULT")
         if spoke_at_ms:
             t.add(spoke_at_ms, "led", rgb=[0, 0, 0])
+        if load_at_ms:
+            t.add(load_at_ms, "out", ua=0, v=0.5, en=0, pol=0, set_ua=0)
         return judge(t, d)
 
     absent(run(), "enable_stuck_on")
+    absent(run(load_at_ms=2500), "enable_stuck_on")
     expect(run(spoke_at_ms=2500), "enable_stuck_on injected at 1000 not caught")
 
 
