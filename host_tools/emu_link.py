@@ -15,6 +15,7 @@ import shutil
 import signal
 import struct
 import subprocess
+import time
 
 from host_tools import paths
 
@@ -129,7 +130,8 @@ def prepare_flash(path, uf2):
     if len(image) != FLASH_BYTES:
         raise EmuError("%s is not a Pico flash image (%d bytes, not %d)" % (path, len(image), FLASH_BYTES))
     if any(image[offset:offset + len(payload)] != payload for offset, payload in blocks):
-        raise EmuError("%s holds another firmware than %s: give a new --flash file" % (path, os.path.basename(uf2)))
+        raise EmuError("%s holds another firmware than %s: give a new --flash file"
+                       % (path, os.path.basename(uf2)))
 
 
 def _round_div(num, den):
@@ -150,6 +152,7 @@ class FrontEnd:
         self.model.set_skin(load_ohm)
         self.button = False
         self.pins = (0,) * 8  # enable, leg A, leg B, setpoint, LED R, G, B duty (u16), cue
+        self.inputs = (_ADC_MID, _ADC_MID, 0, 0, 0)
         self._vsense_frozen = _ADC_MID
 
     def set_fault(self, name):
@@ -178,7 +181,8 @@ class FrontEnd:
             isense = model._adc(_ADC_MID + _round_div(model.delivered_ua * _ADC_MID, _ISENSE_HALF_UA))
         vsense = self._vsense_frozen if "vsense_stuck" in faults else model._adc(self._vsense_code())
         vbat = model._adc(model.battery_mv * (_ADC_MAX + 1) // _VBAT_FULL_MV)
-        return (isense, vsense, vbat, 1 if model.usb else 0, 1 if self.button else 0)
+        self.inputs = (isense, vsense, vbat, 1 if model.usb else 0, 1 if self.button else 0)
+        return self.inputs
 
 
 def _child_setup():
@@ -193,7 +197,7 @@ class Pico:
     """The emulator process. pump() moves its lines: serial bytes to on_serial, each emulated ms
     through the front end (and to on_ms), resets to on_reset."""
 
-    def __init__(self, flash, front_end, uf2=None, on_serial=None, on_ms=None, on_reset=None):
+    def __init__(self, flash, front_end, uf2=None, on_serial=None, on_ms=None, on_reset=None, paced=False):
         self.uf2 = uf2_path(uf2)
         self.command = node_command() + [bootrom_path(), os.path.abspath(flash)]
         prepare_flash(flash, self.uf2)
@@ -202,6 +206,10 @@ class Pico:
         self.on_ms = on_ms
         self.on_reset = on_reset
         self.ms = 0
+        self.us = 0
+        self.paced = paced  # a device: emulated time never runs ahead of the wall clock
+        self._held = None  # (monotonic deadline, answer) while paced and ahead
+        self._t0 = None
         self.proc = None
         self._buf = b""
         self._out = b""
@@ -211,6 +219,19 @@ class Pico:
                                      start_new_session=True, preexec_fn=_child_setup)
         os.set_blocking(self.proc.stdout.fileno(), False)
         os.set_blocking(self.proc.stdin.fileno(), False)
+        self._t0 = time.monotonic()
+
+    def timeout_s(self, longest_s):
+        """How long the caller may wait in select before release() is due."""
+        if self._held is None:
+            return longest_s
+        return max(0.0, min(longest_s, self._held[0] - time.monotonic()))
+
+    def release(self):
+        """Send an answer held back for pacing once its time has come."""
+        if self._held is not None and time.monotonic() >= self._held[0]:
+            self._send(self._held[1])
+            self._held = None
 
     def fileno(self):
         return self.proc.stdout.fileno()
@@ -260,9 +281,17 @@ class Pico:
         kind, _, rest = line.partition(" ")
         if kind == "P":
             words = rest.split()
-            self.ms = int(words[0])
-            answer = self.front_end.step(tuple(int(w) for w in words[1:]))
-            self._send("A %d %d %d %d %d" % answer)
+            self.us = int(words[0])
+            self.ms = self.us // 1000
+            pins = tuple(int(w) for w in words[2:])
+            front_end = self.front_end
+            inputs = front_end.step(pins) if words[1] == "1" else front_end.inputs
+            answer = "A %d %d %d %d %d" % inputs
+            due = self._t0 + self.us / 1e6
+            if self.paced and due > time.monotonic():
+                self._held = (due, answer)
+            else:
+                self._send(answer)
             if self.on_ms is not None:
                 self.on_ms(self.ms)
         elif kind == "D":

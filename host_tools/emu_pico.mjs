@@ -2,8 +2,12 @@
 //
 // argv: BOOTROM FLASH_FILE. The flash file is the chip's 2 MB flash (the UF2 laid in by the
 // host); every erase and program is written through to it, so it survives a restart or a kill.
-// Lines out: "D <hex>" USB CDC bytes from the Pico; "P <ms> <pins...>" the pins at the end of
-// each emulated ms (the host answers "A ..." before the next ms runs); "R <cause>" a chip reset;
+// Lines out: "D <hex>" USB CDC bytes from the Pico; "P <us> <step> <pins...>" the pins at each
+// emulated ms and when the firmware starts its current-sense conversion (step 1: the front end
+// moves on one step there, so the sense answers the pins the last tick wrote, as the sim board
+// steps its model once per tick, also when ticks come in a burst after a slow flash write; with
+// no conversion for 1.5 ms (REPL, hang) it steps at the ms); the host answers "A ..." before
+// the Pico runs on; "R <cause>" a chip reset;
 // "E <message>" a fatal error. Lines in: "D <hex>" bytes for the Pico, "A <adc0> <adc1> <adc2>
 // <usb> <button>" the analog front end's answer, "F <fault>" a fault of the chip, "Q" quit.
 // The three gaps of rp2040js 1.4.1 (../shared/micropython/README.md) are filled here: USB OUT
@@ -22,6 +26,11 @@ const FUNCTION_PWM = 4;
 // boot ROM routines (looked up by their table codes) and what the hook does in their place
 const ROM_HOOKS = { RE: 1, RP: 2, IF: 3, EX: 3, FC: 3, CX: 3 };
 const BKPT = 0xbe00;
+const STEP_IDLE_NS = 1500000; // no sense conversion for this long (REPL, hang): step at the ms
+// mp_hal_delay_us's busy-wait loop in the pinned UF2 (`bl time_us_64; cmp r5, r1; bhi; ...`): the
+// harness waits there in emulated time (interrupts still taken), an emulator's WFI for a loop
+// that would otherwise cost most of the wall time
+const DELAY_LOOP = { at: 0x2fcc8, exit: 0x1002fcd6, code: '05f0fcfb8d42fbd8', hook: 4 };
 
 const [bootromPath, flashPath] = process.argv.slice(2);
 
@@ -54,9 +63,11 @@ const bootrom = new Uint32Array(rom.buffer);
 const flashFd = fs.openSync(flashPath, 'r+');
 const flashImage = new Uint8Array(FLASH_BYTES);
 if (fs.readSync(flashFd, flashImage, 0, FLASH_BYTES, 0) !== FLASH_BYTES) fatal(flashPath + ': not a 2 MB flash image');
+const delayHook =
+  Buffer.from(flashImage.subarray(DELAY_LOOP.at, DELAY_LOOP.at + 8)).toString('hex') === DELAY_LOOP.code;
 
 // --- one chip; a reset makes a new one around the same flash ---------------------------------
-let mcu, cdc, rxPending, resetCause, hung;
+let mcu, cdc, rxPending, resetCause, hung, stepDue, lastStepNs, untilNs;
 const rx = []; // bytes from the host not yet taken by the Pico
 
 function deliver() {
@@ -73,7 +84,15 @@ function boot(reason) {
   mcu.logger = new ConsoleLogger(LogLevel.Error);
   mcu.loadBootrom(bootrom);
   mcu.flash.set(flashImage);
+  if (delayHook) mcu.flash16[DELAY_LOOP.at >> 1] = BKPT | DELAY_LOOP.hook;
   mcu.onBreak = onBreak;
+  const adcRead = mcu.adc.onADCRead;
+  mcu.adc.onADCRead = (channel) => {
+    adcRead(channel);
+    if (channel === 0) stepDue = true; // one per tick (sample() reads the current first)
+  };
+  stepDue = false;
+  lastStepNs = 0;
   const watchdog = mcu.peripherals[0x40058];
   watchdog.reason = reason; // what machine.reset_cause() reads after the reset
   // gap 3: the watchdog resets the chip (at the end of this instruction), keeping the flash
@@ -104,10 +123,30 @@ function onBreak(kind) {
     for (let i = 0; i < r[2]; i++) flashImage[r[0] + i] &= mcu.readUint8(r[1] + i); // NOR: bits only fall
     mcu.flash.set(flashImage.subarray(r[0], r[0] + r[2]), r[0]);
     fs.writeSync(flashFd, flashImage, r[0], r[2], r[0]);
+  } else if (kind === DELAY_LOOP.hook) {
+    delayLoop(core, r);
+    return;
   } else if (kind !== 3) {
     fatal('breakpoint ' + kind + ' at 0x' + core.PC.toString(16));
   }
   core.PC = core.LR & ~1;
+}
+
+function delayLoop(core, r) {
+  // while (time_us_64() < r5:r4): now from the timer, then on to the next alarm, the end of the
+  // wait or the end of this ms, whichever is first; the BKPT runs again after any interrupt
+  const clock = mcu.clock;
+  const nowUs = Math.floor(clock.nanos / 1000);
+  const endUs = r[5] * 4294967296 + r[4];
+  if (nowUs >= endUs) {
+    core.PC = DELAY_LOOP.exit;
+    return;
+  }
+  core.PC -= 2;
+  const next = clock.nanosToNextAlarm;
+  let waitNs = Math.min((endUs - nowUs) * 1000 - (clock.nanos % 1000), untilNs - clock.nanos);
+  if (next > 0 && next < waitNs) waitNs = next;
+  if (waitNs > 0) clock.tick(waitNs);
 }
 
 // --- the host's side of the pins ---------------------------------------------------------------
@@ -169,9 +208,9 @@ function quit() {
 }
 
 // --- the run loop: one emulated ms, then the front end's answer -------------------------------
-function runMs(untilNs) {
+function runUntil() {
   const { core, clock } = mcu;
-  while (clock.nanos < untilNs && !resetCause) {
+  while (clock.nanos < untilNs && !resetCause && !stepDue) {
     if (hung || core.waiting) {
       const next = clock.nanosToNextAlarm;
       clock.tick(next > 0 && clock.nanos + next < untilNs ? next : untilNs - clock.nanos);
@@ -181,24 +220,40 @@ function runMs(untilNs) {
   }
 }
 
+async function exchange(us, step) {
+  const replied = new Promise((resolve) => (answer = resolve));
+  send('P ' + us + ' ' + step + ' ' + pins());
+  await replied;
+  answer = null;
+}
+
 async function main() {
   boot(0);
-  let ms = 0;
-  let chipStartMs = 0; // the chip's clock starts again at a reset
+  let chipStartUs = 0; // emulated time at the last reset: the chip's clock starts again there
+  let ms = 1;
   while (!quitting) {
-    runMs((ms + 1 - chipStartMs) * NS_PER_MS);
+    untilNs = (ms * 1000 - chipStartUs) * 1000;
+    runUntil();
     if (resetCause) {
       send('R ' + resetCause);
+      chipStartUs += Math.floor(mcu.clock.nanos / 1000);
       boot(resetCause === 'watchdog' ? 1 : resetCause === 'software' ? 2 : 0);
       resetCause = null;
-      chipStartMs = ms + 1;
       if (inputs) applyInputs(inputs);
+      continue;
     }
-    ms += 1;
-    const replied = new Promise((resolve) => (answer = resolve));
-    send('P ' + ms + ' ' + pins());
-    await replied;
-    answer = null;
+    const nowNs = mcu.clock.nanos;
+    const us = chipStartUs + Math.floor(nowNs / 1000);
+    if (stepDue) {
+      stepDue = false;
+      lastStepNs = nowNs;
+      await exchange(us, 1);
+    } else {
+      ms += 1;
+      const step = nowNs - lastStepNs >= STEP_IDLE_NS;
+      if (step) lastStepNs = nowNs;
+      await exchange(us, step ? 1 : 0);
+    }
   }
   fs.closeSync(flashFd);
   process.exit(0);
