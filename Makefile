@@ -56,12 +56,7 @@ deploy: setup
 	$(PY) -m host_tools deploy --board $(BOARD) --port $(PORT)
 
 # the firmware on the unix port behind a pseudo-terminal; prints the device path first
-dev$(NODE_STAMP): package-lock.json
-	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nodejs npm; }
-	npm ci --no-audit --no-fund --silent
-	touch $@
-
-sim: setup
+devsim: setup
 	$(PY) -m host_tools devsim --link $(BUILD)/devsim.tty
 
 # the rp2 MicroPython on an emulated Pico behind a pty; the flash survives in build/emu-flash.bin
