@@ -15,7 +15,7 @@ the only way out.
 import micropython
 from micropython import const
 
-from roller import faults, hot, programs, ui
+from roller import faults, heads, hot, programs, ui
 from roller import led as leds  # patterns as leds.X: one more global here, not eight
 from roller.battery import Battery
 from roller.button import Button
@@ -26,6 +26,8 @@ from roller.limits import (
     BATTERY_RUN_MIN_MV,
     DONE_TO_OFF_MS,
     HARD_MAX_UA,
+    HEAD_SETTLE_MS,
+    HISTORY_CHECKPOINT_MS,
     IDLE_OFF_MS,
     LEVEL_MAX,
     PROBE_UA,
@@ -42,12 +44,21 @@ from roller.supervisor import Supervisor, check_readings, drive_output, halt_out
 from roller.waveform import Waveform, next_setpoint_ua
 
 _SLOW_MS = const(10)
-# slots 4-7 of roller.hot: the tick's own state (its region includes the inputs, 0-3)
-REGION = (0, 8)
-_A_STATE = const(4)  # ui state number
-_A_SLOW_MS = const(5)  # ms since the last slow tick
-_A_CAP_UA = const(6)  # peak current of the program and level (or bench)
-_A_BUTTON_BUSY = const(7)  # 1 while the button has something to debounce or time
+# slots 5-7 and 68-74 of roller.hot: the tick's own state (its region includes the inputs, 0-4)
+REGIONS = ((0, 8), (68, 75))
+_A_STATE = const(5)  # ui state number
+_A_SLOW_MS = const(6)  # ms since the last slow tick
+_A_CAP_UA = const(7)  # peak current of the program and level (or bench) and head
+_A_BUTTON_BUSY = const(68)  # 1 while the button has something to debounce or time
+_A_HEAD_OK = const(69)  # 1 while a known head is attached and its reading stays in its band
+_A_HEAD_LO_MV = const(70)  # the attached head's band (roller.heads)
+_A_HEAD_HI_MV = const(71)
+# the session meter (roller.history), over the readings of the active states
+_A_CHARGE_NC = const(72)  # |current| summed while the output is enabled: uA * ms = nC
+_A_PEAK_UA = const(73)  # the largest |current|, no more than the setpoint it was read under
+_A_RUN_MS = const(74)  # ms in RUN
+# roller.supervisor's S_LAST_MAG: the setpoint this tick's reading was taken under
+_SUP_LAST_MAG = const(9)
 # roller.waveform's slots: the tick closing a period, and work waiting for it (tests/test_hot.py
 # checks)
 _WAVE_INDEX = const(57)
@@ -58,6 +69,7 @@ _IN_CURRENT_UA = const(0)
 _IN_ELECTRODE_MV = const(1)
 _IN_USB = const(2)
 _IN_BUTTON = const(3)
+_IN_HEAD_MV = const(4)  # the head's ID-resistor voltage
 # roller.ui's state numbers the tick compares with: local constants fold, imported names cost a
 # lookup each (tests/test_ui.py checks they agree)
 _OFF = const(0)
@@ -77,6 +89,18 @@ _LOW_BATTERY_SIGNAL_MS = const(3000)
 _CHARGED_MV = const(4150)
 _RUN_BRIGHTNESS_PER_LEVEL = const(51)  # levels 1-5: 51..255
 _STOP_MARGIN_MS = const(50)  # a ramp-down's backstop: RAMP_DOWN_MS + one period + this
+_SIGNAL_MS = const(2000)  # a refusal, or the week at switch-on, shows this long
+_WEEK_S = const(7 * 86400)
+# what ends a session, by the event that ends it (roller.history); a fault adds its name
+_END_REASONS = {
+    ui.HOLD: "hold",
+    ui.STOP: "stop",
+    ui.IDLE_TIMEOUT: "idle",
+    ui.SESSION_END: "done",
+    ui.BATTERY_TOO_LOW: "low_battery",
+    ui.USB_IN: "usb",
+    ui.FAULTED: "fault:",
+}
 
 
 class App:
@@ -118,6 +142,24 @@ class App:
         self.stop_period_ends = 0  # period ends left until the ramp-down must end
         self.low_battery_signal_ms = 0
         self.low_battery = False
+        self.signal_ms = 0  # a short LED signal: a refused program, the week at switch-on
+        self.signal_pattern = leds.LED_OFF
+        # the head (roller.heads): as accepted, and the reading waiting to settle into another
+        self.head = heads.NONE
+        self._head_seen = -1
+        self._head_seen_ms = 0
+        self._face_program = None  # the program the eye head replaced, back with the face head
+        self._head_bands_mv = board.head_bands_mv
+        self._head_open_mv = board.head_open_mv
+        # the session history (roller.history)
+        self.unix_at_boot = None  # set by the serial `clock`: the board has no RTC
+        self.session_ran = False  # this session has reached RUN: it is recorded when it ends
+        self.session_start = (-1, 0)  # (unix s or -1, uptime s) when it reached RUN
+        self.session_head = heads.NONE
+        self.session_level = 0  # the highest level it ran at
+        self.end_reason = None
+        self._save_open = False  # service() saves the session running
+        self._checkpoint_ms = 0
         self.timer_ms = 0  # idle time in STANDBY/PAUSED, time in DONE
         self._posted = []
         self._up_ms = 0  # since boot, up to _up_ticks: uptime_ms() folds the clock in
@@ -127,6 +169,8 @@ class App:
         self._feed = board.wdt_feed
         self.tick = _control_tick(self, slots, self.wave.tables, board.sample, board.write_output)
         self._configure_wave(None)
+        board.sample(slots)  # the head on at power-on counts at once; later changes settle
+        self._attach(heads.classify(slots[_IN_HEAD_MV], self._head_bands_mv, self._head_open_mv))
         board.wdt_start(WATCHDOG_TIMEOUT_MS)
         self._enter(ui.OFF)
         if board.reset_cause() == "watchdog":
@@ -160,6 +204,10 @@ class App:
             protocol.service(None)
         store = self.store
         if store.dirty:
+            if self._save_open:  # built here, not in the tick: it allocates
+                self._save_open = False
+                if self.session_ran:
+                    store.open_session(self.session_entry(""))
             store.service(self.uptime_ms(), self.settings)
 
     def uptime_ms(self):
@@ -206,6 +254,9 @@ class App:
                         board.emit_cue(zone)
                 contact_ms += _SLOW_MS
                 session.contact_ms = contact_ms
+                if contact_ms >= self._checkpoint_ms:  # saved now and then: a power cut may come
+                    self._checkpoint_ms += HISTORY_CHECKPOINT_MS
+                    self._save_open = self.store.dirty = True
                 if contact_ms >= session.limit_ms:  # the session is over
                     self.dispatch(ui.SESSION_END)
             else:
@@ -224,6 +275,10 @@ class App:
                 self.dispatch(ui.DONE_TIMEOUT)
         if self.low_battery_signal_ms > 0:
             self.low_battery_signal_ms -= _SLOW_MS
+        if self.signal_ms > 0:
+            self.signal_ms -= _SLOW_MS
+        if not self.slots[_A_HEAD_OK]:  # no known head: is another settling in?
+            self._head_settle()
         if session.cue_left_ms > 0 or session.cue_on:  # a cue on, or just over: the pin changes
             board.set_cue(session.cue_tick(_SLOW_MS))
         # the LED: the pattern for now; played on only when what it shows can change
@@ -232,6 +287,8 @@ class App:
         if state == _RUN:
             if session.cue_left_ms > 0:
                 pattern = leds.LED_CUE
+            elif self.signal_ms > 0:
+                pattern = self.signal_pattern
             elif self.low_battery:
                 pattern = leds.LED_LOW_BATTERY
             elif self.contact.poor:
@@ -245,6 +302,10 @@ class App:
             pattern = leds.LED_CHARGED if battery.filtered_mv >= _CHARGED_MV else leds.LED_CHARGING
         elif self.low_battery_signal_ms > 0 or (self.low_battery and state != _OFF):
             pattern = leds.LED_LOW_BATTERY
+        elif self.signal_ms > 0:
+            pattern = self.signal_pattern
+        elif _STANDBY <= state <= _PAUSED and not self.slots[_A_HEAD_OK]:
+            pattern = leds.LED_NO_HEAD
         else:
             pattern = leds.STATE_PATTERNS[state]
         led = self.led
@@ -265,6 +326,11 @@ class App:
             return
         target = row[2]
         action = row[3]
+        reason = _END_REASONS.get(event)
+        if reason is not None and self.session_ran:
+            # the first reason stands (a ramp-down, once begun, ends), unless USB or a fault cuts
+            if self.end_reason is None or event == ui.USB_IN or event == ui.FAULTED:
+                self.end_reason = reason + faults.NAMES[self.fault] if event == ui.FAULTED else reason
         if target is not None:
             self._exit(self.state)
         if action is not None:
@@ -275,6 +341,9 @@ class App:
     def _enter(self, state):
         if ui.superstate(self.state) is not None and ui.superstate(state) is None:
             self.store.add_session(self.session.contact_ms)  # a session ends
+            if self.session_ran:
+                self.session_ran = False
+                self.store.close_session(self.session_entry(self.end_reason or "stop"))
         self.state = state
         self.slots[_A_STATE] = state  # the tick's copy
         self.timer_ms = 0
@@ -282,6 +351,16 @@ class App:
         if state == ui.RUN:
             self.envelope.ramp_to(self.cap_ua if self.pending is None else 0)
             self.store.note_run_polarity(self.wave.negative_first())
+            self.session_head = self.head
+            if self.run_level > self.session_level:
+                self.session_level = self.run_level
+            if not self.session_ran:  # recorded from now on; saved at once
+                self.session_ran = True
+                up_s = self.uptime_ms() // 1000
+                self.session_start = (self.unix_at(up_s), up_s)
+                self._checkpoint_ms = HISTORY_CHECKPOINT_MS
+                self._save_open = True
+                self.store.save_now()
         elif state == ui.SELFTEST:
             sup.clear_latch()  # switched off and on: the self-test decides
             self.fault = faults.NONE
@@ -325,6 +404,13 @@ class App:
     def _do_new_session(self):
         s = self.settings
         self.session.start(s.session_s, s.cue_s, programs.PROGRAMS[s.program].zones)
+        slots = self.slots
+        slots[_A_CHARGE_NC] = slots[_A_PEAK_UA] = slots[_A_RUN_MS] = 0
+        self.session_level = 0
+        self.end_reason = None
+        week = self.sessions_7d()  # the routine, at switch-on: on track for the week or not
+        if week is not None:
+            self.signal(leds.LED_WEEK_ON_TRACK if week >= s.week_target else leds.LED_WEEK_DUE)
 
     def _do_level_up(self):
         self.apply_settings({"level": self.settings.level % LEVEL_MAX + 1})
@@ -354,7 +440,14 @@ class App:
 
     def apply_settings(self, changes):
         """Validated settings change (serial `set`, the button, scenario settings); error text or
-        None. Stored at once; the output takes it at the end of a period (_apply_when_safe)."""
+        None. Stored at once; the output takes it at the end of a period (_apply_when_safe).
+        With the eye head on, only the eye program: another is refused, and the LED says so."""
+        error = self.settings.check(changes)
+        if error is None and self.head == heads.EYE and "program" in changes:
+            name = changes["program"]
+            if name != programs.NAMES[programs.EYE]:
+                self.signal(leds.LED_REFUSED)
+                return "program %s needs the face head (the eye head is on)" % name
         error = self.settings.update(changes)
         if error is not None:
             return error
@@ -463,9 +556,113 @@ class App:
         self.bench_ua = ua
         self._update_cap()
 
+    # --- heads -----------------------------------------------------------------------------------
+    def _head_lost(self):
+        """The tick saw the head's reading leave its band: output off now, as at a lift-off
+        (RUN pauses, the waveform carries what the cut period left); another head settles."""
+        slots = self.slots
+        slots[_A_HEAD_OK] = 0
+        self.supervisor.set_head(0)
+        self.head = heads.NONE
+        self._head_seen = -1
+        self._update_cap()
+        self.board.emit_head(None)
+        if ui.superstate(self.state) is not None:
+            self._cut()
+            self.contact.reset()
+            self.dispatch(ui.LIFTOFF)
+
+    def _head_settle(self):
+        """Slow tick, while no known head is attached: a reading must hold HEAD_SETTLE_MS."""
+        seen = heads.classify(self.slots[_IN_HEAD_MV], self._head_bands_mv, self._head_open_mv)
+        if seen != self._head_seen:
+            self._head_seen = seen
+            self._head_seen_ms = 0
+        elif seen != self.head:
+            self._head_seen_ms += _SLOW_MS
+            if self._head_seen_ms >= HEAD_SETTLE_MS:
+                self._attach(seen)
+
+    def _attach(self, head):
+        """`head` is on: its band and limit; the eye head selects the eye program, the face
+        head brings back the program the eye head replaced."""
+        slots = self.slots
+        self.head = head
+        self._head_seen = head
+        if heads.known(head):
+            band = self._head_bands_mv[head - heads.FACE]
+            slots[_A_HEAD_LO_MV] = band[0]
+            slots[_A_HEAD_HI_MV] = band[1]
+            slots[_A_HEAD_OK] = 1
+        self.supervisor.set_head(heads.LIMITS_UA[head])
+        self.board.emit_head(heads.NAMES[head])
+        if ui.superstate(self.state) is not None:
+            # nothing was delivered since the head went: a fresh period, the carry still stands
+            self.wave.rewind()
+            self.supervisor.new_waveform()
+        program = self.settings.program
+        if head == heads.EYE and program != programs.EYE:
+            self._face_program = program
+            self.apply_settings({"program": programs.NAMES[programs.EYE]})
+        elif head == heads.FACE and self._face_program is not None:
+            if program == programs.EYE:
+                self.apply_settings({"program": programs.NAMES[self._face_program]})
+            self._face_program = None
+        self._update_cap()
+
+    def signal(self, pattern):
+        """Show `pattern` for _SIGNAL_MS (where no fault, cue or charging has the LED)."""
+        self.signal_pattern = pattern
+        self.signal_ms = _SIGNAL_MS
+
+    # --- the routine and the history -----------------------------------------------------------
+    def set_clock(self, unix_s):
+        """Serial `clock`: the time now. Sessions of this boot recorded before it get theirs."""
+        up_s = self.uptime_ms() // 1000
+        self.unix_at_boot = unix_s - up_s
+        store = self.store
+        entries = store.history + ([store.open] if store.open is not None else [])
+        for entry in entries:
+            if entry[0] < 0 and entry[1] == store.boot:
+                entry[0] = self.unix_at_boot + entry[2]
+                store.dirty = True
+        if self.session_start[0] < 0:
+            self.session_start = (self.unix_at(self.session_start[1]), self.session_start[1])
+
+    def unix_at(self, up_s):
+        """The unix time of `up_s` s after boot, or -1 while the clock is not set."""
+        return -1 if self.unix_at_boot is None else self.unix_at_boot + up_s
+
+    def sessions_7d(self):
+        """Sessions recorded in the last seven days, or None while the clock is not set."""
+        if self.unix_at_boot is None:
+            return None
+        since = self.unix_at(self.uptime_ms() // 1000) - _WEEK_S
+        n = 0
+        for entry in self.store.history:
+            if entry[0] >= since:
+                n += 1
+        return n
+
+    def session_entry(self, end):
+        """The history entry of the session running, as it stands (roller.history)."""
+        slots = self.slots
+        run_ms = slots[_A_RUN_MS]
+        charge_nc = slots[_A_CHARGE_NC]
+        session = self.session
+        return [
+            self.session_start[0], self.store.boot, self.session_start[1], run_ms,
+            session.contact_ms // session.cue_ms if session.cue_ms else 0,
+            heads.NAMES[self.session_head] or "none", programs.NAMES[self.run_program],
+            self.session_level, slots[_A_PEAK_UA], charge_nc // run_ms if run_ms else 0,
+            charge_nc, end,
+        ]
+
     def _update_cap(self):
         peak_ua = programs.PROGRAMS[self.run_program].peak_ua
-        self.cap_ua = self.bench_ua or level_cap_ua(self.run_level, peak_ua)
+        cap_ua = self.bench_ua or level_cap_ua(self.run_level, peak_ua)
+        head_ua = heads.LIMITS_UA[self.head] if self.slots[_A_HEAD_OK] else 0
+        self.cap_ua = cap_ua if cap_ua < head_ua else head_ua
         self.slots[_A_CAP_UA] = self.cap_ua  # the tick's copy
         self.supervisor.set_cap(self.cap_ua)
 
@@ -485,11 +682,28 @@ def _control_tick(app, slots, tables, sample, write):
         code = int(check_readings(slots, current_ua, electrode_mv))
         if code:
             app.on_fault(code)
+        if a[_A_HEAD_OK]:  # the head's reading left its band: off now, like a lift-off
+            head_mv = int(a[_IN_HEAD_MV])
+            if head_mv < int(a[_A_HEAD_LO_MV]) or head_mv > int(a[_A_HEAD_HI_MV]):
+                app._head_lost()
         state = int(a[_A_STATE])
         contact = 0
         if state == _SELFTEST:
             app._selftest_tick(current_ua, electrode_mv)
         elif state >= _STANDBY and state <= _PAUSED:
+            # the session meter: this reading, under the setpoint written for it
+            magnitude = int(a[_SUP_LAST_MAG])
+            if magnitude:
+                i_abs = int(current_ua)
+                if i_abs < 0:
+                    i_abs = 0 - i_abs
+                a[_A_CHARGE_NC] += i_abs
+                if i_abs > magnitude:
+                    i_abs = magnitude
+                if i_abs > int(a[_A_PEAK_UA]):
+                    a[_A_PEAK_UA] = i_abs
+            if state == _RUN:
+                a[_A_RUN_MS] += 1
             contact = int(update_contact(slots, current_ua, electrode_mv))
             if contact == _CONTACT_LOST:
                 if state == _RUN:
