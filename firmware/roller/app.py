@@ -513,7 +513,7 @@ class App:
             else:
                 slots[_WAVE_WAIT_PERIOD_END] = 1
             return
-        if self.state != ui.RUN and self.contact.confirmed:
+        if self.state != ui.RUN and self.contact.confirmed and self.slots[_A_HEAD_OK]:
             self.dispatch(ui.CONTACT)
 
     # --- helpers ------------------------------------------------------------------------------
@@ -569,7 +569,6 @@ class App:
         self.board.emit_head(None)
         if ui.superstate(self.state) is not None:
             self._cut()
-            self.contact.reset()
             self.dispatch(ui.LIFTOFF)
 
     def _head_settle(self):
@@ -597,9 +596,11 @@ class App:
         self.supervisor.set_head(heads.LIMITS_UA[head])
         self.board.emit_head(heads.NAMES[head])
         if ui.superstate(self.state) is not None:
-            # nothing was delivered since the head went: a fresh period, the carry still stands
+            # nothing was delivered since the head went: a fresh period, the carry still stands;
+            # contact is confirmed afresh, from probe readings under this head
             self.wave.rewind()
-            self.supervisor.new_waveform()
+            self.supervisor.discard_period()
+            self.contact.reset()
         program = self.settings.program
         if head == heads.EYE and program != programs.EYE:
             self._face_program = program

@@ -148,6 +148,13 @@ class Supervisor:
         if not slots[_S_CLOSE_PERIOD]:  # a period that just ended is judged first
             slots[_S_CLOSE_PERIOD] = _DISCARD_PERIOD
 
+    def discard_period(self):
+        """The output was held at zero (no head) since the waveform restarted: the sums hold
+        only the period cut then, judged by the waveform's carry, not here."""
+        slots = self.slots
+        slots[_S_CHARGE_POS] = slots[_S_CHARGE_NEG] = slots[_S_PERIOD_AT_COMPLIANCE] = 0
+        slots[_S_CLOSE_PERIOD] = slots[_S_WRONG_POLARITY] = 0
+
     def set_cap(self, cap_ua):
         # a reading is judged against the cap its write was clamped to: a cap lowered between
         # write and check (serial `set` in service) must not make the last write an over-current
