@@ -59,6 +59,7 @@ _A_PEAK_UA = const(73)  # the largest |current|, no more than the setpoint it wa
 _A_RUN_MS = const(74)  # ms in RUN
 # roller.supervisor's S_LAST_MAG: the setpoint this tick's reading was taken under
 _SUP_LAST_MAG = const(9)
+_OPEN_CIRCUIT_UA = const(2)  # roller.limits.OPEN_CIRCUIT_UA (tests/test_hot.py checks)
 # roller.waveform's slots: the tick closing a period, and work waiting for it (tests/test_hot.py
 # checks)
 _WAVE_INDEX = const(57)
@@ -692,12 +693,15 @@ def _control_tick(app, slots, tables, sample, write):
         if state == _SELFTEST:
             app._selftest_tick(current_ua, electrode_mv)
         elif state >= _STANDBY and state <= _PAUSED:
-            # the session meter: this reading, under the setpoint written for it
+            # the session meter: this reading, under the setpoint written for it; below
+            # _OPEN_CIRCUIT_UA it is the sense noise of an open circuit
             magnitude = int(a[_SUP_LAST_MAG])
             if magnitude:
                 i_abs = int(current_ua)
                 if i_abs < 0:
                     i_abs = 0 - i_abs
+                if i_abs < _OPEN_CIRCUIT_UA:
+                    i_abs = 0
                 a[_A_CHARGE_NC] += i_abs
                 if i_abs > magnitude:
                     i_abs = magnitude
