@@ -391,3 +391,27 @@ def test_skin_drying_into_compliance_is_no_fault(sim):
     becomes compliance-limited. Fails on 512a59f: a false DC_IMBALANCE (found by this oracle)."""
     doc = scenario("drying", 4, [SKIN, {"t": 2.5, "skin": {"ohm": 120_000}}], level=3)
     oracle.assert_safe(doc, sim(doc))
+
+
+def test_head_rules_no_current_without_a_settled_known_head():
+    t, d = session(extra=[(2.0, "head", None)])
+    t.wave(2000, [0] * 2000)  # the output stopped at once: clean
+    absent(judge(t, d), "heads")
+    t, d = session(extra=[(2.0, "head", "unknown")])
+    t.wave(2004, [0] * 1996)  # 4 ms to stop: within the lift-off allowance
+    absent(judge(t, d), "heads")
+    t, d = session(extra=[(2.0, "head", None)])
+    t.wave(2010, [0] * 1990)  # 10 ms of current after the head went
+    expect(judge(t, d), "uA with head None, not known and settled")
+    # the same head back 100 ms later: not settled yet, so no current for HEAD_SETTLE_MS
+    t, d = session(extra=[(2.0, "head", None), (2.1, "head", "face")])
+    t.wave(2000, [0] * 200)
+    expect(judge(t, d), "uA with head face, not known and settled")
+
+
+def test_head_rules_cap_by_the_eye_head():
+    t, d = session(extra=[(0.06, "head", "eye")])
+    found = judge(t, d)
+    expect(found, "uA over the eye head's limit")
+    t, d = session(amps=[min(a, 200) for a in ramp(30)], extra=[(0.06, "head", "eye")])
+    absent(judge(t, d), "heads")
