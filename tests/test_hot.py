@@ -37,5 +37,4 @@ def test_indices_read_across_modules_agree():
     assert supervisor._WRONG_POLARITY_TICKS == limits.WRONG_POLARITY_TICKS
     assert app._WAVE_INDEX == waveform._S_INDEX
     assert app._WAVE_WAIT_PERIOD_END == waveform.S_WAIT_PERIOD_END
-    assert app._SUP_LAST_MAG == supervisor.S_LAST_MAG
-    assert app._OPEN_CIRCUIT_UA == limits.OPEN_CIRCUIT_UA
+    assert supervisor._OPEN_CIRCUIT_UA == limits.OPEN_CIRCUIT_UA

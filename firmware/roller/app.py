@@ -40,12 +40,22 @@ from roller.selftest import FAILED, LOW_BATTERY, PASSED, SelfTest
 from roller.session import Session
 from roller.settings import Settings
 from roller.store import Store
-from roller.supervisor import Supervisor, check_readings, drive_output, halt_output, idle_output
+from roller.supervisor import (
+    S_CHARGE_NC as _SUP_CHARGE_NC,  # the session meter's slots, read when a session ends
+)
+from roller.supervisor import (
+    S_PEAK_UA as _SUP_PEAK_UA,
+    Supervisor,
+    check_readings,
+    drive_output,
+    halt_output,
+    idle_output,
+)
 from roller.waveform import Waveform, next_setpoint_ua
 
 _SLOW_MS = const(10)
-# slots 5-7 and 68-74 of roller.hot: the tick's own state (its region includes the inputs, 0-4)
-REGIONS = ((0, 8), (68, 75))
+# slots 5-7 and 68-72 of roller.hot: the tick's own state (its region includes the inputs, 0-4)
+REGIONS = ((0, 8), (68, 73))
 _A_STATE = const(5)  # ui state number
 _A_SLOW_MS = const(6)  # ms since the last slow tick
 _A_CAP_UA = const(7)  # peak current of the program and level (or bench) and head
@@ -53,13 +63,7 @@ _A_BUTTON_BUSY = const(68)  # 1 while the button has something to debounce or ti
 _A_HEAD_OK = const(69)  # 1 while a known head is attached and its reading stays in its band
 _A_HEAD_LO_MV = const(70)  # the attached head's band (roller.heads)
 _A_HEAD_HI_MV = const(71)
-# the session meter (roller.history), over the readings of the active states
-_A_CHARGE_NC = const(72)  # |current| summed while the output is enabled: uA * ms = nC
-_A_PEAK_UA = const(73)  # the largest |current|, no more than the setpoint it was read under
-_A_RUN_MS = const(74)  # ms in RUN
-# roller.supervisor's S_LAST_MAG: the setpoint this tick's reading was taken under
-_SUP_LAST_MAG = const(9)
-_OPEN_CIRCUIT_UA = const(2)  # roller.limits.OPEN_CIRCUIT_UA (tests/test_hot.py checks)
+_A_RUN_MS = const(72)  # ms in RUN, for the session meter (roller.supervisor has the rest)
 # roller.waveform's slots: the tick closing a period, and work waiting for it (tests/test_hot.py
 # checks)
 _WAVE_INDEX = const(57)
@@ -328,10 +332,10 @@ class App:
         target = row[2]
         action = row[3]
         reason = _END_REASONS.get(event)
-        if reason is not None and self.session_ran:
-            # the first reason stands (a ramp-down, once begun, ends), unless USB or a fault cuts
-            if self.end_reason is None or event == ui.USB_IN or event == ui.FAULTED:
-                self.end_reason = reason + faults.NAMES[self.fault] if event == ui.FAULTED else reason
+        # the first reason stands (a ramp-down, once begun, ends), unless USB or a fault cuts
+        if reason is not None and self.session_ran and (
+                self.end_reason is None or event == ui.USB_IN or event == ui.FAULTED):
+            self.end_reason = reason + faults.NAMES[self.fault] if event == ui.FAULTED else reason
         if target is not None:
             self._exit(self.state)
         if action is not None:
@@ -405,8 +409,8 @@ class App:
     def _do_new_session(self):
         s = self.settings
         self.session.start(s.session_s, s.cue_s, programs.PROGRAMS[s.program].zones)
-        slots = self.slots
-        slots[_A_CHARGE_NC] = slots[_A_PEAK_UA] = slots[_A_RUN_MS] = 0
+        self.slots[_A_RUN_MS] = 0
+        self.supervisor.reset_meter()
         self.session_level = 0
         self.end_reason = None
         week = self.sessions_7d()  # the routine, at switch-on: on track for the week or not
@@ -650,13 +654,13 @@ class App:
         """The history entry of the session running, as it stands (roller.history)."""
         slots = self.slots
         run_ms = slots[_A_RUN_MS]
-        charge_nc = slots[_A_CHARGE_NC]
+        charge_nc = slots[_SUP_CHARGE_NC]
         session = self.session
         return [
             self.session_start[0], self.store.boot, self.session_start[1], run_ms,
             session.contact_ms // session.cue_ms if session.cue_ms else 0,
             heads.NAMES[self.session_head] or "none", programs.NAMES[self.run_program],
-            self.session_level, slots[_A_PEAK_UA], charge_nc // run_ms if run_ms else 0,
+            self.session_level, slots[_SUP_PEAK_UA], charge_nc // run_ms if run_ms else 0,
             charge_nc, end,
         ]
 
@@ -693,20 +697,6 @@ def _control_tick(app, slots, tables, sample, write):
         if state == _SELFTEST:
             app._selftest_tick(current_ua, electrode_mv)
         elif state >= _STANDBY and state <= _PAUSED:
-            # the session meter: this reading, under the setpoint written for it; below
-            # _OPEN_CIRCUIT_UA it is the sense noise of an open circuit
-            magnitude = int(a[_SUP_LAST_MAG])
-            if magnitude:
-                i_abs = int(current_ua)
-                if i_abs < 0:
-                    i_abs = 0 - i_abs
-                if i_abs < _OPEN_CIRCUIT_UA:
-                    i_abs = 0
-                a[_A_CHARGE_NC] += i_abs
-                if i_abs > magnitude:
-                    i_abs = magnitude
-                if i_abs > int(a[_A_PEAK_UA]):
-                    a[_A_PEAK_UA] = i_abs
             if state == _RUN:
                 a[_A_RUN_MS] += 1
             contact = int(update_contact(slots, current_ua, electrode_mv))

@@ -32,4 +32,4 @@ def classify(mv, bands_mv, open_mv):
 
 
 def known(head):
-    return head == FACE or head == EYE
+    return head in (FACE, EYE)

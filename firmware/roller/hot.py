@@ -13,8 +13,8 @@ negative value, except the two signed readings at 0 and 1, which are read as Pyt
     38-51   roller.contact
     52-55   roller.envelope
     56-67   roller.waveform
-    68-74   roller.app: the head and the session meter
-    75      roller.supervisor: the head's limit
+    68-72   roller.app: the head, time in RUN
+    73-75   roller.supervisor: the head's limit, the session meter
 
 A module with two regions names them REGIONS.
 """

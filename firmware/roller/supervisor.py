@@ -47,8 +47,8 @@ _DC_IMBALANCE = const(2)
 _SENSE_FAULT = const(3)
 _OUTPUT_STUCK = const(4)
 
-# slots 8-37 and 75 of roller.hot: the state of the last write and of the running checks
-REGIONS = ((8, 38), (75, 76))
+# slots 8-37 and 73-75 of roller.hot: the state of the last write and of the running checks
+REGIONS = ((8, 38), (73, 76))
 _S_LATCHED = const(8)  # fault code, 0 = none
 _S_LAST_MAG = const(9)  # |setpoint| written last tick (0 = enable test or off)
 _S_LAST_NEG = const(10)  # 1 when it was negative
@@ -82,7 +82,13 @@ _L_MIN_LOAD_OHM = const(34)
 _L_IMPLAUSIBLE_MS = const(35)
 _L_ENABLE_CHECK_MS = const(36)
 _S_PERIOD_AT_COMPLIANCE = const(37)  # 1 when a reading of this period hit the compliance voltage
-_S_HEAD_MAX_UA = const(75)  # the attached head's limit; 0: no known head, no output
+_S_HEAD_MAX_UA = const(73)  # the attached head's limit; 0: no known head, no output
+# the session meter (roller.history), from the readings judged here: the largest |current|, no
+# more than the setpoint it was read under, and |current| summed (uA * ms = nC) but for readings
+# under _OPEN_CIRCUIT_UA, the sense noise of an open circuit
+S_PEAK_UA = const(74)
+S_CHARGE_NC = const(75)
+_OPEN_CIRCUIT_UA = const(2)  # roller.limits.OPEN_CIRCUIT_UA (tests/test_hot.py checks)
 
 
 class Supervisor:
@@ -154,6 +160,9 @@ class Supervisor:
         slots = self.slots
         slots[_S_CHARGE_POS] = slots[_S_CHARGE_NEG] = slots[_S_PERIOD_AT_COMPLIANCE] = 0
         slots[_S_CLOSE_PERIOD] = slots[_S_WRONG_POLARITY] = 0
+
+    def reset_meter(self):
+        self.slots[S_PEAK_UA] = self.slots[S_CHARGE_NC] = 0
 
     def set_cap(self, cap_ua):
         # a reading is judged against the cap its write was clamped to: a cap lowered between
@@ -261,6 +270,10 @@ def check_readings(slots, current_ua: int, electrode_mv: int) -> int:
         return _NONE
     s[_S_LAST_WAS_TEST] = 0
     last_abs = int(s[_S_LAST_MAG])
+    if i_abs >= _OPEN_CIRCUIT_UA:  # the session meter
+        s[S_CHARGE_NC] += i_abs
+        if (i_abs if i_abs < last_abs else last_abs) > int(s[S_PEAK_UA]):
+            s[S_PEAK_UA] = i_abs if i_abs < last_abs else last_abs
     if i_abs > int(s[_S_ALLOWED]) or (
         i_abs > last_abs * int(s[_L_OVERCURRENT_PERCENT]) // 100 + int(s[_L_OVERCURRENT_UA])
     ):
