@@ -21,6 +21,7 @@ from roller.battery import Battery
 from roller.button import Button
 from roller.contact import Contact, update_contact
 from roller.envelope import Envelope
+from roller.history import Record
 from roller.led import LedPlayer
 from roller.limits import (
     BATTERY_RUN_MIN_MV,
@@ -147,24 +148,9 @@ class App:
         self.stop_period_ends = 0  # period ends left until the ramp-down must end
         self.low_battery_signal_ms = 0
         self.low_battery = False
-        self.signal_ms = 0  # a short LED signal: a refused program, the week at switch-on
-        self.signal_pattern = leds.LED_OFF
-        # the head (roller.heads): as accepted, and the reading waiting to settle into another
-        self.head = heads.NONE
-        self._head_seen = -1
-        self._head_seen_ms = 0
-        self._face_program = None  # the program the eye head replaced, back with the face head
-        self._head_bands_mv = board.head_bands_mv
-        self._head_open_mv = board.head_open_mv
-        # the session history (roller.history)
-        self.unix_at_boot = None  # set by the serial `clock`: the board has no RTC
-        self.session_ran = False  # this session has reached RUN: it is recorded when it ends
-        self.session_start = (-1, 0)  # (unix s or -1, uptime s) when it reached RUN
-        self.session_head = heads.NONE
-        self.session_level = 0  # the highest level it ran at
-        self.end_reason = None
-        self._save_open = False  # service() saves the session running
-        self._checkpoint_ms = 0
+        # in objects of their own: every attribute of the App makes each one's lookup dearer
+        self.heads = heads.Heads(board)
+        self.record = Record()
         self.timer_ms = 0  # idle time in STANDBY/PAUSED, time in DONE
         self._posted = []
         self._up_ms = 0  # since boot, up to _up_ticks: uptime_ms() folds the clock in
@@ -175,7 +161,7 @@ class App:
         self.tick = _control_tick(self, slots, self.wave.tables, board.sample, board.write_output)
         self._configure_wave(None)
         board.sample(slots)  # the head on at power-on counts at once; later changes settle
-        self._attach(heads.classify(slots[_IN_HEAD_MV], self._head_bands_mv, self._head_open_mv))
+        self._attach(heads.classify(slots[_IN_HEAD_MV], self.heads.bands_mv, self.heads.open_mv))
         board.wdt_start(WATCHDOG_TIMEOUT_MS)
         self._enter(ui.OFF)
         if board.reset_cause() == "watchdog":
@@ -209,9 +195,9 @@ class App:
             protocol.service(None)
         store = self.store
         if store.dirty:
-            if self._save_open:  # built here, not in the tick: it allocates
-                self._save_open = False
-                if self.session_ran:
+            if self.record.save_open:  # built here, not in the tick: it allocates
+                self.record.save_open = False
+                if self.record.ran:
                     store.open_session(self.session_entry(""))
             store.service(self.uptime_ms(), self.settings)
 
@@ -259,9 +245,9 @@ class App:
                         board.emit_cue(zone)
                 contact_ms += _SLOW_MS
                 session.contact_ms = contact_ms
-                if contact_ms >= self._checkpoint_ms:  # saved now and then: a power cut may come
-                    self._checkpoint_ms += HISTORY_CHECKPOINT_MS
-                    self._save_open = self.store.dirty = True
+                if contact_ms >= self.record.checkpoint_ms:  # saved now and then: a power cut may come
+                    self.record.checkpoint_ms += HISTORY_CHECKPOINT_MS
+                    self.record.save_open = self.store.dirty = True
                 if contact_ms >= session.limit_ms:  # the session is over
                     self.dispatch(ui.SESSION_END)
             else:
@@ -280,9 +266,13 @@ class App:
                 self.dispatch(ui.DONE_TIMEOUT)
         if self.low_battery_signal_ms > 0:
             self.low_battery_signal_ms -= _SLOW_MS
-        if self.signal_ms > 0:
-            self.signal_ms -= _SLOW_MS
-        if not self.slots[_A_HEAD_OK]:  # no known head: is another settling in?
+        led = self.led
+        signal_ms = led.signal_ms
+        if signal_ms > 0:
+            signal_ms -= _SLOW_MS
+            led.signal_ms = signal_ms
+        head_ok = self.slots[_A_HEAD_OK]
+        if not head_ok:  # no known head: is another settling in?
             self._head_settle()
         if session.cue_left_ms > 0 or session.cue_on:  # a cue on, or just over: the pin changes
             board.set_cue(session.cue_tick(_SLOW_MS))
@@ -292,8 +282,8 @@ class App:
         if state == _RUN:
             if session.cue_left_ms > 0:
                 pattern = leds.LED_CUE
-            elif self.signal_ms > 0:
-                pattern = self.signal_pattern
+            elif signal_ms > 0:
+                pattern = led.signal_pattern
             elif self.low_battery:
                 pattern = leds.LED_LOW_BATTERY
             elif self.contact.poor:
@@ -307,13 +297,12 @@ class App:
             pattern = leds.LED_CHARGED if battery.filtered_mv >= _CHARGED_MV else leds.LED_CHARGING
         elif self.low_battery_signal_ms > 0 or (self.low_battery and state != _OFF):
             pattern = leds.LED_LOW_BATTERY
-        elif self.signal_ms > 0:
-            pattern = self.signal_pattern
-        elif _STANDBY <= state <= _PAUSED and not self.slots[_A_HEAD_OK]:
+        elif signal_ms > 0:
+            pattern = led.signal_pattern
+        elif _STANDBY <= state <= _PAUSED and not head_ok:
             pattern = leds.LED_NO_HEAD
         else:
             pattern = leds.STATE_PATTERNS[state]
-        led = self.led
         led.wait_ms -= _SLOW_MS
         if pattern != led.pattern or scale != led.scale or led.wait_ms <= 0:
             led.play(pattern, scale, _SLOW_MS)
@@ -333,9 +322,9 @@ class App:
         action = row[3]
         reason = _END_REASONS.get(event)
         # the first reason stands (a ramp-down, once begun, ends), unless USB or a fault cuts
-        if reason is not None and self.session_ran and (
-                self.end_reason is None or event == ui.USB_IN or event == ui.FAULTED):
-            self.end_reason = reason + faults.NAMES[self.fault] if event == ui.FAULTED else reason
+        if reason is not None and self.record.ran and (
+                self.record.end is None or event == ui.USB_IN or event == ui.FAULTED):
+            self.record.end = reason + faults.NAMES[self.fault] if event == ui.FAULTED else reason
         if target is not None:
             self._exit(self.state)
         if action is not None:
@@ -346,9 +335,9 @@ class App:
     def _enter(self, state):
         if ui.superstate(self.state) is not None and ui.superstate(state) is None:
             self.store.add_session(self.session.contact_ms)  # a session ends
-            if self.session_ran:
-                self.session_ran = False
-                self.store.close_session(self.session_entry(self.end_reason or "stop"))
+            if self.record.ran:
+                self.record.ran = False
+                self.store.close_session(self.session_entry(self.record.end or "stop"))
         self.state = state
         self.slots[_A_STATE] = state  # the tick's copy
         self.timer_ms = 0
@@ -356,15 +345,15 @@ class App:
         if state == ui.RUN:
             self.envelope.ramp_to(self.cap_ua if self.pending is None else 0)
             self.store.note_run_polarity(self.wave.negative_first())
-            self.session_head = self.head
-            if self.run_level > self.session_level:
-                self.session_level = self.run_level
-            if not self.session_ran:  # recorded from now on; saved at once
-                self.session_ran = True
+            self.record.head = self.heads.on
+            if self.run_level > self.record.level:
+                self.record.level = self.run_level
+            if not self.record.ran:  # recorded from now on; saved at once
+                self.record.ran = True
                 up_s = self.uptime_ms() // 1000
-                self.session_start = (self.unix_at(up_s), up_s)
-                self._checkpoint_ms = HISTORY_CHECKPOINT_MS
-                self._save_open = True
+                self.record.start = (self.unix_at(up_s), up_s)
+                self.record.checkpoint_ms = HISTORY_CHECKPOINT_MS
+                self.record.save_open = True
                 self.store.save_now()
         elif state == ui.SELFTEST:
             sup.clear_latch()  # switched off and on: the self-test decides
@@ -411,8 +400,8 @@ class App:
         self.session.start(s.session_s, s.cue_s, programs.PROGRAMS[s.program].zones)
         self.slots[_A_RUN_MS] = 0
         self.supervisor.reset_meter()
-        self.session_level = 0
-        self.end_reason = None
+        self.record.level = 0
+        self.record.end = None
         week = self.sessions_7d()  # the routine, at switch-on: on track for the week or not
         if week is not None:
             self.signal(leds.LED_WEEK_ON_TRACK if week >= s.week_target else leds.LED_WEEK_DUE)
@@ -448,7 +437,7 @@ class App:
         None. Stored at once; the output takes it at the end of a period (_apply_when_safe).
         With the eye head on, only the eye program: another is refused, and the LED says so."""
         error = self.settings.check(changes)
-        if error is None and self.head == heads.EYE and "program" in changes:
+        if error is None and self.heads.on == heads.EYE and "program" in changes:
             name = changes["program"]
             if name != programs.NAMES[programs.EYE]:
                 self.signal(leds.LED_REFUSED)
@@ -568,8 +557,8 @@ class App:
         slots = self.slots
         slots[_A_HEAD_OK] = 0
         self.supervisor.set_head(0)
-        self.head = heads.NONE
-        self._head_seen = -1
+        self.heads.on = heads.NONE
+        self.heads.seen = -1
         self._update_cap()
         self.board.emit_head(None)
         if ui.superstate(self.state) is not None:
@@ -578,23 +567,23 @@ class App:
 
     def _head_settle(self):
         """Slow tick, while no known head is attached: a reading must hold HEAD_SETTLE_MS."""
-        seen = heads.classify(self.slots[_IN_HEAD_MV], self._head_bands_mv, self._head_open_mv)
-        if seen != self._head_seen:
-            self._head_seen = seen
-            self._head_seen_ms = 0
-        elif seen != self.head:
-            self._head_seen_ms += _SLOW_MS
-            if self._head_seen_ms >= HEAD_SETTLE_MS:
+        seen = heads.classify(self.slots[_IN_HEAD_MV], self.heads.bands_mv, self.heads.open_mv)
+        if seen != self.heads.seen:
+            self.heads.seen = seen
+            self.heads.seen_ms = 0
+        elif seen != self.heads.on:
+            self.heads.seen_ms += _SLOW_MS
+            if self.heads.seen_ms >= HEAD_SETTLE_MS:
                 self._attach(seen)
 
     def _attach(self, head):
         """`head` is on: its band and limit; the eye head selects the eye program, the face
         head brings back the program the eye head replaced."""
         slots = self.slots
-        self.head = head
-        self._head_seen = head
+        self.heads.on = head
+        self.heads.seen = head
         if heads.known(head):
-            band = self._head_bands_mv[head - heads.FACE]
+            band = self.heads.bands_mv[head - heads.FACE]
             slots[_A_HEAD_LO_MV] = band[0]
             slots[_A_HEAD_HI_MV] = band[1]
             slots[_A_HEAD_OK] = 1
@@ -608,40 +597,40 @@ class App:
             self.contact.reset()
         program = self.settings.program
         if head == heads.EYE and program != programs.EYE:
-            self._face_program = program
+            self.heads.face_program = program
             self.apply_settings({"program": programs.NAMES[programs.EYE]})
-        elif head == heads.FACE and self._face_program is not None:
+        elif head == heads.FACE and self.heads.face_program is not None:
             if program == programs.EYE:
-                self.apply_settings({"program": programs.NAMES[self._face_program]})
-            self._face_program = None
+                self.apply_settings({"program": programs.NAMES[self.heads.face_program]})
+            self.heads.face_program = None
         self._update_cap()
 
     def signal(self, pattern):
         """Show `pattern` for _SIGNAL_MS (where no fault, cue or charging has the LED)."""
-        self.signal_pattern = pattern
-        self.signal_ms = _SIGNAL_MS
+        self.led.signal_pattern = pattern
+        self.led.signal_ms = _SIGNAL_MS
 
     # --- the routine and the history -----------------------------------------------------------
     def set_clock(self, unix_s):
         """Serial `clock`: the time now. Sessions of this boot recorded before it get theirs."""
         up_s = self.uptime_ms() // 1000
-        self.unix_at_boot = unix_s - up_s
+        self.record.unix_at_boot = unix_s - up_s
         store = self.store
         entries = store.history + ([store.open] if store.open is not None else [])
         for entry in entries:
             if entry[0] < 0 and entry[1] == store.boot:
-                entry[0] = self.unix_at_boot + entry[2]
+                entry[0] = self.record.unix_at_boot + entry[2]
                 store.dirty = True
-        if self.session_start[0] < 0:
-            self.session_start = (self.unix_at(self.session_start[1]), self.session_start[1])
+        if self.record.start[0] < 0:
+            self.record.start = (self.unix_at(self.record.start[1]), self.record.start[1])
 
     def unix_at(self, up_s):
         """The unix time of `up_s` s after boot, or -1 while the clock is not set."""
-        return -1 if self.unix_at_boot is None else self.unix_at_boot + up_s
+        return -1 if self.record.unix_at_boot is None else self.record.unix_at_boot + up_s
 
     def sessions_7d(self):
         """Sessions recorded in the last seven days, or None while the clock is not set."""
-        if self.unix_at_boot is None:
+        if self.record.unix_at_boot is None:
             return None
         since = self.unix_at(self.uptime_ms() // 1000) - _WEEK_S
         n = 0
@@ -657,17 +646,17 @@ class App:
         charge_nc = slots[_SUP_CHARGE_NC]
         session = self.session
         return [
-            self.session_start[0], self.store.boot, self.session_start[1], run_ms,
+            self.record.start[0], self.store.boot, self.record.start[1], run_ms,
             session.contact_ms // session.cue_ms if session.cue_ms else 0,
-            heads.NAMES[self.session_head] or "none", programs.NAMES[self.run_program],
-            self.session_level, slots[_SUP_PEAK_UA], charge_nc // run_ms if run_ms else 0,
+            heads.NAMES[self.record.head] or "none", programs.NAMES[self.run_program],
+            self.record.level, slots[_SUP_PEAK_UA], charge_nc // run_ms if run_ms else 0,
             charge_nc, end,
         ]
 
     def _update_cap(self):
         peak_ua = programs.PROGRAMS[self.run_program].peak_ua
         cap_ua = self.bench_ua or level_cap_ua(self.run_level, peak_ua)
-        head_ua = heads.LIMITS_UA[self.head] if self.slots[_A_HEAD_OK] else 0
+        head_ua = heads.LIMITS_UA[self.heads.on] if self.slots[_A_HEAD_OK] else 0
         self.cap_ua = cap_ua if cap_ua < head_ua else head_ua
         self.slots[_A_CAP_UA] = self.cap_ua  # the tick's copy
         self.supervisor.set_cap(self.cap_ua)

@@ -33,3 +33,15 @@ def classify(mv, bands_mv, open_mv):
 
 def known(head):
     return head in (FACE, EYE)
+
+
+class Heads:
+    """The head on (as accepted), and the reading waiting to settle into another."""
+
+    def __init__(self, board):
+        self.on = NONE
+        self.seen = -1
+        self.seen_ms = 0
+        self.face_program = None  # the program the eye head replaced, back with the face head
+        self.bands_mv = board.head_bands_mv
+        self.open_mv = board.head_open_mv

@@ -11,6 +11,20 @@ from micropython import const
 _UNIX_MIN_S = const(1_000_000_000)  # 2001: anything earlier is not a clock that was set
 
 
+class Record:
+    """The App's account of the session running, and the clock."""
+
+    def __init__(self):
+        self.unix_at_boot = None  # set by the serial `clock`: the board has no RTC
+        self.ran = False  # this session has reached RUN: it is recorded when it ends
+        self.start = (-1, 0)  # (unix s or -1, uptime s) when it reached RUN
+        self.head = 0  # roller.heads' number of the head it ran with
+        self.level = 0  # the highest level it ran at
+        self.end = None  # why it ended (roller.app's _END_REASONS)
+        self.save_open = False  # service() saves the session running
+        self.checkpoint_ms = 0  # contact time of the next save
+
+
 def as_dict(entry):
     """An entry as the serial `history` answers it."""
     return {

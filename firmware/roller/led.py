@@ -71,6 +71,8 @@ class LedPlayer:
         self.wait_ms = 0  # until the brightness can change (counted down by the caller)
         self._waited_ms = 0  # wait_ms as play() set it
         self._level = -1  # brightness last written for this pattern (-1: write)
+        self.signal_ms = 0  # a short signal (a refused program, the week at switch-on) ...
+        self.signal_pattern = LED_OFF  # ... shows this pattern for that long (roller.app)
 
     @micropython.native
     def play(self, pattern, scale, step_ms):

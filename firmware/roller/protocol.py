@@ -130,10 +130,10 @@ class Protocol:
             "bench": self._bench_status(),
             "selftest": self._selftest_status(),
             "stream": self.streaming,
-            "head": heads.NAMES[app.head],
+            "head": heads.NAMES[app.heads.on],
             "sessions_7d": app.sessions_7d(),
             "week_target": s.week_target,
-            "clock": app.unix_at_boot is not None,
+            "clock": app.record.unix_at_boot is not None,
         }
 
     def _cmd_set(self, request):
