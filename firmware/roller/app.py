@@ -678,8 +678,8 @@ def _control_tick(app, slots, tables, sample, write):
         if code:
             app.on_fault(code)
         if a[_A_HEAD_OK]:  # the head's reading left its band: off now, like a lift-off
-            head_mv = int(a[_IN_HEAD_MV])
-            if head_mv < int(a[_A_HEAD_LO_MV]) or head_mv > int(a[_A_HEAD_HI_MV]):
+            code = int(a[_IN_HEAD_MV])  # `code` again: a new local would push others off registers
+            if code < int(a[_A_HEAD_LO_MV]) or code > int(a[_A_HEAD_HI_MV]):
                 app._head_lost()
         state = int(a[_A_STATE])
         contact = 0
