@@ -3,16 +3,23 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum < requirements-dev.txt | cut -d' ' -f1)
+# rp2040js for `emu` (docs/emulation.md), pinned by package-lock.json
+NODE_STAMP := node_modules/.installed-$(shell cksum < package-lock.json | cut -d' ' -f1)
 BUILD := build
 
-.PHONY: setup valgrind sim test lint bench build deploy devsim clean
+.PHONY: setup valgrind sim test lint bench build deploy devsim emu clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(NODE_STAMP)
 
 $(STAMP): requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	rm -f $(VENV)/.installed-*
+	touch $@
+
+$(NODE_STAMP): package-lock.json
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nodejs npm; }
+	npm ci --no-audit --no-fund --silent
 	touch $@
 
 sim: setup
@@ -51,6 +58,10 @@ deploy: setup
 # the firmware on the unix port behind a pseudo-terminal; prints the device path first
 devsim: setup
 	$(PY) -m host_tools devsim --link $(BUILD)/devsim.tty
+
+# the rp2 MicroPython on an emulated Pico behind a pty; the flash survives in build/emu-flash.bin
+emu: setup
+	$(PY) -m host_tools emu --flash $(BUILD)/emu-flash.bin --link $(BUILD)/emu.tty
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .hypothesis

@@ -9,7 +9,7 @@ import os
 import sys
 
 # command name -> module exposing register(subparsers) which sets `func` on its parser
-COMMANDS = ("sim", "bench", "perf", "deploy", "monitor", "devsim", "hil")
+COMMANDS = ("sim", "bench", "perf", "deploy", "monitor", "devsim", "hil", "emu")
 
 
 class _Parser(argparse.ArgumentParser):

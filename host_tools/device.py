@@ -77,7 +77,10 @@ def wait_for_app(port, timeout_s=START_S):
         try:
             link = Link(port)
             link.attach()
-            return link, link.request({"cmd": "info"}, max(_RETRY_S, end - time.monotonic()))
+            info = link.request({"cmd": "info"}, max(_RETRY_S, end - time.monotonic()))
+            if not info.get("ok"):  # the answer to an earlier probe that a slow boot kept queued
+                info = link.request({"cmd": "info"}, max(_RETRY_S, end - time.monotonic()))
+            return link, info
         except AppStopped:
             link.close()
             raise

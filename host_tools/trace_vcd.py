@@ -10,16 +10,25 @@ US_PER_S = 1_000_000  # timescale 1 us
 # (name, vcd type, size, initial value); order is also the GTKWave display order
 SIGNALS = (
     ("ua", "real", None, 0.0),
+    ("setpoint_ua", "real", None, 0.0),  # what the current source is set to (the DAC), unsigned
+    ("enable", "wire", 1, 0),  # the output-enable switch
+    ("polarity", "integer", 2, 0),  # the H-bridge: 1 forward, -1 reverse, 0 off
     ("v", "real", None, 0.0),
     ("state", "string", None, ""),
+    ("level", "integer", 3, 0),
+    ("program", "string", None, ""),
     ("fault", "string", None, ""),
     ("zone", "string", None, ""),
+    ("cue", "wire", 1, 0),  # the vibration motor
     ("led_r", "wire", 8, 0),
     ("led_g", "wire", 8, 0),
     ("led_b", "wire", 8, 0),
     ("button", "wire", 1, 0),
     ("hw", "string", None, ""),
 )
+# `out` fields that the simulator adds to C2 (docs/board.md, "The trace"); a trace without them
+# leaves these signals at 0
+_PINS = (("en", "enable", int), ("pol", "polarity", int), ("set_ua", "setpoint_ua", float))
 
 
 def _text(value):
@@ -31,9 +40,13 @@ def _changes(event):
     """(signal, value) pairs an event sets."""
     kind = event.get("kind")
     if kind == "out":
-        return (("ua", float(event["ua"])), ("v", float(event["v"])))
+        return (("ua", float(event["ua"])), ("v", float(event["v"]))) + tuple(
+            (name, cast(event[field])) for field, name, cast in _PINS if field in event)
     if kind == "state":
-        return (("state", _text(event["state"])),)
+        return (("state", _text(event["state"])), ("level", int(event["level"])),
+                ("program", _text(event["program"])))
+    if kind == "cue_pin":
+        return (("cue", int(bool(event["on"]))),)
     if kind == "fault":
         return (("fault", _text(event["code"])),)
     if kind == "reset":  # a power cycle or watchdog reset unlatches the fault display
@@ -75,7 +88,9 @@ def _write_gtkw(vcd_path, gtkw_path, end_us):
     with open(gtkw_path, "w") as f:
         save = GTKWSave(f)
         save.comment("GTKWave save file for %s" % os.path.basename(vcd_path))
-        save.dumpfile(vcd_path)
+        # beside the save file, by name only: the pair can move together (GTKWave reads the name
+        # from its working directory, so `cd` there first, or name both: gtkwave F.vcd F.gtkw)
+        save.dumpfile(os.path.basename(vcd_path), abspath=False)
         save.timestart(0)
         save.zoom_markers(_zoom(end_us))
         save.treeopen(SCOPE)
@@ -86,6 +101,8 @@ def _write_gtkw(vcd_path, gtkw_path, end_us):
                            extraflags=GTKWFlag.analog_step)
                 for _ in range(3):
                     save.blank(analog_extend=True)
+            elif kind == "integer":
+                save.trace(full, datafmt="dec", extraflags=GTKWFlag.signed)
             elif size == 8:
                 save.trace(full, datafmt="dec")
             else:

@@ -79,7 +79,11 @@ def new():
 
     m.Pin, m.PWM, m.DAC, m.ADC, m.WDT, m.Timer = Pin, PWM, DAC, ADC, WDT, Timer
     m.reset_cause = lambda: m.cause
+    m.mem32 = {RP2_WATCHDOG_REASON: 0}  # rp2: the watchdog's REASON register (TIMER 1, FORCE 2)
     return m
+
+
+RP2_WATCHDOG_REASON = 0x4005_8008
 
 
 class FakeTime:

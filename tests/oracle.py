@@ -66,6 +66,7 @@ DEBOUNCE_MS = 50
 DOUBLE_GAP_MS = 400  # ... comes this long after a release (else it may be a double click)
 SLOW_TICK_MS = 10  # R11: contact time counts in 10 ms steps
 # the declared operating range of the load: outside it a fault (refusal) is allowed
+CLIPPED_MV = limits.COMPLIANCE_MV - 250  # at the compliance voltage (less 1 uA through 200 kOhm + rounding)
 LOAD_MIN_OHM = 1_000
 LOAD_MAX_OHM = 200_000
 LOAD_MAX_NF = 1_000
@@ -444,13 +445,16 @@ def check_cumulative(tl):
 def check_sessions(tl):
     """(d) A session (leaving OFF .. back in OFF/DONE) ended by a ramp-down, without a cut,
     nets to within 1 % of its |charge| + 100 uA*ms, + one probe half for each time the skin
-    arrived in it (the load appears mid-half: the open circuit swallowed the rest)."""
+    arrived in it (the load appears mid-half: the open circuit swallowed the rest), + one half
+    at the cap for each time the load drove the electrode into compliance (the rest of that
+    half is clipped; the source cannot push more charge through the load)."""
     out = []
-    for start, end, touch_downs, half in tl.chosen_sessions:
+    for start, end, touch_downs, clipped, half in tl.chosen_sessions:
         net = int(tl.q_cum[end] - tl.q_cum[start])
         total = int(tl.abs_cum[end] - tl.abs_cum[start])
         allowed = total * SESSION_PERMILLE // 1000 + SESSION_SLACK_UA_MS
         allowed += touch_downs * half * (PROBE_UA + PROBE_SLACK_UA)
+        allowed += clipped * half * int(tl.allowed_ua[start:end].max())
         if abs(net) > allowed:
             out.append((end, "R3 (d) session %d..%d ms ended by choice nets %+d uA*ms (total %d, "
                              "allowed %d)" % (start, end, net, total, allowed)))

@@ -70,7 +70,8 @@ def _parse(line):
     return value if isinstance(value, dict) else None
 
 
-_DEVICE_KINDS = ("out", "state", "led", "cue", "fault", "hw")
+_DEVICE_KINDS = ("out", "state", "led", "cue", "cue_pin", "fault", "hw")
+_DRIVE_FIELDS = ("ua", "en", "pol", "set_ua")  # of an `out` record: what the device drives
 
 
 class Timeline:
@@ -88,19 +89,23 @@ class Timeline:
     def _current(self, events):
         n = self.n
         ua = np.zeros(n, dtype=np.int64)
-        limited = np.zeros(n, dtype=bool)  # the electrode at the compliance voltage
-        last_t, last_ua, last_limited = 0, 0, False
+        limited = np.zeros(n, dtype=bool)  # the electrode near the compliance voltage
+        clipped = np.zeros(n, dtype=bool)  # ... at it: the load, not the source, sets the current
+        last_t, last_ua, last_mv = 0, 0, 0
         for e in events:
             if e["kind"] == "out":
                 t = min(to_ms(e["t"]), n)
                 ua[last_t:t] = last_ua
-                limited[last_t:t] = last_limited
-                last_t, last_ua = t, e["ua"]
-                last_limited = abs(e.get("v", 0)) * 1000 >= limits.POOR_CONTACT_MV
+                limited[last_t:t] = last_mv >= limits.POOR_CONTACT_MV
+                clipped[last_t:t] = last_mv >= spec.CLIPPED_MV
+                last_t, last_ua, last_mv = t, e["ua"], abs(e.get("v", 0)) * 1000
         ua[last_t:] = last_ua
-        limited[last_t:] = last_limited
+        limited[last_t:] = last_mv >= limits.POOR_CONTACT_MV
+        clipped[last_t:] = last_mv >= spec.CLIPPED_MV
         self.ua = ua
         self.limited_cum = np.concatenate([[0], np.cumsum(limited)])
+        # the load driving the electrode into compliance mid-half clips the rest of that half
+        self.compliance_entries = np.flatnonzero(clipped[1:] & ~clipped[:-1]) + 1
         self.abs_ua = np.abs(ua)
         self.sign = np.sign(ua).astype(np.int8)
         starts = np.flatnonzero(np.concatenate([[True], self.sign[1:] != self.sign[:-1]]))
@@ -146,8 +151,14 @@ class Timeline:
         self.open_faults = {}  # injected model fault -> since
         self.hung, self.hang_since = False, None
         self._set_cap(0)
+        last_drive = (0, 0, 0, 0)  # off, as from a reset
         for t, _, _, kind, value in items:
-            if kind in _DEVICE_KINDS or (kind == "serial" and value["dir"] == "out"):
+            speaks = kind in _DEVICE_KINDS or (kind == "serial" and value["dir"] == "out")
+            if kind == "out":  # a record of the load's voltage alone is not the device speaking
+                drive = tuple(value.get(k, 0) for k in _DRIVE_FIELDS)
+                speaks = drive != last_drive
+                last_drive = drive
+            if speaks:
                 self.device_events.append(t)
             handler = getattr(self, "_on_" + kind, None)
             if handler:
@@ -577,7 +588,10 @@ class Timeline:
             if any(a <= t <= b for t in cuts) or not any(a <= t <= b for t in stop_times):
                 continue
             touch_downs = sum(1 for t in self.touch_downs if a <= t <= b)
-            self.chosen_sessions.append((a, min(b + 1, n), touch_downs, int(self.half_ms[a:b].max())))
+            entries = self.compliance_entries
+            clipped = int(np.count_nonzero((entries >= a) & (entries < b)))
+            half = int(self.half_ms[a:b].max())
+            self.chosen_sessions.append((a, min(b + 1, n), touch_downs, clipped, half))
         self.cue_gaps = []
         for t0, _, cue_s in self.session_starts:
             end = int(self.next_end[t0]) if t0 < n else n

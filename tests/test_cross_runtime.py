@@ -7,7 +7,7 @@ import pytest
 from host_tools import paths
 
 SCENARIO_DIR = os.path.join(os.path.dirname(__file__), "scenarios")
-COMPARED = ("state", "led", "out", "fault", "cue", "reset", "hw", "serial", "button")
+COMPARED = ("state", "led", "out", "fault", "cue", "cue_pin", "reset", "hw", "serial", "button")
 
 
 def _load(path):

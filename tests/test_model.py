@@ -88,6 +88,23 @@ def test_skin_capacitance_charges_exponentially(tmp_path):
     assert 600 < volts[0] < 900  # 1 - exp(-0.5) = 39 %
 
 
+@pytest.mark.parametrize("polarity", [1, -1])
+def test_skin_capacitance_discharges_to_zero_from_either_polarity(tmp_path, polarity):
+    """Issue 14: a charge of either sign decays away; mV steps once held a negative voltage
+    short of zero for ever (-tau/1 ms mV), a DC offset the model never had."""
+    board = _board(tmp_path)
+    board.model.set_skin(100_000, 470)  # tau = 47 ms
+    for _ in range(1000):  # > 20 tau: charged to I*R
+        _drive(board, True, polarity, 100)
+    assert board.model.electrode_mv == polarity * 10_000
+    volts = []
+    for _ in range(500):  # > 10 tau with the output off
+        _drive(board, False, 0, 0)
+        volts.append(board.model.electrode_mv)
+    assert volts[46] == pytest.approx(polarity * 10_000 * 0.368, abs=40)  # one tau: 1/e
+    assert volts[-1] == 0
+
+
 def test_shoot_through_is_recorded_and_delivers_nothing(tmp_path):
     board = _board(tmp_path)
     board.model.set_skin(20_000)

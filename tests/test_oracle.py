@@ -235,8 +235,9 @@ def test_a_hung_loop_must_be_reset():
 
 def test_a_torn_write_excuses_only_the_silence_before_the_next_power_on():
     """The torn write cuts the power at an unknown later write; the device is back at the next
-    power-on reset the stimuli do not explain. While it speaks, it is on."""
-    def run(spoke_at_ms=None):
+    power-on reset the stimuli do not explain. While it speaks, it is on; a record of the load's
+    voltage alone (a capacitance discharging) is not the device speaking."""
+    def run(spoke_at_ms=None, load_at_ms=None):
         t = Trace()
         d = {"name": "synthetic", "duration_s": 4, "events": [
             {"t": 0.05, "skin": {"ohm": 20000}}, {"t": 0.5, "power": "cut_during_write"},
@@ -247,9 +248,12 @@ def test_a_torn_write_excuses_only_the_silence_before_the_next_power_on():
         t.add(3050, "fault", code="OUTPUT_STUCK").state(3050, "FAULT")
         if spoke_at_ms:
             t.add(spoke_at_ms, "led", rgb=[0, 0, 0])
+        if load_at_ms:
+            t.add(load_at_ms, "out", ua=0, v=0.5, en=0, pol=0, set_ua=0)
         return judge(t, d)
 
     absent(run(), "enable_stuck_on")
+    absent(run(load_at_ms=2500), "enable_stuck_on")
     expect(run(spoke_at_ms=2500), "enable_stuck_on injected at 1000 not caught")
 
 
@@ -415,3 +419,20 @@ def test_head_rules_cap_by_the_eye_head():
     expect(found, "uA over the eye head's limit")
     t, d = session(amps=[min(a, 200) for a in ramp(30)], extra=[(0.06, "head", "eye")])
     absent(judge(t, d), "heads")
+
+
+def test_a_load_jumping_into_compliance_clips_one_half_of_a_chosen_session(sim):
+    """20 kOhm -> 200 kOhm as a level-4 lift half ends, and a stop: the mirror half is clipped at
+    15 V (-75 uA against +220 uA), so the session nets one half's worth; the envelope then holds
+    at what is delivered and the ramp-down balances (the slow hunt's find). (d) allows one half
+    at the cap per entry into compliance, and no more."""
+    from tests.oracle_timeline import Timeline
+
+    doc = scenario("clipped", 3.5, [SKIN, {"t": 2.516, "skin": {"ohm": 200_000}},
+                                    {"t": 2.516, "serial": '{"cmd": "stop"}'}], level=4)
+    events = sim(doc)
+    timeline = Timeline(doc, events)
+    (start, end, _, clipped, half), = timeline.chosen_sessions
+    assert clipped == 1 and half == 50
+    net = int(timeline.q_cum[end] - timeline.q_cum[start])
+    assert 3000 < net < half * 220  # one clipped half: visible, and bounded by it

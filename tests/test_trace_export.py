@@ -6,7 +6,17 @@ import numpy as np
 import pytest
 from vcd.reader import TokenKind, tokenize
 
-from host_tools.trace_plot import envelope, out_series, plot_trace, zoom_window
+from host_tools.trace_plot import (
+    BINS,
+    build_figure,
+    envelope,
+    event_marks,
+    out_series,
+    place_labels,
+    plot_trace,
+    state_spans,
+    zoom_window,
+)
 from host_tools.trace_vcd import write_vcd
 
 HEADER = {"kind": "header", "t": 0.0, "format": "roller-trace/1", "runtime": "cpython",
@@ -19,7 +29,8 @@ def square_outs(start_s, stop_s, freq_hz, amp_ua, ohm=20_000):
     outs = []
     for k, t_s in enumerate(np.arange(start_s, stop_s, 0.5 / freq_hz)):
         ua = amp_ua if k % 2 == 0 else -amp_ua
-        outs.append({"kind": "out", "t": round(float(t_s), 6), "ua": ua, "v": ua * 1e-6 * ohm})
+        outs.append({"kind": "out", "t": round(float(t_s), 6), "ua": ua, "v": ua * 1e-6 * ohm,
+                     "en": 1, "pol": 1 if ua > 0 else -1, "set_ua": amp_ua})
     return outs
 
 
@@ -35,8 +46,11 @@ def synthetic_trace():
               {"kind": "state", "t": 1.0, "state": "RUN", "level": 2, "program": "lift"}]
     events += square_outs(1.0, 3.0, 50, 160)
     events += [{"kind": "cue", "t": 2.0, "zone": "left cheek"},
+               {"kind": "cue_pin", "t": 2.0, "on": True},
+               {"kind": "cue_pin", "t": 2.2, "on": False},
+               {"kind": "state", "t": 2.5, "state": "RUN", "level": 3, "program": "tone"},
                {"kind": "fault", "t": 3.0, "code": "OVER_CURRENT"},
-               {"kind": "out", "t": 3.0, "ua": 0, "v": 0.0},
+               {"kind": "out", "t": 3.0, "ua": 0, "v": 0.0, "en": 0, "pol": 0, "set_ua": 0},
                {"kind": "state", "t": 3.0, "state": "FAULT", "level": 2, "program": "lift"},
                {"kind": "led", "t": 3.0, "rgb": [255, 0, 0]},
                {"kind": "end", "t": 4.0, "ticks": 4000, "wall_s": 0.2}]
@@ -82,11 +96,30 @@ def test_vcd_signals_read_back(tmp_path):
     assert [at[c](3.5) for c in ("led_r", "led_g", "led_b")] == [255, 0, 0]
     assert at["zone"](2.5) == "left_cheek"  # VCD strings cannot hold spaces
     assert at["fault"](2.9) == "" and at["fault"](3.0) == "OVER_CURRENT"
+    # issue 14: the output pins, cue, level and program
+    assert [int(at["enable"](t)) for t in (0.5, 1.5, 3.5)] == [0, 1, 0]
+    polarity = [at["polarity"](t) for t in (1.005, 1.015, 3.5)]
+    assert [p - 4 if p >= 2 else p for p in polarity] == [1, -1, 0]  # 2-bit two's complement
+    assert at["setpoint_ua"](1.5) == 160 and at["setpoint_ua"](3.5) == 0
+    assert [int(at["cue"](t)) for t in (1.9, 2.1, 2.3)] == [0, 1, 0]
+    assert [at["level"](t) for t in (0.1, 1.5, 2.6)] == [1, 2, 3]
+    assert [at["program"](t) for t in (0.1, 2.6)] == ["lift", "tone"]
     text = pathlib.Path(gtkw).read_text()
-    assert str(path) in text
     for name in ("roller.ua", "roller.v", "roller.state", "roller.fault", "roller.led_r",
-                 "roller.button", "roller.zone"):
+                 "roller.button", "roller.zone", "roller.enable", "roller.polarity",
+                 "roller.setpoint_ua", "roller.cue", "roller.level", "roller.program"):
         assert name in text
+
+
+def test_gtkw_names_the_vcd_relative_to_itself(tmp_path, monkeypatch):
+    """Issue 14: no absolute paths in the save file, so the pair can move together."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    gtkw = write_vcd(synthetic_trace(), "sub/run.vcd")
+    text = pathlib.Path(gtkw).read_text()
+    assert '[dumpfile] "run.vcd"' in text
+    assert str(tmp_path) not in text and not any(
+        line.split('"')[1].startswith("/") for line in text.splitlines() if '"' in line)
 
 
 def test_vcd_header_and_end_time(tmp_path):
@@ -129,15 +162,108 @@ def test_plot_png(tmp_path, events):
     assert image[..., :3].std() > 0.05  # not a blank canvas
 
 
-def test_plot_long_session_is_fast(tmp_path):
-    import time
-
+def test_plot_of_a_long_session_draws_a_bounded_number_of_points(tmp_path):
+    """What keeps a 10-minute plot quick: the overview draws about a point per pixel column
+    (BINS), not one per `out` record."""
     events = [HEADER, {"kind": "state", "t": 0.0, "state": "RUN", "level": 3, "program": "lift"}]
     events += square_outs(1.0, 600.0, 100, 200)  # 10 minutes: ~120k out events
     events += [{"kind": "cue", "t": float(t), "zone": "zone %d" % t} for t in range(15, 600, 15)]
     events.append({"kind": "end", "t": 600.0})
     events.sort(key=lambda e: e["t"])
-    began = time.perf_counter()
+    fig = build_figure(events)
+    for label in ("current", "voltage"):
+        ax = _axes(fig, label)
+        points = sum(len(line.get_xdata()) for line in ax.lines)
+        points += sum(len(path.vertices) for c in ax.collections for path in c.get_paths())
+        assert points <= 10 * BINS, (label, points)
     plot_trace(events, str(tmp_path / "long.png"))
-    assert time.perf_counter() - began < 10
     assert matplotlib.image.imread(str(tmp_path / "long.png"))[..., :3].std() > 0.05
+
+
+# --- issue 14: a plot that tells the truth -------------------------------------------------
+def _axes(fig, label):
+    return next(ax for ax in fig.axes if ax.get_label() == label)
+
+
+def _overlap(a, b):
+    """Whether two display boxes share area (touching edges do not count)."""
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def test_place_labels_keeps_each_row_free_of_overlaps():
+    assert place_labels([20.0, 22.2], [3.0, 1.5], 2) == [(0, 20.0), (1, 22.2)]  # PAUSED, RUN
+    assert place_labels([0.0, 1.0, 2.0], [5.0, 5.0, 5.0], 2) == [(0, 0.0), (1, 1.0), None]
+    # a label may move right within its span: the long RUN after two short states
+    assert place_labels([0.0, 1.0, 2.0], [5.0, 5.0, 5.0], 2, [0.0, 1.0, 90.0]) == [
+        (0, 0.0), (1, 1.0), (0, 5.0)]
+    rng = np.random.default_rng(14)
+    for _ in range(300):
+        n = int(rng.integers(1, 40))
+        starts, widths = rng.uniform(0, 100, n), rng.uniform(0.1, 25, n)
+        latest = starts + rng.uniform(0, 30, n) * rng.integers(0, 2, n)
+        spots = place_labels(list(starts), list(widths), 2, list(latest))
+        for row in (0, 1):
+            boxes = sorted((s[1], s[1] + widths[i]) for i, s in enumerate(spots) if s and s[0] == row)
+            assert all(a[1] <= b[0] for a, b in zip(boxes, boxes[1:], strict=False))
+        for i, spot in enumerate(spots):
+            if spot is None:
+                continue
+            assert starts[i] <= spot[1] <= max(starts[i], latest[i])
+
+
+def flapping_trace():
+    """States that change faster than their labels fit, a level change within RUN, a button
+    press and serial commands."""
+    events = [HEADER]
+    changes = [(0.0, "OFF", 1, "lift"), (0.30, "SELFTEST", 1, "lift"), (0.33, "STANDBY", 1, "lift"),
+               (1.0, "RUN", 2, "lift"), (1.5, "RUN", 3, "lift"), (2.0, "PAUSED", 3, "lift"),
+               (2.04, "RUN", 3, "lift"), (2.08, "PAUSED", 3, "lift"), (2.12, "RUN", 3, "tone"),
+               (3.5, "DONE", 3, "tone"), (3.52, "OFF", 3, "tone")]
+    events += [{"kind": "state", "t": t, "state": s, "level": lv, "program": p} for t, s, lv, p in changes]
+    events += square_outs(1.0, 2.0, 50, 160) + square_outs(2.12, 3.5, 50, 240)
+    events += [{"kind": "button", "t": 0.1, "pressed": True}, {"kind": "button", "t": 0.22, "pressed": False},
+               {"kind": "serial", "t": 1.2, "dir": "in", "line": '{"cmd": "status"}'},
+               {"kind": "serial", "t": 1.2, "dir": "out", "line": '{"ok": true}'},
+               {"kind": "serial", "t": 1.21, "dir": "in", "line": "not json"},
+               {"kind": "end", "t": 4.0}]
+    return sorted(events, key=lambda e: e["t"])
+
+
+def test_plot_has_current_and_voltage_on_their_own_axes_and_a_legend():
+    fig = build_figure(synthetic_trace())
+    current, volts = _axes(fig, "current"), _axes(fig, "voltage")
+    assert current.get_ylabel() == "current (µA)" and volts.get_ylabel() == "electrode voltage (V)"
+    fig.canvas.draw()
+    assert not _overlap(current.get_window_extent(), volts.get_window_extent())
+    assert current.get_ylim()[1] >= 160 and volts.get_ylim()[1] < 10  # each scaled to its own
+    names = {t.get_text() for t in fig.legends[0].get_texts()}
+    assert {"delivered current", "electrode voltage", "OFF", "RUN", "FAULT", "button press",
+            "level/program change", "zone cue", "fault, reset"} <= names
+
+
+def test_state_labels_never_collide_and_a_level_change_is_no_new_state():
+    events = flapping_trace()
+    assert [s for _, _, s in state_spans(events, 4.0)] == [
+        "OFF", "SELFTEST", "STANDBY", "RUN", "PAUSED", "RUN", "PAUSED", "RUN", "DONE", "OFF"]
+    fig = build_figure(events)
+    fig.canvas.draw()
+    texts = _axes(fig, "states").texts
+    assert len(texts) >= 5  # most fit in the two rows
+    boxes = [t.get_window_extent() for t in texts]
+    assert not any(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def test_event_lanes_mark_buttons_serial_commands_and_level_and_program_changes():
+    events = flapping_trace()
+    marks, presses = event_marks(events)
+    assert presses == [(0.1, 0.22)]
+    assert marks["serial"] == [(1.2, "status"), (1.21, "not json")]
+    assert marks["level/program"] == [(1.0, "L2"), (1.5, "L3"), (2.12, "tone")]
+    fig = build_figure(events)
+    fig.canvas.draw()
+    lanes = _axes(fig, "events")
+    assert {"status", "L3", "tone"} <= {t.get_text() for t in lanes.texts}
+    boxes = [t.get_window_extent() for t in lanes.texts]
+    assert not any(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    marked = {round(float(x), 3) for line in lanes.lines for x in line.get_xdata()}
+    assert {0.1, 1.2, 1.21, 1.5, 2.12} <= marked

@@ -102,7 +102,10 @@ class SimBoard:
             self.trace.led(r, g, b)
 
     def set_cue(self, on):
-        self.cue_on = bool(on)
+        on = bool(on)
+        if on != self.cue_on:
+            self.cue_on = on
+            self.trace.cue_pin(on)
 
     # --- watchdog and reset -------------------------------------------------------------------
     def wdt_start(self, timeout_ms):

@@ -13,9 +13,12 @@ from hal.common import Console, Flash, run_paced
 
 
 class _NoTrace:
-    """The sim board reports LED changes to a trace; a device has none."""
+    """The sim board reports LED and cue pin changes to a trace; a device has none."""
 
     def led(self, r, g, b):
+        pass
+
+    def cue_pin(self, on):
         pass
 
 

@@ -11,6 +11,7 @@ from micropython import const
 DAC_MAX_CODE = const(4095)
 DAC_FULL_UA = const(1000)  # current-source range 0..1000 uA
 COMPLIANCE_MV = const(15_000)
+COMPLIANCE_UV = const(COMPLIANCE_MV * 1000)
 ADC_MAX_CODE = const(4095)
 ADC_MID_CODE = const(2048)
 ISENSE_FULL_UA = const(1250)  # signed current sense: +-1250 uA over the ADC span
@@ -71,6 +72,7 @@ class Model:
         self.skin_ohm = 0  # 0 = no contact
         self.skin_nf = 0
         self._decay_q16 = 0  # exp(-1 ms / RC) in 1/65536
+        self._rc_uv = 0  # the R||C load's voltage in uV: in mV a slow decay would stall short
         self.battery_mv = 3900
         self.usb = False
         # the reference design's VBUS load switch (docs/hardware.md); tests of the firmware's own
@@ -101,6 +103,7 @@ class Model:
             self._decay_q16 = int(math.exp(-1000 / tau_us) * 65536)
         if not self.skin_ohm:
             self.electrode_mv = 0
+        self._rc_uv = self.electrode_mv * 1000
 
     def set_head(self, value):
         self.head = value
@@ -120,12 +123,20 @@ class Model:
         """All pins fall to their reset level (enable is pulled low)."""
         pins = self.pins
         pins[PIN_ENABLE] = pins[PIN_LEG_A] = pins[PIN_LEG_B] = pins[PIN_DAC_CODE] = 0
-        self.step()
+        self.settle()
 
     # --- the pins (no properties: a class with one makes every attribute read slower) -------
     def pin_writer(self):
         """The board's write_output (docs/board.md): enable switch, H-bridge legs, DAC."""
         return _pin_writer(self.pins)
+
+    def settle(self):
+        """Convert the sense ADCs for a load or fault that changed just now: a step in which no
+        time passes (an R||C voltage holds)."""
+        decay_q16 = self._decay_q16
+        self._decay_q16 = 65536
+        self.step()
+        self._decay_q16 = decay_q16
 
     # --- one ms ----------------------------------------------------------------------
     @micropython.native
@@ -163,12 +174,19 @@ class Model:
             mv = drive_ua * ohm // 1000
         else:
             # R||C: the voltage moves exponentially towards I*R; the source holds I until
-            # compliance
-            target_mv = drive_ua * ohm // 1000
-            mv = target_mv + (self.electrode_mv - target_mv) * self._decay_q16 // 65536
-            if drive_ua and (mv > COMPLIANCE_MV or mv < -COMPLIANCE_MV):
-                mv = COMPLIANCE_MV if mv > 0 else -COMPLIANCE_MV
-                drive_ua = mv * 1000 // ohm
+            # compliance. Truncated towards the target from either side, so a decay arrives
+            # (a floor would hold a negative voltage short of it for ever)
+            target_uv = drive_ua * ohm
+            left_uv = self._rc_uv - target_uv
+            if left_uv >= 0:
+                uv = target_uv + left_uv * self._decay_q16 // 65536
+            else:
+                uv = target_uv - (0 - left_uv) * self._decay_q16 // 65536
+            if drive_ua and (uv > COMPLIANCE_UV or uv < -COMPLIANCE_UV):
+                uv = COMPLIANCE_UV if uv > 0 else -COMPLIANCE_UV
+                drive_ua = uv // ohm
+            self._rc_uv = uv
+            mv = (uv + 500) // 1000 if uv >= 0 else 0 - (500 - uv) // 1000
         self.delivered_ua = drive_ua
         self.electrode_mv = mv
         # the sense ADCs; round to nearest, here and in the calibration: a floor would bias
@@ -223,3 +241,4 @@ def _pin_writer(pins):
         p[PIN_ENABLE] = 1 if enable else 0
 
     return write_output
+

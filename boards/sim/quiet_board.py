@@ -16,6 +16,9 @@ class QuietBoard(SimBoard):
         self.led_g = g
         self.led_b = b
 
+    def set_cue(self, on):
+        self.cue_on = bool(on)
+
     def console_write(self, line):
         self.shown = line
 

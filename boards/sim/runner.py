@@ -2,6 +2,8 @@
 
 MicroPython-compatible: the same code runs under CPython and the unix port.
 """
+from array import array
+
 import micropython
 
 from boards.sim import deployfs
@@ -9,7 +11,7 @@ from boards.sim import scenario as _scenario
 from boards.sim.board import SimBoard
 from boards.sim.flash import Flash, PowerLost
 from boards.sim.model import Model
-from boards.sim.trace import Trace
+from boards.sim.trace import OUT_STEP_MV, Trace
 
 BOUNCE_MS = 4  # contact bounce after each button edge
 
@@ -52,7 +54,7 @@ class Runner:
         self.elapsed_ms = 0
         self._pressed = False
         self._bounce_until_ms = 0
-        self._last_ua = 0
+        self._last_out = (0, 0, array("i", self.model.pins))  # ua, mv, pins of the last `out`
         self._last_hw = None
         self._bounce_rng = Model(doc.get("seed", 1) + 7)  # bounce pattern, apart from ADC noise
         self._next_event = 0
@@ -71,6 +73,8 @@ class Runner:
             self.app.apply_settings(self.doc["settings"])
 
     def power_off(self):
+        if self.board is not None and self.board.cue_on:
+            self.trace.cue_pin(False)  # the pin falls with the power
         self.app = None
         self.board = None
         self.hung = False
@@ -154,7 +158,9 @@ class Runner:
         model = self.model
         trace = self.trace
         bounce_rng = self._bounce_rng
-        last_ua = self._last_ua
+        last_ua, last_mv, last_pins = self._last_out
+        step_mv = OUT_STEP_MV
+        pins = model.pins
         last_hw = self._last_hw
         ticks = self.ticks
         board, app, hung, pressed, bounce_until_ms, pin_low = self._device()
@@ -171,7 +177,7 @@ class Runner:
                         n_events = len(timeline)
                         next_event = 0
                 next_ms = timeline[next_event][0] if next_event < n_events else end_ms
-                model.step()  # the load may have changed: sense reads it this ms
+                model.settle()  # the load may have changed: sense reads it this ms
                 board, app, hung, pressed, bounce_until_ms, pin_low = self._device()
             if board is not None:
                 level = bounce_rng._noise() > 0 if t_ms < bounce_until_ms else pressed
@@ -188,9 +194,14 @@ class Runner:
                     except PowerLost:
                         board = None  # the flash's on_cut has already powered the device off
             ua = model.step()
-            if ua != last_ua:
+            mv = model.electrode_mv
+            # the `out` rule (boards/sim/trace.py), inline: a call per ms would cost more
+            if ua != last_ua or pins != last_pins or mv - last_mv > step_mv or last_mv - mv > step_mv or (
+                    mv == 0 and last_mv != 0):
+                trace.out(ua, mv, pins)
                 last_ua = ua
-                trace.out(ua, model.electrode_mv)
+                last_mv = mv
+                last_pins = array("i", pins)
             if model.hw_violation != last_hw:
                 last_hw = model.hw_violation
                 if last_hw:
@@ -210,7 +221,7 @@ class Runner:
                 self.elapsed_ms = end_ms - 1
             self.now_ms = end_ms
         self._next_event = next_event
-        self._last_ua = last_ua
+        self._last_out = (last_ua, last_mv, last_pins)
         self._last_hw = last_hw
         self.ticks = ticks
 

@@ -8,6 +8,10 @@ from micropython import const
 from hal import common
 
 _WDT_KEEPER_MS = const(100)  # feeds while parked at the REPL
+# WATCHDOG REASON (RP2040 datasheet 4.7.6): TIMER = the watchdog bit. machine.reset() reboots
+# through the watchdog's FORCE trigger, which machine.reset_cause() also calls WDT_RESET.
+_WATCHDOG_REASON = const(0x4005_8008)
+_REASON_TIMER = const(1)
 
 
 class Board(common.Board):
@@ -42,7 +46,8 @@ class Board(common.Board):
         self._wdt = WDT(timeout=timeout_ms)
 
     def reset_cause(self):
-        return "watchdog" if machine.reset_cause() == machine.WDT_RESET else "power"
+        # only a timeout is the watchdog biting: a deploy's `mpremote reset` is a FORCE reboot
+        return "watchdog" if machine.mem32[_WATCHDOG_REASON] & _REASON_TIMER else "power"
 
     def _keep_watchdog_quiet(self, wdt):
         self._keeper = Timer(-1, period=_WDT_KEEPER_MS, callback=lambda t: wdt.feed())
