@@ -1,6 +1,6 @@
 """`hil --port P`: hardware-in-the-loop acceptance over the serial protocol (C4).
 
-info, status, selftest, a bench waveform into the dummy load (checked from the `stream`
+info, status (with a known head attached), selftest, a bench waveform into the dummy load (checked from the `stream`
 telemetry and `status`), stop, status, log. One line per check; exit 1 when any check fails,
 2 when the port does not exist, the device does not answer or its app is stopped (--restart
 starts it again). Works on a board with a dummy load and against devsim.
@@ -86,6 +86,10 @@ def run_checks(hil, args):
     hil.check("status", status.get("ok") and not missing and _no_fault(status),
               "state %s fault %s%s" % (status.get("state"), status.get("fault"),
                                       " missing " + ",".join(missing) if missing else ""))
+    head = status.get("head")
+    hil.check("head", head in ("face", "eye"),
+              "head %s%s" % (head, "" if head in ("face", "eye") else
+                             " (no known head: attach one, or clean its ID contact; docs/hardware.md)"))
     if status.get("state") != "OFF":  # a previous run left it on: bring it back to OFF
         link.request({"cmd": "stop"})
         hil.wait_state(("OFF", "FAULT"), 3.0)

@@ -52,6 +52,8 @@ def _session_from_trace(events, start_ms, end_ms):
         if e["kind"] == "reset" and start_ms < t <= end_ms and run_start is not None:
             run_ms += t - run_start
             run_start = None
+    if run_start is not None:  # still in RUN at end_ms
+        run_ms += end_ms - run_start
     ua = np.abs(current_ua(events))[start_ms:end_ms + 1]
     return run_ms, int(ua.max()), float(ua.sum()) / 1000
 
@@ -114,6 +116,13 @@ def test_power_cut_session_is_recovered_at_the_next_boot(sim):
     # saved when RUN began and every HISTORY_CHECKPOINT_MS of contact: what the cut lost is less
     assert run_ms - limits.HISTORY_CHECKPOINT_MS <= entry["contact_s"] * 1000 <= run_ms
     assert entry["contact_s"] >= 59
+    # peak and charge as the trace shows them up to the checkpoint the entry was saved at
+    run_start = next(ms(e["t"]) for e in trace if e["kind"] == "state" and e["state"] == "RUN")
+    saved_ms, peak_ua, charge_uc = _session_from_trace(
+        trace, _standby_times(trace)[0], run_start + round(entry["contact_s"] * 1000))
+    assert abs(entry["contact_s"] - saved_ms / 1000) <= 0.1, (entry, saved_ms)
+    assert _close(entry["peak_ua"], peak_ua, 2), (entry, peak_ua)
+    assert _close(entry["charge_uc"], charge_uc, 2), (entry, charge_uc)
 
 
 def test_a_power_cut_during_the_history_write_keeps_older_entries_and_settings(sim):
@@ -183,6 +192,7 @@ def test_clock_sessions_7d_and_the_week_at_switch_on(sim):
     assert clock_ok == {"ok": True} and clock_bad["ok"] is False
     status = _responses(trace, "status")[-1]
     assert status["sessions_7d"] == 1 and status["week_target"] == 1 and status["clock"] is True
+    assert answers[0]["unix"] is None and UNIX <= status["unix"] <= UNIX + 1
     history = _responses(trace, "history")[-1]["sessions"]
     assert history[-1]["start"] is not None and history[-1]["start"] < UNIX  # dated afterwards
     leds = [(ms(e["t"]), tuple(e["rgb"])) for e in trace if e["kind"] == "led"]

@@ -628,11 +628,16 @@ class App:
         """The unix time of `up_s` s after boot, or -1 while the clock is not set."""
         return -1 if self.record.unix_at_boot is None else self.record.unix_at_boot + up_s
 
+    def unix_now(self):
+        """The unix time now, or None while the clock is not set."""
+        unix_s = self.unix_at(self.uptime_ms() // 1000)
+        return None if unix_s < 0 else unix_s
+
     def sessions_7d(self):
         """Sessions recorded in the last seven days, or None while the clock is not set."""
         if self.record.unix_at_boot is None:
             return None
-        since = self.unix_at(self.uptime_ms() // 1000) - _WEEK_S
+        since = self.unix_now() - _WEEK_S
         n = 0
         for entry in self.store.history:
             if entry[0] >= since:

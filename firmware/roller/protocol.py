@@ -134,6 +134,7 @@ class Protocol:
             "sessions_7d": app.sessions_7d(),
             "week_target": s.week_target,
             "clock": app.record.unix_at_boot is not None,
+            "unix": app.unix_now(),
         }
 
     def _cmd_set(self, request):
