@@ -202,3 +202,16 @@ def test_clock_sessions_7d_and_the_week_at_switch_on(sim):
     assert any(rgb == due for t, rgb in leds if standby[2] <= t < standby[2] + 2000)
     # nothing prevents a session: each switch-on reached RUN
     assert [e["state"] for e in trace if e["kind"] == "state"].count("RUN") == 3
+
+
+def test_a_bench_run_is_not_a_session(sim):
+    """hil's bench into a dummy load reaches RUN, but it is no treatment: not in the history, not
+    in the week's count."""
+    trace = sim(_doc("history-bench", 5.0, [
+        _serial(0.05, {"cmd": "clock", "unix": UNIX}), {"t": 0.05, "skin": SKIN},
+        _serial(0.2, {"cmd": "bench", "shape": "square", "hz": 7, "ua": 100}),
+        _serial(3.0, {"cmd": "stop"}),
+        _serial(4.5, {"cmd": "history"}), _serial(4.6, {"cmd": "status"})]))
+    assert "RUN" in [e["state"] for e in trace if e["kind"] == "state"]
+    assert _responses(trace, "history")[-1]["sessions"] == []
+    assert _responses(trace, "status")[-1]["sessions_7d"] == 0

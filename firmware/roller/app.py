@@ -348,7 +348,8 @@ class App:
             self.record.head = self.heads.on
             if self.run_level > self.record.level:
                 self.record.level = self.run_level
-            if not self.record.ran:  # recorded from now on; saved at once
+            # recorded from now on, saved at once; a bench run (a dummy load on the bench) is no session
+            if not self.record.ran and self.run_bench is None:
                 self.record.ran = True
                 up_s = self.uptime_ms() // 1000
                 self.record.start = (self.unix_at(up_s), up_s)
