@@ -1,7 +1,8 @@
 """`hil --port P`: hardware-in-the-loop acceptance over the serial protocol (C4).
 
-info, status (with a known head attached), selftest, a bench waveform into the dummy load (checked from the `stream`
-telemetry and `status`), stop, status, log. One line per check; exit 1 when any check fails,
+info, status, the head (a known one attached), selftest, a bench waveform into the dummy load
+(checked from the `stream` telemetry and `status`), stop, status, log. One line per check; exit 1
+when any check fails,
 2 when the port does not exist, the device does not answer or its app is stopped (--restart
 starts it again). Works on a board with a dummy load and against devsim.
 """

@@ -81,7 +81,7 @@ def format_history(sessions):
         rows.append([_start(entry) if key == "start" else _value(entry.get(key))
                      for key, _ in _HISTORY_COLUMNS])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     return "\n".join("    " + line for line in lines)
 
 

@@ -319,4 +319,4 @@ def test_head_table_gives_the_boards_bands_and_the_limits(board):
         assert area == "%.2f cm²" % (area_mm2 / 100) and limit == "%d µA" % heads.LIMITS_UA[head]
     assert 3300 * 0.98 >= cfg.HEAD_OPEN_MV > max(high for _, high in cfg.HEAD_BANDS_MV)
     bands = sorted(cfg.HEAD_BANDS_MV)
-    assert all(a[1] < b[0] for a, b in zip(bands, bands[1:]))  # no reading is two heads
+    assert all(a[1] < b[0] for a, b in zip(bands, bands[1:], strict=False))  # no reading is two heads

@@ -432,7 +432,7 @@ def test_a_load_jumping_into_compliance_clips_one_half_of_a_chosen_session(sim):
     # length (one tick per firmware file) moves it
     plain = sim(scenario("plain", 2.6, [SKIN], level=4))
     outs = [e for e in plain if e["kind"] == "out" and e["t"] >= 2.5]
-    t = next(b["t"] for a, b in zip(outs, outs[1:]) if a["ua"] > 0 and not b["en"])
+    t = next(b["t"] for a, b in zip(outs, outs[1:], strict=False) if a["ua"] > 0 and not b["en"])
     doc = scenario("clipped", 3.5, [SKIN, {"t": t, "skin": {"ohm": 200_000}},
                                     {"t": t, "serial": '{"cmd": "stop"}'}], level=4)
     events = sim(doc)
