@@ -77,8 +77,9 @@ def test_eye_head_caps_every_program_and_level(sim):
 @pytest.mark.parametrize("change", [None, "eye", "unknown", "short", "open"])
 def test_head_removed_or_changed_mid_session_stops_within_5_ms(sim, change):
     t_change = 4.0
-    trace = sim(doc("head-change", 6.0, [{"t": 0.3, "skin": SKIN}, {"t": t_change, "head": change}],
-                    level=5))
+    # the eye head's run lasts until a zone cue (every 10 s of contact) shows its zones
+    trace = sim(doc("head-change", 12.5 if change == "eye" else 6.0,
+                    [{"t": 0.3, "skin": SKIN}, {"t": t_change, "head": change}], level=5, cue_s=10))
     ua = np.abs(current_ua(trace))
     assert ua[ms(t_change) - 200: ms(t_change)].max() > 300  # it was stimulating
     assert ua[ms(t_change) + 5: ms(t_change) + 200].max() == 0
@@ -86,6 +87,8 @@ def test_head_removed_or_changed_mid_session_stops_within_5_ms(sim, change):
         assert ua[ms(t_change) + 5:].max() <= limits.allowed_peak_ua(EYE_LIMIT_UA)
         assert any(e["kind"] == "state" and e["state"] == "RUN" and e["program"] == "eye"
                    and e["t"] > t_change for e in trace)
+        zones = [e["zone"] for e in trace if e["kind"] == "cue" and e["t"] > t_change]
+        assert zones and set(zones) <= set(programs.PROGRAMS[programs.EYE].zones)  # its zones too
     else:
         assert ua[ms(t_change) + 5:].max() == 0
 
