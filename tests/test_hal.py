@@ -40,8 +40,8 @@ def hal(request, monkeypatch):
 
 
 def sensed(board):
-    """board.sample(): current (uA), electrode voltage (mV), USB, button."""
-    inputs = array("i", bytes(16))
+    """board.sample(): current (uA), electrode voltage (mV), USB, button, head ID (mV)."""
+    inputs = array("i", bytes(20))
     board.sample(inputs)
     return inputs
 

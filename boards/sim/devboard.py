@@ -60,6 +60,9 @@ class Board(SimBoard):
     def emit_cue(self, zone):
         pass
 
+    def emit_head(self, name):
+        self.last_head = name
+
     def run(self, app):
         model = self.model
         console = self._console

@@ -1,4 +1,5 @@
-"""Raspberry Pi Pico board (docs/board.md): PWM + RC filter setpoint, ADC0-2 sense, PWM LED."""
+"""Raspberry Pi Pico board (docs/board.md): PWM + RC filter setpoint, ADC0-2 sense (ADC2 shared by the
+battery and the head ID through an analog switch), PWM LED."""
 import machine
 from machine import ADC, PWM, WDT, Pin, Timer
 
@@ -32,7 +33,9 @@ class Board(common.Board):
             Pin(cfg.BUTTON_PIN, Pin.IN, Pin.PULL_UP),
             (led[0], led[1], led[2]),
             Pin(cfg.CUE_PIN, Pin.OUT, value=0),
+            ADC(Pin(cfg.HEAD_PIN)),  # the same ADC2 as the battery, through the analog switch
             console,
+            Pin(cfg.ADC_MUX_PIN, Pin.OUT, value=0),
         )
         self._keeper = None
 

@@ -8,10 +8,10 @@ supervisor still clamps and checks whatever they start.
 import micropython
 from micropython import const
 
-from roller import VERSION, faults, programs, ui
+from roller import VERSION, faults, heads, history, programs, ui
 from roller.contact import OPEN_OHM
 from roller.jsonline import dumps, parse
-from roller.limits import HARD_MAX_UA, LINE_MAX_BYTES, PROBE_UA, STREAM_PERIOD_MS
+from roller.limits import HARD_MAX_UA, HISTORY_ENTRIES, LINE_MAX_BYTES, PROBE_UA, STREAM_PERIOD_MS
 from roller.linebuf import LONG, LineBuffer
 from roller.selftest import FAILED, LOW_BATTERY, PASSED
 from roller.waveform import half_ms
@@ -21,13 +21,15 @@ PROTOCOL_VERSION = const(1)
 COMMANDS = {
     "info": (),
     "status": (),
-    "set": ("level", "program", "session_s", "cue_s"),
+    "set": ("level", "program", "session_s", "cue_s", "week_target"),
     "start": (),
     "stop": (),
     "log": (),
     "selftest": (),
     "stream": ("on",),
     "bench": ("shape", "hz", "ua"),
+    "history": ("limit",),
+    "clock": ("unix",),
 }
 _SELFTEST_RESULTS = {PASSED: "passed", FAILED: "failed", LOW_BATTERY: "battery low"}
 
@@ -128,6 +130,11 @@ class Protocol:
             "bench": self._bench_status(),
             "selftest": self._selftest_status(),
             "stream": self.streaming,
+            "head": heads.NAMES[app.heads.on],
+            "sessions_7d": app.sessions_7d(),
+            "week_target": s.week_target,
+            "clock": app.record.unix_at_boot is not None,
+            "unix": app.unix_now(),
         }
 
     def _cmd_set(self, request):
@@ -170,6 +177,25 @@ class Protocol:
             "last_fault": store.last_fault or None,
             "entries": [{"boot": e[0], "ms": e[1], "code": e[2]} for e in store.log],
         }
+
+    def _cmd_history(self, request):
+        limit = request.get("limit", HISTORY_ENTRIES)
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            return _error("limit must be an integer >= 1")
+        entries = self.app.store.history
+        n = len(entries)
+        return {
+            "ok": True,
+            "sessions": [history.as_dict(entries[n - 1 - i]) for i in range(min(limit, n))],
+        }
+
+    def _cmd_clock(self, request):
+        unix = request.get("unix")
+        error = history.check_unix(unix)
+        if error:
+            return _error(error)
+        self.app.set_clock(unix)
+        return {"ok": True}
 
     def _cmd_selftest(self, request):
         app = self.app
