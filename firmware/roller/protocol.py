@@ -9,6 +9,7 @@ import micropython
 from micropython import const
 
 from roller import VERSION, faults, programs, ui
+from roller.led import PATTERNS as LED_PATTERNS
 from roller.contact import OPEN_OHM
 from roller.jsonline import dumps, parse
 from roller.limits import HARD_MAX_UA, LINE_MAX_BYTES, PROBE_UA, STREAM_PERIOD_MS
@@ -30,6 +31,7 @@ COMMANDS = {
     "bench": ("shape", "hz", "ua"),
 }
 _SELFTEST_RESULTS = {PASSED: "passed", FAILED: "failed", LOW_BATTERY: "battery low"}
+_LED_MODES = ("solid", "blink", "breathe", "double")  # roller.led's modes, in number order
 
 
 def _error(text):
@@ -114,6 +116,7 @@ class Protocol:
         ohm = app.contact.ohm
         return {
             "ok": True,
+            "led": self._led_status(),
             "state": _state_name(app),
             "level": s.level,
             "program": s.program_name(),
@@ -237,6 +240,16 @@ class Protocol:
         if test is None:
             return None
         return {"result": _SELFTEST_RESULTS.get(test.result, "interrupted"), "reason": test.failed}
+
+    def _led_status(self):
+        """The pattern the LED plays: its colour at full brightness, mode and period."""
+        led = self.app.led
+        if led.pattern < 0:
+            return None
+        r, g, b, mode, period_ms = LED_PATTERNS[led.pattern]
+        scale = led.scale
+        return {"rgb": [r * scale // 255, g * scale // 255, b * scale // 255], "mode": _LED_MODES[mode],
+                "period_ms": period_ms}
 
     def _telemetry(self):
         app = self.app
