@@ -107,8 +107,10 @@ def test_history_lists_the_session(rig):
     rows = webbrowser.wait_for(
         driver, lambda d: d.find_elements("css selector", "#history tbody tr"), timeout_s=15,
         what="a history row")
+    assert len(rows) == 1
     cells = [c.text for c in rows[0].find_elements("css selector", "td")]
-    assert "lift" in cells and "3" in cells and "stop" in cells, cells
+    assert cells[2] == "lift" and cells[7] == "stop", cells  # program, end reason
+    assert not cells[0].startswith("boot"), cells  # the page set the clock on connecting
 
 
 def test_injected_fault_shows_a_banner(rig):
