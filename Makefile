@@ -52,7 +52,7 @@ bench: setup valgrind
 
 # cross-compile the firmware for every board: one line each, .mpy bytes against the board's limit
 build: setup
-	@for b in esp32_devkitc rp2040_pico sim; do \
+	@for b in esp32_devkitc rp2040_pico rp2040_picow sim; do \
 		$(PY) -m host_tools deploy --board $$b --size-only --out $(BUILD)/deploy/$$b || exit 1; done
 
 # make deploy BOARD=esp32_devkitc|rp2040_pico|sim PORT=/dev/ttyUSB0

@@ -120,6 +120,7 @@ class App:
         self.low_battery = False
         self.timer_ms = 0  # idle time in STANDBY/PAUSED, time in DONE
         self._posted = []
+        self.ble = None  # the Bluetooth link on boards with one (roller.ble_uart sets it)
         self._up_ms = 0  # since boot, up to _up_ticks: uptime_ms() folds the clock in
         self._up_ticks = board.ticks_ms()
         self.protocol = Protocol(self)
@@ -245,6 +246,8 @@ class App:
             pattern = leds.LED_CHARGED if battery.filtered_mv >= _CHARGED_MV else leds.LED_CHARGING
         elif self.low_battery_signal_ms > 0 or (self.low_battery and state != _OFF):
             pattern = leds.LED_LOW_BATTERY
+        elif state == _OFF and self.ble is not None and self.ble.pairing:
+            pattern = leds.LED_PAIRING
         else:
             pattern = leds.STATE_PATTERNS[state]
         led = self.led
@@ -348,6 +351,11 @@ class App:
         target = self.pending
         self._exit(self.state)
         self._enter(target)
+
+    def _do_pairing(self):
+        """Double click in OFF: the Bluetooth pairing window (nothing on boards without BLE)."""
+        if self.ble is not None:
+            self.ble.open_pairing()
 
     def _do_signal_low_battery(self):
         self.low_battery_signal_ms = _LOW_BATTERY_SIGNAL_MS

@@ -24,6 +24,7 @@ LED_FAULT_CURRENT = const(11)  # roller.faults picks these per fault code
 LED_FAULT_BALANCE = const(12)
 LED_FAULT_SENSE = const(13)
 LED_FAULT_SELFTEST = const(14)
+LED_PAIRING = const(15)  # roller.ble_uart's pairing window, in OFF
 
 # (r, g, b, mode, period_ms), in pattern-number order
 PATTERNS = (
@@ -43,6 +44,7 @@ PATTERNS = (
     (255, 0, 0, DOUBLE_BLINK, 1000),  # charge imbalance
     (255, 0, 0, BLINK, 1000),  # sense or output stage
     (255, 0, 255, BLINK, 1000),  # self-test or watchdog
+    (0, 200, 255, BLINK, 400),  # Bluetooth pairing window open
 )
 
 # UI state (roller.ui) -> pattern, where nothing else (RUN's cues, faults, battery) decides

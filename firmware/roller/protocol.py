@@ -53,6 +53,7 @@ class Protocol:
         self.lines = LineBuffer(LINE_MAX_BYTES)
         self.streaming = False
         self._stream_ms = 0
+        self.link = None  # another link (roller.ble_uart) while handle() answers it
 
     @micropython.native
     def service(self, chunk):
@@ -77,8 +78,9 @@ class Protocol:
                 self._stream_ms = now
                 board.console_write(dumps(self._telemetry()))
 
-    def handle(self, line):
-        """The response object for one request line (bytes, or LONG)."""
+    def handle(self, line, link=None):
+        """The response object for one request line (bytes, or LONG). `link`: another link
+        than the console, whose rules (link.refuse) come before anything else."""
         if line is LONG:
             return _error("line too long (max %d bytes)" % LINE_MAX_BYTES)
         request, error = parse(line)
@@ -89,6 +91,10 @@ class Protocol:
             return _error("missing cmd")
         if not isinstance(cmd, str) or cmd not in COMMANDS:
             return _error("unknown command")
+        if link is not None:
+            refused = link.refuse(cmd)
+            if refused:
+                return _error(refused)
         fields = COMMANDS[cmd]
         for key in request:
             if key != "cmd" and key not in fields:
@@ -186,8 +192,9 @@ class Protocol:
         on = request.get("on")
         if not isinstance(on, bool):
             return _error("on must be true or false")
-        self.streaming = on
-        self._stream_ms = self.app.board.ticks_ms()
+        link = self.link or self  # telemetry goes on the link that asked
+        link.streaming = on
+        link._stream_ms = self.app.board.ticks_ms()
         return {"ok": True, "stream": on}
 
     def _cmd_bench(self, request):
