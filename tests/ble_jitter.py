@@ -20,7 +20,8 @@ def mpremote(port, *args):
     proc = subprocess.run([paths.tool_exe("mpremote"), "connect", port, "resume", *args],
                           capture_output=True, text=True, timeout=_TIMEOUT_S)
     if proc.returncode:
-        raise SystemExit("ble_jitter: mpremote %s: %s" % (" ".join(args[:2]), proc.stderr.strip()[-300:]))
+        said = (proc.stdout + proc.stderr).strip()[-600:]
+        raise SystemExit("ble_jitter: mpremote %s failed: %s" % (" ".join(args[:2]), said))
     return proc.stdout
 
 
@@ -30,8 +31,8 @@ def main(argv):
     try:
         subprocess.run([sys.executable, "-m", "host_tools", "deploy", "--board", "rp2040_pico", "--port",
                         emu.port], check=True, cwd=paths.ROOT, timeout=_TIMEOUT_S)
-        mpremote(emu.port, "fs", "mkdir", ":lib")
-        mpremote(emu.port, "fs", "mkdir", ":lib/aioble")
+        mpremote(emu.port, "exec", "import os\nfor d in ('lib', 'lib/aioble'):\n"
+                 "    try:\n        os.mkdir(d)\n    except OSError:\n        pass")  # a flash used before
         for dev, local in mplib.aioble_files():
             mpremote(emu.port, "fs", "cp", local, ":" + dev)
         # the Pico (no radio) does not deploy the link: copy it, with the stand-in radio
