@@ -136,3 +136,19 @@ def test_double_click_in_off_without_bluetooth_changes_nothing(sim):
     trace = sim({"name": "off-double", "duration_s": 2, "events": [{"t": 0.5, "button": "double"}]})
     assert [r["state"] for r in trace if r["kind"] == "state"] == ["OFF"]
     assert all(r["rgb"] == [0, 0, 0] for r in trace if r["kind"] == "led")
+
+
+def test_the_pico_w_is_the_pico_but_for_the_radio_pins():
+    """boards/rp2040_picow keeps every setting of boards/rp2040_pico (pins, calibration, heads)
+    but its name, the VBUS sense on the radio's WL_GPIO2 and the BLE name: a setting added to
+    the Pico and not to the Pico W fails here."""
+    from tests.test_hal import load_config
+
+    pico, picow = vars(load_config("rp2040_pico")), vars(load_config("rp2040_picow"))
+    differ = {"NAME", "USB_PIN", "BLE_NAME"}
+    settings = {k for k in pico if k.isupper()} | {k for k in picow if k.isupper()}
+    assert {k: (pico.get(k), picow.get(k)) for k in settings - differ if pico.get(k) != picow.get(k)} == {}
+    assert picow["NAME"] == "rp2040_picow" and picow["USB_PIN"] == "WL_GPIO2" and picow["BLE_NAME"]
+    radio_gpios = {23, 24, 25, 29}  # WL_ON, WL data, WL CS, WL clock (and ADC3)
+    used = {v for k, v in picow.items() if k.endswith("_PIN") and isinstance(v, int)} | set(picow["LED_PINS"])
+    assert not used & radio_gpios

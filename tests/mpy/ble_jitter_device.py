@@ -123,11 +123,16 @@ class _Count:
 ble.notified = _Count()
 
 
+busy = [False]  # the central's requests: off for the idle run
+
+
 async def central():
     await asyncio.sleep_ms(5)
     ble.central_connect(1)
     await asyncio.sleep_ms(5)
     ble.encryption(1, True, True)
+    while not busy[0]:
+        await asyncio.sleep_ms(20)
     ble.central_write(1, link.rx._value_handle, b'{"cmd": "stream", "on": true}\n')
     while True:
         await asyncio.sleep_ms(20)
@@ -151,8 +156,14 @@ async def main():
     asyncio.create_task(link._connections())
     asyncio.create_task(link._writes())
     asyncio.create_task(central())
-    await measured(500)  # connected, streaming
-    summary("ble_warmup", 500)
+    await measured(500)  # connected
+    reset()
+    gc.collect()
+    await measured(_TICKS)
+    summary("ble_connected_idle")
+    busy[0] = True
+    await measured(500)  # streaming
+    reset()
     gc.collect()
     await measured(_TICKS)
     summary("ble_active")
