@@ -11,8 +11,9 @@ changes nothing: the App never learns of it, and its session goes on under its o
 The loop (run): the control tick stays king. One asyncio task runs the paced loop; after each
 tick and service it yields once (await sleep(0), no allocation) so aioble's tasks move bytes
 in what is left of the ms. Requests are parsed and answered in service(), in this loop, never in
-aioble's tasks, so BLE costs the tick only the radio's scheduled IRQ handlers that fall inside it
-(docs/companion.md, "Tick jitter").
+aioble's tasks; inside a tick only the radio's scheduled IRQ handlers can run. What runs between
+ticks (answers, collections) can still make the next one late: measured in docs/companion.md,
+"Tick jitter".
 """
 import struct
 import time
