@@ -11,8 +11,12 @@ from host_tools.paths import ROOT
 TREES = ("host_tools", "boards", "tests")
 # where the project's own top-level modules live: the repo, the firmware, the test helpers,
 # the CPython stand-in for `micropython`, and each board folder (a board's `board` module)
-LOCAL_DIRS = ["", "firmware", "tests", "host_tools/compat"] + [
+LOCAL_DIRS = ["", "firmware", "tests", "host_tools/compat", "tests/mpy/ble_standin"] + [
     os.path.relpath(d, ROOT) for d in glob.glob(os.path.join(ROOT, "boards", "*", ""))]
+
+
+# micropython-lib packages, pinned by the tarball beside the repository (host_tools/mplib.py)
+MICROPYTHON_LIB = {"aioble"}
 
 
 def _imports():
@@ -60,7 +64,7 @@ def unpinned(text):
     dists = importlib.metadata.packages_distributions()
     problems = {}
     for name, where in sorted(_imports().items()):
-        if name in sys.stdlib_module_names or _local(name):
+        if name in sys.stdlib_module_names or _local(name) or name in MICROPYTHON_LIB:
             continue
         owners = [_normal(d) for d in dists.get(name, [])]
         if not owners:

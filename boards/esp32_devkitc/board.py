@@ -6,6 +6,7 @@ nominals; measure each unit on the bench (docs/hardware.md, "Calibration") and r
 from micropython import const
 
 NAME = "esp32_devkitc"
+BLE_NAME = "Roller"  # advertised name (roller.ble_uart); ESP32 MicroPython has `bluetooth` (NimBLE)
 
 # --- pins (GPIO numbers); strapping pins 0/2/5/12/15 and the flash pins 6-11 are avoided ----
 ENABLE_PIN = const(23)  # output-enable switch, 100 k pull-down: off from reset (R9)

@@ -258,7 +258,11 @@ class Board:
     # --- the main loop ----------------------------------------------------------------------------
     def run(self, app):
         try:
-            run_paced(app.tick, getattr(app, "service", None))
+            ble = getattr(app, "ble", None)
+            if ble is None:
+                run_paced(app.tick, getattr(app, "service", None))
+            else:  # its loop: the same pacing, with aioble's tasks in the slack (roller.ble_uart)
+                ble.run(app.tick, app.service)
         except KeyboardInterrupt:
             # Ctrl-C from the host (mpremote, deploy): with the output off, keep the watchdog
             # (which cannot be stopped) quiet so the REPL stays usable until the next reset.

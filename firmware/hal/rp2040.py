@@ -20,6 +20,7 @@ class Board(common.Board):
     def __init__(self, cfg=None, console=None):
         if cfg is None:
             import board_config as cfg
+        self.name = cfg.NAME  # rp2040_pico or rp2040_picow
         # output-enable low before anything else (boot.py did too; a soft reset skips it)
         enable = Pin(cfg.ENABLE_PIN, Pin.OUT, value=0)
         leg_a = Pin(cfg.LEG_A_PIN, Pin.OUT, value=0)

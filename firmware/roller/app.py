@@ -153,6 +153,7 @@ class App:
         self.record = Record()
         self.timer_ms = 0  # idle time in STANDBY/PAUSED, time in DONE
         self._posted = []
+        self.ble = None  # the Bluetooth link on boards with one (roller.ble_uart sets it)
         self._up_ms = 0  # since boot, up to _up_ticks: uptime_ms() folds the clock in
         self._up_ticks = board.ticks_ms()
         self.protocol = Protocol(self)
@@ -301,6 +302,8 @@ class App:
             pattern = led.signal_pattern
         elif _STANDBY <= state <= _PAUSED and not head_ok:
             pattern = leds.LED_NO_HEAD
+        elif state == _OFF and self.ble is not None and self.ble.pairing:
+            pattern = leds.LED_PAIRING
         else:
             pattern = leds.STATE_PATTERNS[state]
         led.wait_ms -= _SLOW_MS
@@ -429,6 +432,11 @@ class App:
         target = self.pending
         self._exit(self.state)
         self._enter(target)
+
+    def _do_pairing(self):
+        """Double click in OFF: the Bluetooth pairing window (nothing on boards without BLE)."""
+        if self.ble is not None:
+            self.ble.open_pairing()
 
     def _do_signal_low_battery(self):
         self.low_battery_signal_ms = _LOW_BATTERY_SIGNAL_MS

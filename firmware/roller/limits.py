@@ -63,6 +63,9 @@ DONE_TO_OFF_MS = const(5000)
 LINE_MAX_BYTES = const(256)  # longer request lines are discarded and answered with one error
 STREAM_PERIOD_MS = const(100)  # telemetry at 10 Hz
 
+# Bluetooth LE (roller.ble_uart, docs/security.md)
+PAIRING_WINDOW_MS = const(60_000)  # a double click in OFF opens it: new bonds only meanwhile
+
 # R14: persistence
 STORE_WRITE_MIN_MS = const(1000)  # flash wear: at most one write per second, faults excepted
 FAULT_LOG_ENTRIES = const(32)

@@ -9,6 +9,7 @@ import micropython
 from micropython import const
 
 from roller import VERSION, faults, heads, history, programs, ui
+from roller.led import PATTERNS as LED_PATTERNS
 from roller.contact import OPEN_OHM
 from roller.jsonline import dumps, parse
 from roller.limits import HARD_MAX_UA, HISTORY_ENTRIES, LINE_MAX_BYTES, PROBE_UA, STREAM_PERIOD_MS
@@ -32,6 +33,7 @@ COMMANDS = {
     "clock": ("unix",),
 }
 _SELFTEST_RESULTS = {PASSED: "passed", FAILED: "failed", LOW_BATTERY: "battery low"}
+_LED_MODES = ("solid", "blink", "breathe", "double")  # roller.led's modes, in number order
 
 
 def _error(text):
@@ -53,6 +55,7 @@ class Protocol:
         self.lines = LineBuffer(LINE_MAX_BYTES)
         self.streaming = False
         self._stream_ms = 0
+        self.link = None  # another link (roller.ble_uart) while handle() answers it
 
     @micropython.native
     def service(self, chunk):
@@ -77,8 +80,9 @@ class Protocol:
                 self._stream_ms = now
                 board.console_write(dumps(self._telemetry()))
 
-    def handle(self, line):
-        """The response object for one request line (bytes, or LONG)."""
+    def handle(self, line, link=None):
+        """The response object for one request line (bytes, or LONG). `link`: another link
+        than the console, whose rules (link.refuse) come before anything else."""
         if line is LONG:
             return _error("line too long (max %d bytes)" % LINE_MAX_BYTES)
         request, error = parse(line)
@@ -89,6 +93,10 @@ class Protocol:
             return _error("missing cmd")
         if not isinstance(cmd, str) or cmd not in COMMANDS:
             return _error("unknown command")
+        if link is not None:
+            refused = link.refuse(cmd)
+            if refused:
+                return _error(refused)
         fields = COMMANDS[cmd]
         for key in request:
             if key != "cmd" and key not in fields:
@@ -116,6 +124,7 @@ class Protocol:
         ohm = app.contact.ohm
         return {
             "ok": True,
+            "led": self._led_status(),
             "state": _state_name(app),
             "level": s.level,
             "program": s.program_name(),
@@ -209,8 +218,9 @@ class Protocol:
         on = request.get("on")
         if not isinstance(on, bool):
             return _error("on must be true or false")
-        self.streaming = on
-        self._stream_ms = self.app.board.ticks_ms()
+        link = self.link or self  # telemetry goes on the link that asked
+        link.streaming = on
+        link._stream_ms = self.app.board.ticks_ms()
         return {"ok": True, "stream": on}
 
     def _cmd_bench(self, request):
@@ -263,6 +273,16 @@ class Protocol:
         if test is None:
             return None
         return {"result": _SELFTEST_RESULTS.get(test.result, "interrupted"), "reason": test.failed}
+
+    def _led_status(self):
+        """The pattern the LED plays: its colour at full brightness, mode and period."""
+        led = self.app.led
+        if led.pattern < 0:
+            return None
+        r, g, b, mode, period_ms = LED_PATTERNS[led.pattern]
+        scale = led.scale
+        return {"rgb": [r * scale // 255, g * scale // 255, b * scale // 255], "mode": _LED_MODES[mode],
+                "period_ms": period_ms}
 
     def _telemetry(self):
         app = self.app
