@@ -32,7 +32,7 @@ def chrome(size=DESKTOP, phone=False):
     return driver
 
 
-def wait_for(driver, check, timeout_s=30, what="condition"):
+def wait_for(driver, check, timeout_s=60, what="condition"):
     """check(driver) until truthy (its value) or a TimeoutException naming `what`."""
     from selenium.webdriver.support.ui import WebDriverWait
 
