@@ -237,7 +237,8 @@ def test_poor_contact_is_shown_when_compliance_limited(sim):
     ua = np.abs(current_ua(events))
     assert ua.max() <= 150  # 15 V / 100 kOhm
     leds = [e["rgb"] for e in events if e["kind"] == "led" and e["t"] > 3]
-    assert [255, 120, 0] in leds  # amber blink: poor contact
+    # amber blink, steadily, as long as the compliance limits the current (no green in between)
+    assert [255, 120, 0] in leds and all(rgb in ([255, 120, 0], [0, 0, 0]) for rgb in leds), leds
 
 
 def test_better_contact_after_a_compliance_limited_stretch_ramps_instead_of_stepping(sim):

@@ -96,6 +96,7 @@ _CHARGED_MV = const(4150)
 _RUN_BRIGHTNESS_PER_LEVEL = const(51)  # levels 1-5: 51..255
 _STOP_MARGIN_MS = const(50)  # a ramp-down's backstop: RAMP_DOWN_MS + one period + this
 _SIGNAL_MS = const(2000)  # a refusal, or the week at switch-on, shows this long
+_POOR_SHOWN_MS = const(1000)  # two blinks of the poor-contact pattern at least
 _WEEK_S = const(7 * 86400)
 # what ends a session, by the event that ends it (roller.history); a fault adds its name
 _END_REASONS = {
@@ -287,7 +288,8 @@ class App:
                 pattern = led.signal_pattern
             elif self.low_battery:
                 pattern = leds.LED_LOW_BATTERY
-            elif self.contact.poor:
+            elif self.contact.poor or led.poor_ms > 0:
+                led.poor_ms = _POOR_SHOWN_MS if self.contact.poor else led.poor_ms - _SLOW_MS
                 pattern = leds.LED_POOR_CONTACT
             else:
                 pattern = leds.LED_RUN

@@ -111,22 +111,23 @@ def update_contact(slots, current_ua: int, electrode_mv: int) -> int:
         lagging = True  # the current holds or falls, the voltage does not follow it at once
     s[_S_LAST_MV] = (electrode_mv << 1) | sign_v
     s[_S_LAST_COMMANDED_UA] = commanded_ua
-    if commanded_ua < int(s[_L_IMPEDANCE_MIN_UA]) or (
-        current_ua < _OPEN_CIRCUIT_UA and not at_compliance
-    ):
+    open_circuit = current_ua < _OPEN_CIRCUIT_UA and at_compliance  # lifted, whatever the setpoint
+    if not open_circuit and (commanded_ua < int(s[_L_IMPEDANCE_MIN_UA]) or current_ua < _OPEN_CIRCUIT_UA):
         # no reading this tick (zero crossing, burst gap): a good streak keeps counting time
         if s[_S_GOOD_MS]:
             s[_S_GOOD_MS] += 1
             if int(s[_S_GOOD_MS]) >= int(s[_L_CONFIRM_MS]):
                 s[_S_CONFIRMED] = 1
         return CONFIRMED if s[_S_CONFIRMED] else 0
-    ohm = OPEN_OHM if current_ua < _OPEN_CIRCUIT_UA else electrode_mv * 1000 // current_ua
+    ohm = OPEN_OHM if open_circuit else electrode_mv * 1000 // current_ua
     if ohm == OPEN_OHM or not lagging:
         s[_S_TRUSTED_OHM] = ohm
     elif ohm > int(s[_S_TRUSTED_OHM]):
         ohm = int(s[_S_TRUSTED_OHM])
     s[_S_OHM] = ohm
-    poor = at_compliance and current_ua * 10 < commanded_ua * 9
+    # current-limited: less than commanded at the compliance voltage; it stays so while the
+    # readings stay there (the app then holds the envelope at what flows, so the two agree)
+    poor = at_compliance and (current_ua * 10 < commanded_ua * 9 or s[_S_POOR])
     s[_S_POOR] = 1 if poor else 0
     if ohm > int(s[_L_LIFTOFF_OHM]):
         s[_S_GOOD_MS] = 0

@@ -75,6 +75,7 @@ class LedPlayer:
         self._level = -1  # brightness last written for this pattern (-1: write)
         self.signal_ms = 0  # a short signal (a refused program, the week at switch-on) ...
         self.signal_pattern = LED_OFF  # ... shows this pattern for that long (roller.app)
+        self.poor_ms = 0  # a poor contact shows at least this long (whole blinks, no flicker)
 
     @micropython.native
     def play(self, pattern, scale, step_ms):
