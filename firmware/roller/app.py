@@ -193,13 +193,17 @@ class App:
                 protocol.service(chunk)
         else:
             protocol.service(None)
+        if self.store.dirty:
+            self._save()
+
+    def _save(self):
+        """service(), while the store has something to write: when due, it writes."""
         store = self.store
-        if store.dirty:
-            if self.record.save_open:  # built here, not in the tick: it allocates
-                self.record.save_open = False
-                if self.record.ran:
-                    store.open_session(self.session_entry(""))
-            store.service(self.uptime_ms(), self.settings)
+        if self.record.save_open:  # built here, not in the tick: it allocates
+            self.record.save_open = False
+            if self.record.ran:
+                store.open_session(self.session_entry(""))
+        store.service(self.uptime_ms(), self.settings)
 
     def uptime_ms(self):
         """ms since boot. Called at least once per half ticks period (2**29 ms on the boards:
