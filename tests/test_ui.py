@@ -266,11 +266,17 @@ def test_usb_plugged_during_fault_still_blocks_the_next_start(sim):
 
 
 def test_the_tick_compares_with_the_ui_state_numbers():
-    """app.py keeps local copies of roller.ui's states and roller.contact's results (constants
-    fold, imports do not)."""
-    from roller import app, contact, ui
+    """app.py keeps local copies of roller.ui's states and events, roller.led's patterns and
+    roller.contact's results (constants fold, imports do not)."""
+    from roller import app, contact, led, ui
 
-    for name in ("OFF", "SELFTEST", "STANDBY", "RUN", "PAUSED", "DONE", "CHARGING", "FAULT"):
+    for name in ("OFF", "SELFTEST", "STANDBY", "RUN", "PAUSED", "DONE", "CHARGING", "FAULT",
+                 "HOLD", "START", "STOP", "SELFTEST_PASSED", "BATTERY_TOO_LOW", "CONTACT", "LIFTOFF",
+                 "SESSION_END", "IDLE_TIMEOUT", "DONE_TIMEOUT", "USB_IN", "USB_OUT", "FAULTED",
+                 "RAMPED_DOWN", "CHECK_PASSED"):
         assert getattr(app, "_" + name) == getattr(ui, name), name
+    for name in ("LED_RUN", "LED_POOR_CONTACT", "LED_CUE", "LED_CHARGING", "LED_CHARGED",
+                 "LED_LOW_BATTERY", "LED_NO_HEAD", "LED_REFUSED", "LED_WEEK_ON_TRACK", "LED_WEEK_DUE"):
+        assert getattr(app, "_" + name) == getattr(led, name), name
     for name in ("CONFIRMED", "LIMITED", "KEPT", "LOST"):
         assert getattr(app, "_CONTACT_" + name) == getattr(contact, name), name
