@@ -270,14 +270,11 @@ class App:
             if state == _RUN and self.pending is None:
                 contact_ms = session.contact_ms
                 if contact_ms >= session.next_cue_ms:
-                    zone = session.next_zone()
-                    if zone is not None:
-                        board.emit_cue(zone)
+                    self._cue()
                 contact_ms += _SLOW_MS
                 session.contact_ms = contact_ms
                 if contact_ms >= self.record.checkpoint_ms:  # saved now and then: a power cut may come
-                    self.record.checkpoint_ms += HISTORY_CHECKPOINT_MS
-                    self.record.save_open = self.store.dirty = True
+                    self._checkpoint()
                 if contact_ms >= session.limit_ms:  # the session is over
                     self.dispatch(_SESSION_END)
             else:
@@ -285,11 +282,7 @@ class App:
                 if self.timer_ms >= IDLE_OFF_MS:
                     self.dispatch(_IDLE_TIMEOUT)
             if self.pending is not None:
-                # a ramp-down ends at a period's end (_period_end); should it not, this does
-                self.stopping_ms += _SLOW_MS
-                if self.stopping_ms >= RAMP_DOWN_MS + 2 * self.wave.half + _STOP_MARGIN_MS:
-                    self._cut()
-                    self.dispatch(_RAMPED_DOWN)
+                self._stop_backstop()
         elif state == _DONE:
             self.timer_ms += _SLOW_MS
             if self.timer_ms >= DONE_TO_OFF_MS:
@@ -336,6 +329,23 @@ class App:
         led.wait_ms -= _SLOW_MS
         if pattern != led.pattern or scale != led.scale or led.wait_ms <= 0:
             led.play(pattern, scale, _SLOW_MS)
+
+    # the slow tick's rarer work, in bytecode: smaller than native code, and cheap enough here
+    def _cue(self):
+        zone = self.session.next_zone()
+        if zone is not None:
+            self.board.emit_cue(zone)
+
+    def _checkpoint(self):
+        self.record.checkpoint_ms += HISTORY_CHECKPOINT_MS
+        self.record.save_open = self.store.dirty = True
+
+    def _stop_backstop(self):
+        """A ramp-down ends at a period's end (_period_end); should it not, this does."""
+        self.stopping_ms += _SLOW_MS
+        if self.stopping_ms >= RAMP_DOWN_MS + 2 * self.wave.half + _STOP_MARGIN_MS:
+            self._cut()
+            self.dispatch(_RAMPED_DOWN)
 
     # --- events and transitions ---------------------------------------------------------------
     def dispatch(self, event):
