@@ -106,8 +106,8 @@ def test_every_table_row_has_a_scenario():
                          ("SELFTEST", "selftest passed"), ("DONE", "5 s")}
     slugs = " ".join(r[0] for r in ROWS)
     for source, event, _, _ in ui.TRANSITIONS:
-        key = (ui.STATE_NAMES[source], ui.EVENT_NAMES[event])
-        word = ui.EVENT_NAMES[event].split()[0].lower().replace("lift-off", "liftoff")
+        key = (ui.STATE_NAMES[source], statechart.EVENT_NAMES[event])
+        word = statechart.EVENT_NAMES[event].split()[0].lower().replace("lift-off", "liftoff")
         assert key in covered_elsewhere or word in slugs, key
 
 
