@@ -5,6 +5,27 @@ import sys
 from host_tools import paths
 
 DOC = os.path.join(paths.ROOT, "docs", "states.md")
+# roller.ui's events by number, as the chart names them (not on the device: it never shows them)
+EVENT_NAMES = (
+    "",
+    "click",
+    "double",
+    "hold",
+    "start",
+    "stop",
+    "selftest passed",
+    "battery low",
+    "contact",
+    "lift-off",
+    "session end",
+    "idle 120 s",
+    "5 s",
+    "USB in",
+    "USB out",
+    "fault",
+    "ramped down",
+    "check passed",
+)
 
 
 def render():
@@ -31,7 +52,7 @@ def render():
         lines.append("        %s" % name[state])
     lines.append("    }")
     for source, event, target, action in ui.TRANSITIONS:
-        label = ui.EVENT_NAMES[event] + (" / " + action.replace("_", " ") if action else "")
+        label = EVENT_NAMES[event] + (" / " + action.replace("_", " ") if action else "")
         if target is None:
             if action == "finish_ramp_down":
                 for end in ("OFF", "DONE"):
@@ -41,7 +62,7 @@ def render():
     lines += ["```", "", "| state | event | next state | action |", "|---|---|---|---|"]
     for source, event, target, action in ui.TRANSITIONS:
         lines.append("| %s | %s | %s | %s |" % (
-            name[source], ui.EVENT_NAMES[event], name[target] if target is not None else "(stays)",
+            name[source], EVENT_NAMES[event], name[target] if target is not None else "(stays)",
             (action or "").replace("_", " ")))
     return "\n".join(lines) + "\n"
 

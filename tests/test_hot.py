@@ -32,6 +32,7 @@ def test_indices_read_across_modules_agree():
     assert contact._SUP_READING_OK == supervisor.S_READING_OK
     assert contact._SUP_LAST_MAG == supervisor.S_LAST_MAG
     assert app._WAVE_PERIOD_DONE == waveform.S_PERIOD_DONE
+    assert app._CONTACT_POOR == contact._S_POOR
     assert contact._LIFTOFF_READINGS == limits.LIFTOFF_READINGS
     assert contact._OPEN_CIRCUIT_UA == limits.OPEN_CIRCUIT_UA
     assert supervisor._WRONG_POLARITY_TICKS == limits.WRONG_POLARITY_TICKS

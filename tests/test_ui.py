@@ -107,8 +107,8 @@ def test_every_table_row_has_a_scenario():
                          ("OFF", "double")}  # the pairing window: tests/test_ble.py
     slugs = " ".join(r[0] for r in ROWS)
     for source, event, _, _ in ui.TRANSITIONS:
-        key = (ui.STATE_NAMES[source], ui.EVENT_NAMES[event])
-        word = ui.EVENT_NAMES[event].split()[0].lower().replace("lift-off", "liftoff")
+        key = (ui.STATE_NAMES[source], statechart.EVENT_NAMES[event])
+        word = statechart.EVENT_NAMES[event].split()[0].lower().replace("lift-off", "liftoff")
         assert key in covered_elsewhere or word in slugs, key
 
 
@@ -267,11 +267,18 @@ def test_usb_plugged_during_fault_still_blocks_the_next_start(sim):
 
 
 def test_the_tick_compares_with_the_ui_state_numbers():
-    """app.py keeps local copies of roller.ui's states and roller.contact's results (constants
-    fold, imports do not)."""
-    from roller import app, contact, ui
+    """app.py keeps local copies of roller.ui's states and events, roller.led's patterns and
+    roller.contact's results (constants fold, imports do not)."""
+    from roller import app, contact, led, ui
 
-    for name in ("OFF", "SELFTEST", "STANDBY", "RUN", "PAUSED", "DONE", "CHARGING", "FAULT"):
+    for name in ("OFF", "SELFTEST", "STANDBY", "RUN", "PAUSED", "DONE", "CHARGING", "FAULT",
+                 "HOLD", "START", "STOP", "SELFTEST_PASSED", "BATTERY_TOO_LOW", "CONTACT", "LIFTOFF",
+                 "SESSION_END", "IDLE_TIMEOUT", "DONE_TIMEOUT", "USB_IN", "USB_OUT", "FAULTED",
+                 "RAMPED_DOWN", "CHECK_PASSED"):
         assert getattr(app, "_" + name) == getattr(ui, name), name
+    for name in ("LED_RUN", "LED_POOR_CONTACT", "LED_CUE", "LED_CHARGING", "LED_CHARGED",
+                 "LED_LOW_BATTERY", "LED_NO_HEAD", "LED_REFUSED", "LED_WEEK_ON_TRACK", "LED_WEEK_DUE",
+                 "LED_PAIRING"):
+        assert getattr(app, "_" + name) == getattr(led, name), name
     for name in ("CONFIRMED", "LIMITED", "KEPT", "LOST"):
         assert getattr(app, "_CONTACT_" + name) == getattr(contact, name), name

@@ -92,8 +92,9 @@ def test_live_plot_receives_the_stream(rig):
     running(driver)
     points = lambda d: int(d.find_element("id", "plot").get_attribute("data-points"))  # noqa: E731
     webbrowser.wait_for(driver, lambda d: points(d) >= 20, what="20 telemetry lines")
-    currents = driver.execute_script("return window.roller.plotData[1].slice(-20)")
-    assert max(abs(ua) for ua in currents) > 40  # a session's current, not the 15 uA probe
+    # a session's current, not the 15 uA probe (the soft start takes 1.2 s of device time)
+    recent = lambda d: d.execute_script("return window.roller.plotData[1].slice(-20)")  # noqa: E731
+    webbrowser.wait_for(driver, lambda d: max(abs(ua) for ua in recent(d)) > 40, what="a session's current")
     assert driver.find_elements("css selector", "#plot canvas")  # uPlot drew it
 
 

@@ -16,13 +16,12 @@ import micropython
 from micropython import const
 
 from roller import faults, heads, hot, programs, ui
-from roller import led as leds  # patterns as leds.X: one more global here, not eight
 from roller.battery import Battery
 from roller.button import Button
 from roller.contact import Contact, update_contact
 from roller.envelope import Envelope
 from roller.history import Record
-from roller.led import LedPlayer
+from roller.led import STATE_PATTERNS, LedPlayer
 from roller.limits import (
     BATTERY_RUN_MIN_MV,
     DONE_TO_OFF_MS,
@@ -76,8 +75,8 @@ _IN_ELECTRODE_MV = const(1)
 _IN_USB = const(2)
 _IN_BUTTON = const(3)
 _IN_HEAD_MV = const(4)  # the head's ID-resistor voltage
-# roller.ui's state numbers the tick compares with: local constants fold, imported names cost a
-# lookup each (tests/test_ui.py checks they agree)
+# roller.ui's state and event numbers: local constants fold, imported names cost a global and an
+# attribute lookup each, and a name in this module's qstrs (tests/test_ui.py checks they agree)
 _OFF = const(0)
 _SELFTEST = const(1)
 _STANDBY = const(2)
@@ -86,6 +85,34 @@ _PAUSED = const(4)
 _DONE = const(5)
 _CHARGING = const(6)
 _FAULT = const(7)
+_HOLD = const(3)
+_START = const(4)
+_STOP = const(5)
+_SELFTEST_PASSED = const(6)
+_BATTERY_TOO_LOW = const(7)
+_CONTACT = const(8)
+_LIFTOFF = const(9)
+_SESSION_END = const(10)
+_IDLE_TIMEOUT = const(11)
+_DONE_TIMEOUT = const(12)
+_USB_IN = const(13)
+_USB_OUT = const(14)
+_FAULTED = const(15)
+_RAMPED_DOWN = const(16)
+_CHECK_PASSED = const(17)
+# roller.led's patterns the app picks, and roller.contact's poor-contact slot, alike
+_LED_RUN = const(3)
+_LED_POOR_CONTACT = const(4)
+_LED_CUE = const(6)
+_LED_CHARGING = const(8)
+_LED_CHARGED = const(9)
+_LED_LOW_BATTERY = const(10)
+_LED_NO_HEAD = const(15)
+_LED_REFUSED = const(16)
+_LED_WEEK_ON_TRACK = const(17)
+_LED_WEEK_DUE = const(18)
+_LED_PAIRING = const(19)
+_CONTACT_POOR = const(42)
 # what roller.contact's update_contact() returns: 1-3 confirmed (tests/test_ui.py checks)
 _CONTACT_CONFIRMED = const(1)
 _CONTACT_LIMITED = const(2)
@@ -100,13 +127,13 @@ _POOR_SHOWN_MS = const(1000)  # two blinks of the poor-contact pattern at least
 _WEEK_S = const(7 * 86400)
 # what ends a session, by the event that ends it (roller.history); a fault adds its name
 _END_REASONS = {
-    ui.HOLD: "hold",
-    ui.STOP: "stop",
-    ui.IDLE_TIMEOUT: "idle",
-    ui.SESSION_END: "done",
-    ui.BATTERY_TOO_LOW: "low_battery",
-    ui.USB_IN: "usb",
-    ui.FAULTED: "fault:",
+    _HOLD: "hold",
+    _STOP: "stop",
+    _IDLE_TIMEOUT: "idle",
+    _SESSION_END: "done",
+    _BATTERY_TOO_LOW: "low_battery",
+    _USB_IN: "usb",
+    _FAULTED: "fault:",
 }
 
 
@@ -141,7 +168,7 @@ class App:
         self.run_level = self.settings.level  # what the output runs; settings may be ahead
         self.run_program = self.settings.program
         self._due = None  # (level, program, bench) asked for, for the next period end
-        self.state = ui.OFF  # slots[_A_STATE] too (0): _enter keeps the two the same
+        self.state = _OFF  # slots[_A_STATE] too (0): _enter keeps the two the same
         self.cap_ua = 0  # slots[_A_CAP_UA] too: _update_cap keeps the two the same
         self.fault = faults.NONE
         self.pending = None  # OFF or DONE while ramping down towards it
@@ -165,7 +192,7 @@ class App:
         board.sample(slots)  # the head on at power-on counts at once; later changes settle
         self._attach(heads.classify(slots[_IN_HEAD_MV], self.heads.bands_mv, self.heads.open_mv))
         board.wdt_start(WATCHDOG_TIMEOUT_MS)
-        self._enter(ui.OFF)
+        self._enter(_OFF)
         if board.reset_cause() == "watchdog":
             self.on_fault(faults.WATCHDOG)
 
@@ -195,13 +222,17 @@ class App:
                 protocol.service(chunk)
         else:
             protocol.service(None)
+        if self.store.dirty:
+            self._save()
+
+    def _save(self):
+        """service(), while the store has something to write: when due, it writes."""
         store = self.store
-        if store.dirty:
-            if self.record.save_open:  # built here, not in the tick: it allocates
-                self.record.save_open = False
-                if self.record.ran:
-                    store.open_session(self.session_entry(""))
-            store.service(self.uptime_ms(), self.settings)
+        if self.record.save_open:  # built here, not in the tick: it allocates
+            self.record.save_open = False
+            if self.record.ran:
+                store.open_session(self.session_entry(""))
+        store.service(self.uptime_ms(), self.settings)
 
     def uptime_ms(self):
         """ms since boot. Called at least once per half ticks period (2**29 ms on the boards:
@@ -215,11 +246,11 @@ class App:
         test = self.selftest
         test.step(current_ua, electrode_mv, self.battery.filtered_mv or self.board.read_battery_mv())
         if test.result == PASSED:
-            self.dispatch(ui.CHECK_PASSED if self.check_only else ui.SELFTEST_PASSED)
+            self.dispatch(_CHECK_PASSED if self.check_only else _SELFTEST_PASSED)
         elif test.result == FAILED:
             self.on_fault(faults.SELFTEST)
         elif test.result == LOW_BATTERY:
-            self.dispatch(ui.BATTERY_TOO_LOW)
+            self.dispatch(_BATTERY_TOO_LOW)
 
     @micropython.native
     def _slow_tick(self):
@@ -238,34 +269,27 @@ class App:
         session = self.session
         if _STANDBY <= state <= _PAUSED:
             if battery.filtered_mv < BATTERY_RUN_MIN_MV and not self.low_battery:
-                self.dispatch(ui.BATTERY_TOO_LOW)
+                self.dispatch(_BATTERY_TOO_LOW)
             if state == _RUN and self.pending is None:
                 contact_ms = session.contact_ms
                 if contact_ms >= session.next_cue_ms:
-                    zone = session.next_zone()
-                    if zone is not None:
-                        board.emit_cue(zone)
+                    self._cue()
                 contact_ms += _SLOW_MS
                 session.contact_ms = contact_ms
                 if contact_ms >= self.record.checkpoint_ms:  # saved now and then: a power cut may come
-                    self.record.checkpoint_ms += HISTORY_CHECKPOINT_MS
-                    self.record.save_open = self.store.dirty = True
+                    self._checkpoint()
                 if contact_ms >= session.limit_ms:  # the session is over
-                    self.dispatch(ui.SESSION_END)
+                    self.dispatch(_SESSION_END)
             else:
                 self.timer_ms += _SLOW_MS
                 if self.timer_ms >= IDLE_OFF_MS:
-                    self.dispatch(ui.IDLE_TIMEOUT)
+                    self.dispatch(_IDLE_TIMEOUT)
             if self.pending is not None:
-                # a ramp-down ends at a period's end (_period_end); should it not, this does
-                self.stopping_ms += _SLOW_MS
-                if self.stopping_ms >= RAMP_DOWN_MS + 2 * self.wave.half + _STOP_MARGIN_MS:
-                    self._cut()
-                    self.dispatch(ui.RAMPED_DOWN)
+                self._stop_backstop()
         elif state == _DONE:
             self.timer_ms += _SLOW_MS
             if self.timer_ms >= DONE_TO_OFF_MS:
-                self.dispatch(ui.DONE_TIMEOUT)
+                self.dispatch(_DONE_TIMEOUT)
         if self.low_battery_signal_ms > 0:
             self.low_battery_signal_ms -= _SLOW_MS
         led = self.led
@@ -283,34 +307,51 @@ class App:
         scale = 255
         if state == _RUN:
             if session.cue_left_ms > 0:
-                pattern = leds.LED_CUE
+                pattern = _LED_CUE
             elif signal_ms > 0:
                 pattern = led.signal_pattern
             elif self.low_battery:
-                pattern = leds.LED_LOW_BATTERY
-            elif self.contact.poor or led.poor_ms > 0:
-                led.poor_ms = _POOR_SHOWN_MS if self.contact.poor else led.poor_ms - _SLOW_MS
-                pattern = leds.LED_POOR_CONTACT
+                pattern = _LED_LOW_BATTERY
+            elif self.slots[_CONTACT_POOR] or led.poor_ms > 0:
+                led.poor_ms = _POOR_SHOWN_MS if self.slots[_CONTACT_POOR] else led.poor_ms - _SLOW_MS
+                pattern = _LED_POOR_CONTACT
             else:
-                pattern = leds.LED_RUN
+                pattern = _LED_RUN
                 scale = _RUN_BRIGHTNESS_PER_LEVEL * self.run_level
         elif state == _FAULT:
             pattern = faults.LED_PATTERNS[self.fault]
         elif state == _CHARGING:
-            pattern = leds.LED_CHARGED if battery.filtered_mv >= _CHARGED_MV else leds.LED_CHARGING
+            pattern = _LED_CHARGED if battery.filtered_mv >= _CHARGED_MV else _LED_CHARGING
         elif self.low_battery_signal_ms > 0 or (self.low_battery and state != _OFF):
-            pattern = leds.LED_LOW_BATTERY
+            pattern = _LED_LOW_BATTERY
         elif signal_ms > 0:
             pattern = led.signal_pattern
         elif _STANDBY <= state <= _PAUSED and not head_ok:
-            pattern = leds.LED_NO_HEAD
+            pattern = _LED_NO_HEAD
         elif state == _OFF and self.ble is not None and self.ble.pairing:
-            pattern = leds.LED_PAIRING
+            pattern = _LED_PAIRING
         else:
-            pattern = leds.STATE_PATTERNS[state]
+            pattern = STATE_PATTERNS[state]
         led.wait_ms -= _SLOW_MS
         if pattern != led.pattern or scale != led.scale or led.wait_ms <= 0:
             led.play(pattern, scale, _SLOW_MS)
+
+    # the slow tick's rarer work, in bytecode: smaller than native code, and cheap enough here
+    def _cue(self):
+        zone = self.session.next_zone()
+        if zone is not None:
+            self.board.emit_cue(zone)
+
+    def _checkpoint(self):
+        self.record.checkpoint_ms += HISTORY_CHECKPOINT_MS
+        self.record.save_open = self.store.dirty = True
+
+    def _stop_backstop(self):
+        """A ramp-down ends at a period's end (_period_end); should it not, this does."""
+        self.stopping_ms += _SLOW_MS
+        if self.stopping_ms >= RAMP_DOWN_MS + 2 * self.wave.half + _STOP_MARGIN_MS:
+            self._cut()
+            self.dispatch(_RAMPED_DOWN)
 
     # --- events and transitions ---------------------------------------------------------------
     def dispatch(self, event):
@@ -328,8 +369,8 @@ class App:
         reason = _END_REASONS.get(event)
         # the first reason stands (a ramp-down, once begun, ends), unless USB or a fault cuts
         if reason is not None and self.record.ran and (
-                self.record.end is None or event == ui.USB_IN or event == ui.FAULTED):
-            self.record.end = reason + faults.NAMES[self.fault] if event == ui.FAULTED else reason
+                self.record.end is None or event in (_USB_IN, _FAULTED)):
+            self.record.end = reason + faults.NAMES[self.fault] if event == _FAULTED else reason
         if target is not None:
             self._exit(self.state)
         if action is not None:
@@ -338,7 +379,7 @@ class App:
             self._enter(target)
 
     def _enter(self, state):
-        if ui.superstate(self.state) is not None and ui.superstate(state) is None:
+        if _STANDBY <= self.state <= _PAUSED and not _STANDBY <= state <= _PAUSED:  # leaving ACTIVE
             self.store.add_session(self.session.contact_ms)  # a session ends
             if self.record.ran:
                 self.record.ran = False
@@ -347,7 +388,7 @@ class App:
         self.slots[_A_STATE] = state  # the tick's copy
         self.timer_ms = 0
         sup = self.supervisor
-        if state == ui.RUN:
+        if state == _RUN:
             self.envelope.ramp_to(self.cap_ua if self.pending is None else 0)
             self.store.note_run_polarity(self.wave.negative_first())
             self.record.head = self.heads.on
@@ -361,20 +402,20 @@ class App:
                 self.record.checkpoint_ms = HISTORY_CHECKPOINT_MS
                 self.record.save_open = True
                 self.store.save_now()
-        elif state == ui.SELFTEST:
+        elif state == _SELFTEST:
             sup.clear_latch()  # switched off and on: the self-test decides
             self.fault = faults.NONE
             self.selftest = SelfTest(self.board, sup)
-        elif state == ui.STANDBY:
+        elif state == _STANDBY:
             self.contact.reset()
             self.low_battery = False
-        elif state != ui.PAUSED:  # OFF, DONE, CHARGING, FAULT: no stimulation
+        elif state != _PAUSED:  # OFF, DONE, CHARGING, FAULT: no stimulation
             self.envelope.off()
             self.pending = None
             self.slots[_WAVE_WAIT_PERIOD_END] = 0  # no period ends here: nothing waits for one
             self._restart_wave()
             self.contact.reset()
-            if state == ui.FAULT or state == ui.CHARGING:
+            if state in (_FAULT, _CHARGING):
                 sup.halt()
             # the output is off: what was asked applies now, and bench mode ends
             self._due = None
@@ -383,7 +424,7 @@ class App:
         self._emit_state()
 
     def _exit(self, state):
-        if state == ui.SELFTEST:
+        if state == _SELFTEST:
             self.last_selftest = self.selftest
             self.selftest = None
             self.check_only = False
@@ -395,7 +436,7 @@ class App:
         self.fault = code
         self.board.emit_fault(faults.NAMES[code])
         self.store.add_fault(faults.NAMES[code], self.uptime_ms())
-        self.dispatch(ui.FAULTED)
+        self.dispatch(_FAULTED)
 
     def _emit_state(self):
         self.board.emit_state(ui.STATE_NAMES[self.state], self.run_level, programs.NAMES[self.run_program])
@@ -410,7 +451,7 @@ class App:
         self.record.end = None
         week = self.sessions_7d()  # the routine, at switch-on: on track for the week or not
         if week is not None:
-            self.signal(leds.LED_WEEK_ON_TRACK if week >= s.week_target else leds.LED_WEEK_DUE)
+            self.signal(_LED_WEEK_ON_TRACK if week >= s.week_target else _LED_WEEK_DUE)
 
     def _do_level_up(self):
         self.apply_settings({"level": self.settings.level % LEVEL_MAX + 1})
@@ -420,15 +461,15 @@ class App:
         self.apply_settings({"program": programs.NAMES[(self.settings.program + 1) % len(programs.NAMES)]})
 
     def _do_ramp_down_to_off(self):
-        self._ramp_down(ui.OFF)
+        self._ramp_down(_OFF)
 
     def _do_ramp_down_to_done(self):
-        self._ramp_down(ui.DONE)
+        self._ramp_down(_DONE)
 
     def _do_ramp_down_low_battery(self):
         self.low_battery = True
         self.low_battery_signal_ms = _LOW_BATTERY_SIGNAL_MS
-        self._ramp_down(ui.OFF)
+        self._ramp_down(_OFF)
 
     def _do_finish_ramp_down(self):
         target = self.pending
@@ -451,7 +492,7 @@ class App:
         if error is None and self.heads.on == heads.EYE and "program" in changes:
             name = changes["program"]
             if name != programs.NAMES[programs.EYE]:
-                self.signal(leds.LED_REFUSED)
+                self.signal(_LED_REFUSED)
                 return "program %s needs the face head (the eye head is on)" % name
         error = self.settings.update(changes)
         if error is not None:
@@ -467,14 +508,14 @@ class App:
         apply as in any session."""
         self.bench = (shape, hz, ua if ua < HARD_MAX_UA else HARD_MAX_UA)
         self._apply_when_safe()
-        if self.state == ui.OFF:
-            self.dispatch(ui.START)
+        if self.state == _OFF:
+            self.dispatch(_START)
 
     def _apply_when_safe(self):
         """Settings or bench asked for: now if the waveform is not running, else at the end of
         its period (balanced). Asked during a ramp-down: once it has ended (_enter); asked
         before it, at the period end as promised (a lower cap, or the ramp-down's end)."""
-        if ui.superstate(self.state) is None:
+        if not _STANDBY <= self.state <= _PAUSED:  # not ACTIVE
             self._apply_changes(self.settings.level, self.settings.program, self.bench)
             self._emit_state()
         elif self.pending is None:
@@ -498,7 +539,7 @@ class App:
             # the soft start keeps its progress as a share of the target: R5's 10 % per 100 ms
             # is of the new target from here on
             self.envelope.scale(self.cap_ua, old_cap_ua)
-        if self.state == ui.RUN and self.pending is None:
+        if self.state == _RUN and self.pending is None:
             self.envelope.ramp_to(self.cap_ua)
 
     def _period_end(self):
@@ -514,12 +555,12 @@ class App:
         if self.pending is not None:
             self.stop_period_ends -= 1
             if self.envelope.now_na == 0 or self.stop_period_ends <= 0:
-                self.dispatch(ui.RAMPED_DOWN)  # at the deadline what is left steps to zero
+                self.dispatch(_RAMPED_DOWN)  # at the deadline what is left steps to zero
             else:
                 slots[_WAVE_WAIT_PERIOD_END] = 1
             return
-        if self.state != ui.RUN and self.contact.confirmed and self.slots[_A_HEAD_OK]:
-            self.dispatch(ui.CONTACT)
+        if self.state != _RUN and self.contact.confirmed and self.slots[_A_HEAD_OK]:
+            self.dispatch(_CONTACT)
 
     # --- helpers ------------------------------------------------------------------------------
     def _ramp_down(self, target):
@@ -572,9 +613,9 @@ class App:
         self.heads.seen = -1
         self._update_cap()
         self.board.emit_head(None)
-        if ui.superstate(self.state) is not None:
+        if _STANDBY <= self.state <= _PAUSED:  # ACTIVE
             self._cut()
-            self.dispatch(ui.LIFTOFF)
+            self.dispatch(_LIFTOFF)
 
     def _head_settle(self):
         """Slow tick, while no known head is attached: a reading must hold HEAD_SETTLE_MS."""
@@ -600,7 +641,7 @@ class App:
             slots[_A_HEAD_OK] = 1
         self.supervisor.set_head(heads.LIMITS_UA[head])
         self.board.emit_head(heads.NAMES[head])
-        if ui.superstate(self.state) is not None:
+        if _STANDBY <= self.state <= _PAUSED:  # ACTIVE
             # nothing was delivered since the head went: a fresh period, the carry still stands;
             # contact is confirmed afresh, from probe readings under this head
             self.wave.rewind()
@@ -708,7 +749,7 @@ def _control_tick(app, slots, tables, sample, write):
             if contact == _CONTACT_LOST:
                 if state == _RUN:
                     app._cut()  # STANDBY and PAUSED are at probe level already
-                app.dispatch(ui.LIFTOFF)
+                app.dispatch(_LIFTOFF)
             elif contact == _CONTACT_KEPT:
                 pass  # no verdict this tick: the state and the envelope stay
             elif contact and state != _RUN:
@@ -720,9 +761,9 @@ def _control_tick(app, slots, tables, sample, write):
         if a[_IN_USB]:
             state = int(a[_A_STATE])
             if state != _CHARGING and state != _FAULT:
-                app.dispatch(ui.USB_IN)
+                app.dispatch(_USB_IN)
         elif int(a[_A_STATE]) == _CHARGING:
-            app.dispatch(ui.USB_OUT)
+            app.dispatch(_USB_OUT)
         pressed = int(a[_IN_BUTTON])
         if pressed or a[_A_BUTTON_BUSY]:  # released and settled: nothing to debounce or time
             button = app.button

@@ -25,5 +25,4 @@ _TABLE = (
     ("SELFTEST", led.LED_FAULT_SELFTEST),
     ("WATCHDOG", led.LED_FAULT_SELFTEST),
 )
-NAMES = tuple(row[0] for row in _TABLE)
-LED_PATTERNS = tuple(row[1] for row in _TABLE)
+NAMES, LED_PATTERNS = zip(*_TABLE)  # noqa: B905 (MicroPython's zip takes no strict): the two columns

@@ -1,5 +1,4 @@
 """The LED language: one pattern table, and a non-blocking player updated every few ms."""
-import micropython
 from micropython import const
 
 SOLID = const(0)
@@ -7,6 +6,15 @@ BLINK = const(1)  # on for half the period
 BREATHE = const(2)  # rises and falls over the period in 8 steps
 DOUBLE_BLINK = const(3)  # two short flashes per period
 _FOREVER_MS = const(1 << 29)  # a solid pattern's wait: then one harmless replay
+
+# a period in equal steps, by mode: the brightness of each in eighths (periods are even, so
+# a blink's halves are whole ms)
+_STEPS = (
+    None,  # SOLID
+    (8, 0),  # BLINK: on for the first half
+    (1, 2, 3, 4, 5, 6, 7, 8, 8, 7, 6, 5, 4, 3, 2, 1),  # BREATHE: up 8 steps, down 8
+    (8, 0, 8, 0, 0, 0, 0, 0, 0, 0),  # DOUBLE_BLINK: flashes in tenths 0 and 2
+)
 
 # pattern numbers: indexes into PATTERNS (a number, not a name: no string lookup every 10 ms)
 LED_OFF = const(0)
@@ -77,45 +85,32 @@ class LedPlayer:
         self.signal_pattern = LED_OFF  # ... shows this pattern for that long (roller.app)
         self.poor_ms = 0  # a poor contact shows at least this long (whole blinks, no flicker)
 
-    @micropython.native
     def play(self, pattern, scale, step_ms):
         """Show `pattern` at brightness `scale` (0-255). A new pattern or scale starts from
         its beginning, `step_ms` in; else the pattern moves on by the time wait_ms was counted
-        down. The LED is written only when what it shows changes."""
+        down. The LED is written only when what it shows changes. Bytecode: called every 100 ms
+        at most; its frames fit the C stack (over 11 slots would come from the heap)."""
         if pattern != self.pattern or scale != self.scale:
             self.pattern = pattern
             self.scale = scale
             self.phase_ms = 0
             self._level = -1
-            elapsed_ms = step_ms
         else:
-            elapsed_ms = self._waited_ms - self.wait_ms
-        r, g, b, mode, period = PATTERNS[pattern]
-        level = scale
-        if mode == SOLID:
-            wait_ms = _FOREVER_MS
-        else:
-            phase = (self.phase_ms + elapsed_ms) % period
-            self.phase_ms = phase
-            # the level holds until the next boundary (of the half, slot or step): wait_ms
-            if mode == BLINK:
-                half = period // 2
-                if phase < half:
-                    wait_ms = half - phase
-                else:
-                    level = 0
-                    wait_ms = period - phase
-            elif mode == DOUBLE_BLINK:
-                slot = phase * 10 // period  # flashes in slots 0 and 2 of 10
-                if slot != 0 and slot != 2:
-                    level = 0
-                wait_ms = ((slot + 1) * period + 9) // 10 - phase
-            else:
-                step = phase * 16 // period  # 0..15: up 8 steps, down 8 steps
-                wait_ms = ((step + 1) * period + 15) // 16 - phase
-                step = step if step < 8 else 15 - step
-                level = level * (step + 1) // 8
-        self.wait_ms = self._waited_ms = wait_ms
-        if level != self._level:
-            self._level = level
-            self.board.set_led(r * level // 255, g * level // 255, b * level // 255)
+            step_ms = self._waited_ms - self.wait_ms  # the time since the last play
+        row = PATTERNS[pattern]
+        scale = self._advance(_STEPS[row[3]], row[4], step_ms, scale)
+        if scale != self._level:
+            self._level = scale
+            self.board.set_led(row[0] * scale // 255, row[1] * scale // 255, row[2] * scale // 255)
+
+    def _advance(self, steps, period, elapsed_ms, scale):
+        """The brightness `elapsed_ms` on; wait_ms until it can change."""
+        if steps is None:  # solid
+            self.wait_ms = self._waited_ms = _FOREVER_MS
+            return scale
+        phase = (self.phase_ms + elapsed_ms) % period
+        self.phase_ms = phase
+        step = phase * len(steps) // period
+        # the level holds until the next step's boundary
+        self.wait_ms = self._waited_ms = ((step + 1) * period + len(steps) - 1) // len(steps) - phase
+        return scale * steps[step] // 8

@@ -5,7 +5,6 @@ ASCII, strict JSON, command, field names, types, ranges) before anything acts on
 line changes nothing. Commands act only through the App's own events and setters; the
 supervisor still clamps and checks whatever they start.
 """
-import micropython
 from micropython import const
 
 from roller import VERSION, faults, heads, history, programs, ui
@@ -57,28 +56,32 @@ class Protocol:
         self._stream_ms = 0
         self.link = None  # another link (roller.ble_uart) while handle() answers it
 
-    @micropython.native
     def service(self, chunk):
         """At most one request line, then telemetry when due. `chunk`: bytes the App has just
         read from the console (it reads only once the last chunk is used up), or None. The App
         calls this only with a chunk, a chunk still buffered, or streaming on: idle costs no call.
+        Called every ms while streaming: a small frame (bytecode frames over 11 slots come from
+        the heap), the work in calls.
         """
-        board = self.app.board
         lines = self.lines
         if chunk:
             lines.feed(chunk)
         line = lines.line()
         if line is not None:
-            try:
-                response = self.handle(line)
-            except MemoryError:  # a fragmented heap on a small board: refuse, do not crash
-                response = _error("out of memory")
-            board.console_write(dumps(response))
+            self._answer(line)
         if self.streaming:
+            board = self.app.board
             now = board.ticks_ms()
             if board.ticks_diff(now, self._stream_ms) >= STREAM_PERIOD_MS:
                 self._stream_ms = now
                 board.console_write(dumps(self._telemetry()))
+
+    def _answer(self, line):
+        try:
+            response = self.handle(line)
+        except MemoryError:  # a fragmented heap on a small board: refuse, do not crash
+            response = _error("out of memory")
+        self.app.board.console_write(dumps(response))
 
     def handle(self, line, link=None):
         """The response object for one request line (bytes, or LONG). `link`: another link

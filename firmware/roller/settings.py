@@ -59,20 +59,14 @@ class Settings:
         if error:
             return error
         for key in changes:
+            value = changes[key]
             if key == "program":
-                self.program = programs.index_of(changes[key])
-            elif key == "level":
-                self.set_level(changes[key])
-            elif key == "session_s":
-                self.session_s = _clamp(changes[key], SESSION_MIN_S, SESSION_MAX_S)
-            elif key == "week_target":
-                self.week_target = _clamp(changes[key], WEEK_TARGET_MIN, WEEK_TARGET_MAX)
+                value = programs.index_of(value)
             else:
-                self.cue_s = _clamp(changes[key], CUE_MIN_S, CUE_MAX_S)
+                low, high = RANGES[key]
+                value = _clamp(value, low, high)
+            setattr(self, key, value)
         return None
-
-    def set_level(self, level):
-        self.level = _clamp(level, LEVEL_MIN, LEVEL_MAX)
 
     def program_name(self):
         return programs.NAMES[self.program]

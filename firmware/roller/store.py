@@ -16,7 +16,6 @@ contact); a boot that finds one open closes it with the end `power_cut`.
 import binascii
 import json
 
-import micropython
 from micropython import const
 
 from roller.limits import FAULT_LOG_ENTRIES, HISTORY_ENTRIES, STORE_WRITE_MIN_MS
@@ -194,13 +193,13 @@ class Store:
         self.dirty = self._urgent = True
 
     # --- writing (service only) -----------------------------------------------------------------
-    @micropython.native
     def service(self, now_ms, settings):
-        """Write pending changes when due; `settings` is the live Settings object."""
-        if not self.dirty:
-            return
-        if not self._urgent and now_ms - self._last_write_ms < STORE_WRITE_MIN_MS:
-            return
+        """Write pending changes when due; `settings` is the live Settings object. Called every
+        ms while dirty: a small frame (bytecode frames over 11 slots come from the heap)."""
+        if self.dirty and (self._urgent or now_ms - self._last_write_ms >= STORE_WRITE_MIN_MS):
+            self._write(now_ms, settings)
+
+    def _write(self, now_ms, settings):
         self._last_write_ms = now_ms
         self._urgent = False
         self.seq += 1

@@ -3,7 +3,8 @@
 ACTIVE is the superstate of STANDBY, RUN and PAUSED: it owns the gestures that change level
 and program, stopping, lift-off, faults, USB and low battery. A transition names a source
 (a state or ACTIVE), an event, a target (None = internal, no exit/entry) and an action.
-docs/states.md is generated from TRANSITIONS (python -m host_tools.statechart).
+docs/states.md is generated from TRANSITIONS (python -m host_tools.statechart, which names
+the events: the device never needs their names).
 """
 from micropython import const
 
@@ -37,26 +38,6 @@ USB_OUT = const(14)
 FAULTED = const(15)
 RAMPED_DOWN = const(16)  # a ramp-down to OFF or DONE has reached zero
 CHECK_PASSED = const(17)  # a self-test run by serial `selftest` passed: back to OFF
-EVENT_NAMES = (
-    "",
-    "click",
-    "double",
-    "hold",
-    "start",
-    "stop",
-    "selftest passed",
-    "battery low",
-    "contact",
-    "lift-off",
-    "session end",
-    "idle 120 s",
-    "5 s",
-    "USB in",
-    "USB out",
-    "fault",
-    "ramped down",
-    "check passed",
-)
 
 # (source, event, target or None for internal, action or None)
 TRANSITIONS = (
