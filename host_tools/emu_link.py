@@ -199,7 +199,7 @@ class Pico:
     through the front end (and to on_ms), resets to on_reset."""
 
     def __init__(self, flash, front_end, uf2=None, on_serial=None, on_ms=None, on_reset=None, paced=False,
-                 on_probe=None, before_step=None):
+                 on_probe=None, before_step=None, on_enable=None):
         self.uf2 = uf2_path(uf2)
         self.command = node_command() + [bootrom_path(), os.path.abspath(flash)]
         prepare_flash(flash, self.uf2)
@@ -209,6 +209,7 @@ class Pico:
         self.on_reset = on_reset
         self.on_probe = on_probe  # (us, line) the emulation probe wrote
         self.before_step = before_step  # (us): the host's events for this ms, before the front end steps
+        self.on_enable = on_enable  # (us, level): each edge of the output-enable pin
         self.conversions = 0  # current-sense conversions started: one per firmware tick
         self.ms = 0
         self.us = 0
@@ -308,6 +309,10 @@ class Pico:
         elif kind == "D":
             if self.on_serial is not None:
                 self.on_serial(bytes.fromhex(rest))
+        elif kind == "G":
+            if self.on_enable is not None:
+                us, _, level = rest.partition(" ")
+                self.on_enable(int(us), level == "1")
         elif kind == "T":
             if self.on_probe is not None:
                 us, _, text = rest.partition(" ")

@@ -8,7 +8,7 @@
 // steps its model once per tick, also when ticks come in a burst after a slow flash write; with
 // no conversion for 1.5 ms (REPL, hang) it steps at the ms); the host answers "A ..." before
 // the Pico runs on; "R <cause>" a chip reset (watchdog, software, power; off: the power is cut);
-// "T <us> <text>" a line the firmware wrote to WATCHDOG SCRATCH0 byte by byte (the emulation
+// "G <us> <0|1>" an edge of the output-enable pin; "T <us> <text>" a line the firmware wrote to WATCHDOG SCRATCH0 byte by byte (the emulation
 // probe, boards/rp2040_pico/emu_probe.py); "E <message>" a fatal error. Lines in: "D <hex>"
 // bytes for the Pico, "A <adc0> <adc1> <adc2> <usb> <button>" the analog front end's answer,
 // "F <fault>" a fault of the chip (hang, unhang, power, off, on, tear, flip <offset>), "Q" quit.
@@ -104,6 +104,8 @@ function boot(reason) {
   watchdog.reason = reason; // what machine.reset_cause() reads after the reset
   // gap 3: the watchdog resets the chip (at the end of this instruction), keeping the flash
   watchdog.onWatchdogTrigger = () => {
+    // the chip resets: stop the alarm (rp2040js 1.4.1 would re-arm it 0 ns ahead at count 0, for ever)
+    watchdog.alarm.enable = false;
     if (!off) resetCause = watchdog.reason & 1 ? 'watchdog' : 'software';
   };
   const write = watchdog.writeUint32.bind(watchdog);
@@ -117,6 +119,10 @@ function boot(reason) {
   };
   rxPending = 0;
   hung = false;
+  // the output-enable pin's edges to the µs (the over-current trip's latency)
+  mcu.gpio[PIN.enable].addListener((state) => {
+    if (!off) send('G ' + (chipStartUs + Math.floor(mcu.clock.nanos / 1000)) + ' ' + (state === 1 ? 1 : 0));
+  });
   cdc = new USBCDC(mcu.usbCtrl);
   cdc.onSerialData = (data) => send('D ' + Buffer.from(data).toString('hex'));
   cdc.usb.onEndpointRead = (endpoint, size) => {
@@ -250,8 +256,9 @@ function runUntil() {
     if (off) {
       clock.tick(untilNs - clock.nanos);
     } else if (hung || core.waiting) {
-      const next = clock.nanosToNextAlarm;
-      clock.tick(next > 0 && clock.nanos + next < untilNs ? next : untilNs - clock.nanos);
+      // whole cycles: an alarm a fraction of a ns away (the watchdog's 2 MHz timer) is reached
+      const next = Math.max(NS_PER_CYCLE, Math.ceil(clock.nanosToNextAlarm));
+      clock.tick(clock.nanos + next < untilNs ? next : untilNs - clock.nanos);
     } else {
       clock.tick(core.executeInstruction() * NS_PER_CYCLE);
     }

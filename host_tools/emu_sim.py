@@ -148,7 +148,10 @@ class PicoRun:
         self.trace.header("pico", "rp2040_pico", VERSION, doc["name"], _limits())
         self.flash = flash
         self.pico = emu_link.Pico(flash, self.front, uf2=uf2, on_serial=self._serial, on_ms=self._ms,
-                                  on_reset=self._reset, on_probe=self._probe, before_step=self._events)
+                                  on_reset=self._reset, on_probe=self._probe, before_step=self._events,
+                                  on_enable=self._enable)
+        self.injected_us = []  # (fault, emulated µs since t = 0 when the front end took it)
+        self.enable_edges_us = []  # (µs since t = 0, level) of the output-enable pin
         self._bounce_rng = Model(doc.get("seed", 1) + 7)
         self.origin_us = None  # emulated µs of the first "ready": the scenario's t = 0
         self.boot_us = None
@@ -193,6 +196,10 @@ class PicoRun:
             self._probe_record(words)
 
     _pending = []
+
+    def _enable(self, us, level):
+        if self.origin_us is not None:
+            self.enable_edges_us.append((us - self.origin_us, level))
 
     def _probe_record(self, words):
         if words[0] == "state":
@@ -265,6 +272,7 @@ class PicoRun:
         elif key == "usb":
             model.usb = value
         elif key == "fault":
+            self.injected_us.append((value, self.pico.us - self.origin_us))
             if value is None:
                 model.clear_faults()
                 pico.fault("unhang")

@@ -1,0 +1,99 @@
+"""`sim --runtime pico`: scenarios on the emulated Pico with the real HAL and the model outside,
+judged by the oracle and against the unix port (docs/emulation.md, "Evidence"). In `make test`:
+bad input, and one short scenario with an injected over-current and a hang (trip latency, the
+hardware watchdog, FAULT (WATCHDOG) after the reboot). `pytest -m slow`: every built-in and test
+scenario against the unix port."""
+import io
+import json
+import os
+import subprocess
+
+import pytest
+
+from host_tools import emu_link, paths
+from tests.conftest import run_sim
+from tests.oracle import assert_safe
+
+PYTHON = os.path.join(os.path.dirname(paths.micropython_exe()), "python")
+MISSING = emu_link.missing()
+needs_emu = pytest.mark.skipif(MISSING is not None, reason="emulated Pico: %s" % MISSING)
+STATE_TOLERANCE_MS = 5
+
+SHORT = {
+    "name": "pico_short", "duration_s": 3.6, "seed": 3,
+    "events": [
+        {"t": 0.1, "button": "click"},
+        {"t": 0.3, "skin": {"ohm": 20000}},
+        {"t": 1.6, "fault": "dac_stuck_high"},
+        {"t": 1.9, "fault": None},
+        {"t": 2.0, "fault": "loop_hang"},
+    ],
+}
+
+
+def run_pico(doc, tmp_path):
+    """(trace events, the PicoRun) of a checked scenario on the emulated Pico."""
+    from boards.sim import scenario
+    from host_tools import emu_sim
+
+    doc = scenario.parse(json.dumps(doc))
+    image, built = emu_sim.cached_image()
+    flash = str(tmp_path / "flash.bin")
+    with open(image, "rb") as src, open(flash, "wb") as dst:
+        dst.write(src.read())
+    out = io.StringIO()
+    run = emu_sim.PicoRun(doc, out, flash)
+    run.run(built)
+    return [json.loads(line) for line in out.getvalue().splitlines()], run
+
+
+def story(events, until_s=None):
+    """What both runtimes must agree on: states, faults, cues and resets, in order, with times."""
+    return [(e["kind"], e.get("state") or e.get("code") or e.get("zone") or e.get("cause"), e["t"])
+            for e in events if e["kind"] in ("state", "fault", "cue", "reset")
+            and (until_s is None or e["t"] < until_s)]
+
+
+def same_story(pico, unix, until_s=None):
+    a, b = story(pico, until_s), story(unix, until_s)
+    assert [x[:2] for x in a] == [x[:2] for x in b], (a, b)
+    return [round((x[2] - y[2]) * 1000) for x, y in zip(a, b)]
+
+
+def test_bad_input_is_one_line(tmp_path):
+    proc = subprocess.run([PYTHON, "-m", "host_tools", "sim", str(tmp_path / "none.json"), "--runtime", "pico"],
+                          cwd=paths.ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"name": "x", "duration_s": 1, "events": [{"t": 0, "fault": "melt"}]}')
+    proc = subprocess.run([PYTHON, "-m", "host_tools", "sim", str(bad), "--runtime", "pico"],
+                          cwd=paths.ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
+
+
+@needs_emu
+def test_over_current_and_hang_on_the_real_hal(tmp_path):
+    events, run = run_pico(SHORT, tmp_path)
+    assert_safe(SHORT, events)
+    # the over-current trip: the output-enable pin falls within 1 ms of the onset
+    onset_us = dict(run.injected_us)["dac_stuck_high"]
+    fall_us = next(us for us, level in run.enable_edges_us if us >= onset_us and not level)
+    assert fall_us - onset_us <= 1000, (onset_us, fall_us)
+    faults = [(e["t"], e["code"]) for e in events if e["kind"] == "fault"]
+    assert faults[0][1] == "OVER_CURRENT"
+    # the hang: the hardware watchdog (WATCHDOG_TIMEOUT_MS) resets the chip, FAULT (WATCHDOG) after
+    from roller.limits import WATCHDOG_TIMEOUT_MS
+
+    hang_s = 2.0
+    resets = [e["t"] for e in events if e["kind"] == "reset" and e["cause"] == "watchdog"]
+    assert len(resets) == 1 and hang_s < resets[0] <= hang_s + WATCHDOG_TIMEOUT_MS / 1000 + 0.002, resets
+    assert [c for t, c in faults if t > resets[0]] == ["WATCHDOG"], faults
+    # the unix port tells the same story; up to the reset, state changes within 5 ms
+    unix = run_sim(SHORT, "micropython", str(tmp_path))
+    same_story(events, unix)
+    # up to the reset, what a scenario event starts happens within 5 ms on both: the click's
+    # SELFTEST, the over-current's trip. The Pico's self-test itself takes longer (hashing the
+    # deployed files on an M0+, docs/emulation.md), so STANDBY and RUN come later there.
+    drift = dict(zip(story(events, resets[0]), same_story(events, unix, resets[0])))
+    on_events = [d for (kind, what, _), d in drift.items() if what in ("SELFTEST", "OVER_CURRENT", "FAULT")]
+    assert len(on_events) == 3 and all(abs(d) <= STATE_TOLERANCE_MS for d in on_events), drift
