@@ -79,7 +79,8 @@ def _deploy_onto(flash, uf2, work, log):
         ready, _, _ = select.select([emu.stdout], [], [], 60)
         port = emu.stdout.readline().strip() if ready else ""
         if not port.startswith("/dev/"):
-            raise PicoSimError("emu did not start: %s" % (emu.stderr.read() if emu.poll() is not None else port))
+            why = emu.stderr.read() if emu.poll() is not None else port
+            raise PicoSimError("emu did not start: %s" % why)
         if log:
             log("sim: deploying the firmware onto a new emulated Pico flash image (once per source change)")
         out = os.path.join(work, "deploy")
@@ -301,8 +302,8 @@ class PicoRun:
         pins = self.front.pins
         out = (self.front.ua, model.electrode_mv, tuple(model.pins))
         last = self._last_out
-        if last is None or out[0] != last[0] or out[2] != last[2] or abs(out[1] - last[1]) > self._step_mv or (
-                out[1] == 0 and last[1] != 0):
+        if last is None or out[0] != last[0] or out[2] != last[2] or (
+                abs(out[1] - last[1]) > self._step_mv or (out[1] == 0 and last[1] != 0)):
             trace.out(out[0], out[1], model.pins)
             self._last_out = out
         if model.hw_violation != self._last_hw:

@@ -57,12 +57,13 @@ def story(events, until_s=None):
 def same_story(pico, unix, until_s=None):
     a, b = story(pico, until_s), story(unix, until_s)
     assert [x[:2] for x in a] == [x[:2] for x in b], (a, b)
-    return [round((x[2] - y[2]) * 1000) for x, y in zip(a, b)]
+    return [round((x[2] - y[2]) * 1000) for x, y in zip(a, b, strict=True)]
 
 
 def test_bad_input_is_one_line(tmp_path):
-    proc = subprocess.run([PYTHON, "-m", "host_tools", "sim", str(tmp_path / "none.json"), "--runtime", "pico"],
-                          cwd=paths.ROOT, capture_output=True, text=True, timeout=60)
+    missing = str(tmp_path / "none.json")
+    proc = subprocess.run([PYTHON, "-m", "host_tools", "sim", missing, "--runtime", "pico"], cwd=paths.ROOT,
+                          capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
     bad = tmp_path / "bad.json"
     bad.write_text('{"name": "x", "duration_s": 1, "events": [{"t": 0, "fault": "melt"}]}')
@@ -94,6 +95,6 @@ def test_over_current_and_hang_on_the_real_hal(tmp_path):
     # up to the reset, what a scenario event starts happens within 5 ms on both: the click's
     # SELFTEST, the over-current's trip. The Pico's self-test itself takes longer (hashing the
     # deployed files on an M0+, docs/emulation.md), so STANDBY and RUN come later there.
-    drift = dict(zip(story(events, resets[0]), same_story(events, unix, resets[0])))
+    drift = dict(zip(story(events, resets[0]), same_story(events, unix, resets[0]), strict=True))
     on_events = [d for (kind, what, _), d in drift.items() if what in ("SELFTEST", "OVER_CURRENT", "FAULT")]
     assert len(on_events) == 3 and all(abs(d) <= STATE_TOLERANCE_MS for d in on_events), drift
