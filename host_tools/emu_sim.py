@@ -6,6 +6,7 @@ holds boards/rp2040_pico/emu_probe.py (imported from boot.py, both in the self-t
 it reports state, fault and cue records through the harness. The front end (boards/sim/model.py)
 answers the pins each tick; scenario events act where they happen on a board (docs/emulation.md).
 """
+import contextlib
 import hashlib
 import json
 import os
@@ -21,6 +22,8 @@ from host_tools import emu_link, firmware_build, paths
 
 CACHE_DIR = os.path.join(paths.ROOT, "build", "emu")
 PROBE = os.path.join(paths.ROOT, "boards", "rp2040_pico", "emu_probe.py")
+MAX_DURATION_S = 1000  # session10 (615 s) takes about 40 minutes
+_CTRL_C = "\x03"
 BOOT_LIMIT_MS = 20_000  # emulated: from power-on to the app built, or the image is broken
 _DEPLOY_S = 600
 _CORRUPT_FILE = "roller/app.mpy"  # the largest file: in littlefs data blocks (no CRC there)
@@ -30,6 +33,19 @@ _BOUNCE_MS = 4  # as boards.sim.runner.BOUNCE_MS
 
 class PicoSimError(Exception):
     """Why the scenario cannot run on the emulated Pico, as one line."""
+
+
+def refused(doc, real_hal=True):
+    """Why the emulated Pico cannot run a checked scenario (one line), or None."""
+    if doc["duration_s"] > MAX_DURATION_S:
+        return ("scenario %s: %g s is over the emulated Pico's %d s (it runs at 0.15-0.45 of real "
+                "time); run it on the unix port" % (doc["name"], doc["duration_s"], MAX_DURATION_S))
+    for i, event in enumerate(doc["events"]):
+        text = event.get("serial", event.get("serial_raw"))
+        if real_hal and isinstance(text, str) and _CTRL_C in text:
+            return ("scenario %s: events[%d]: a Ctrl-C (\\u0003) in a serial write stops the firmware on "
+                    "the Pico's USB CDC (a keyboard interrupt), not on the virtual board" % (doc["name"], i))
+    return None
 
 
 def image_key(uf2):
@@ -64,14 +80,16 @@ def cached_image(uf2=None, log=None):
     return path, built
 
 
-def _run(cmd, what, timeout_s=_DEPLOY_S):
+def run_checked(cmd, what, timeout_s=_DEPLOY_S):
     proc = subprocess.run(cmd, cwd=paths.ROOT, capture_output=True, text=True, timeout=timeout_s)
     if proc.returncode != 0:
         last = ((proc.stdout + proc.stderr).strip().splitlines() or ["exit %d" % proc.returncode])[-1]
         raise PicoSimError("%s failed: %s" % (what, last))
 
 
-def _deploy_onto(flash, uf2, work, log):
+@contextlib.contextmanager
+def emu_port(flash, uf2):
+    """`emu --flash FLASH` running: yields its device path; stopped (and waited for) after."""
     emu = subprocess.Popen([sys.executable, "-m", "host_tools", "emu", "--flash", flash, "--uf2", uf2],
                            cwd=paths.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            start_new_session=True)
@@ -80,11 +98,25 @@ def _deploy_onto(flash, uf2, work, log):
         port = emu.stdout.readline().strip() if ready else ""
         if not port.startswith("/dev/"):
             why = emu.stderr.read() if emu.poll() is not None else port
-            raise PicoSimError("emu did not start: %s" % why)
+            raise PicoSimError("emu did not start: %s" % (why.strip().splitlines() or ["no device"])[-1])
+        yield port
+    finally:
+        emu.send_signal(signal.SIGTERM)
+        try:
+            emu.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(emu.pid, signal.SIGKILL)
+            emu.wait()
+        emu.stdout.close()
+        emu.stderr.close()
+
+
+def _deploy_onto(flash, uf2, work, log):
+    with emu_port(flash, uf2) as port:
         if log:
             log("sim: deploying the firmware onto a new emulated Pico flash image (once per source change)")
         out = os.path.join(work, "deploy")
-        _run([sys.executable, "-m", "host_tools", "deploy", "--board", "rp2040_pico", "--port", port,
+        run_checked([sys.executable, "-m", "host_tools", "deploy", "--board", "rp2040_pico", "--port", port,
               "--out", out], "deploy")
         # the probe, imported from boot.py; both in the self-test's manifest
         with open(os.path.join(out, "boot.py"), "a") as f:
@@ -97,16 +129,7 @@ def _deploy_onto(flash, uf2, work, log):
         cp = ["connect", port, "resume", "exec", "import os\nos.remove('%s')" % firmware_build.MANIFEST]
         for name in ("boot.py", "emu_probe.py", firmware_build.MANIFEST):
             cp += ["+", "cp", os.path.join(out, name), ":" + name]
-        _run([mpremote] + cp, "copying the probe")
-    finally:
-        emu.send_signal(signal.SIGTERM)
-        try:
-            emu.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(emu.pid, signal.SIGKILL)
-            emu.wait()
-        emu.stdout.close()
-        emu.stderr.close()
+        run_checked([mpremote] + cp, "copying the probe")
 
 
 def _manifest_names(out):
@@ -348,6 +371,9 @@ class PicoRun:
 
 def run_scenario(doc, trace_path, work, uf2=None, log=None):
     """(exit code, error line or None): the scenario on a copy of the cached image."""
+    why = refused(doc)
+    if why:
+        return 2, why
     try:
         image, build_dir = cached_image(uf2, log)
         flash = os.path.join(work, "flash.bin")

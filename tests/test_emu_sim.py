@@ -72,6 +72,24 @@ def test_bad_input_is_one_line(tmp_path):
     assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
 
 
+@pytest.mark.parametrize("runtime,doc,why", [
+    # the rp2 port's USB CDC takes Ctrl-C as a keyboard interrupt: the firmware would stop
+    ("pico", {"name": "c", "duration_s": 2, "events": [{"t": 0.5, "serial": "{}\u0003"}]}, "Ctrl-C"),
+    ("pico", {"name": "c", "duration_s": 2, "events": [{"t": 0.5, "serial_raw": "\u0003\n"}]}, "Ctrl-C"),
+    # hours of emulation
+    ("pico", {"name": "l", "duration_s": 3600, "events": []}, "1000 s"),
+    ("pico-sim", {"name": "l", "duration_s": 1001, "events": []}, "1000 s"),
+])
+def test_a_scenario_the_pico_cannot_run_is_one_line(runtime, doc, why, tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(doc))
+    trace = tmp_path / "t.jsonl"
+    proc = subprocess.run([PYTHON, "-m", "host_tools", "sim", str(path), "--runtime", runtime, "--trace",
+                           str(trace)], cwd=paths.ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1 and why in proc.stderr, proc.stderr
+    assert not trace.exists()
+
+
 @needs_emu
 def test_over_current_and_hang_on_the_real_hal(tmp_path):
     events, run = run_pico(SHORT, tmp_path)
