@@ -60,11 +60,11 @@ def cached_image(uf2=None, log=None):
         if os.path.isfile(path):
             return path
         if log:
-            log("sim: copying the virtual board onto a new emulated Pico flash image (once per source change)")
+            log("sim: copying the virtual board onto a new emulated Pico flash image (once per change)")
         flash = os.path.join(work, "flash.bin")
         with emu_sim.emu_port(flash, uf2) as port:
-            emu_sim.run_checked([paths.tool_exe("mpremote"), "connect", port, "resume", "cp", "-r", staged, ":"],
-                                "copying the virtual board")
+            copy = [paths.tool_exe("mpremote"), "connect", port, "resume", "cp", "-r", staged, ":"]
+            emu_sim.run_checked(copy, "copying the virtual board")
         os.replace(flash, path)
         return path
     finally:
