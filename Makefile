@@ -43,7 +43,7 @@ valgrind:
 		$(SUDO) apt-get install -y -qq valgrind; }
 
 bench: setup valgrind
-	$(PY) -m host_tools perf --record bench
+	$(PY) -m host_tools perf --record bench --rp2040
 
 # cross-compile the firmware for every board: one line each, .mpy bytes against the board's limit
 build: setup

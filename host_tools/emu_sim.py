@@ -88,9 +88,10 @@ def run_checked(cmd, what, timeout_s=_DEPLOY_S):
 
 
 @contextlib.contextmanager
-def emu_port(flash, uf2):
+def emu_port(flash, uf2, load_ohm=None):
     """`emu --flash FLASH` running: yields its device path; stopped (and waited for) after."""
-    emu = subprocess.Popen([sys.executable, "-m", "host_tools", "emu", "--flash", flash, "--uf2", uf2],
+    load = [] if load_ohm is None else ["--load-ohm", str(load_ohm)]
+    emu = subprocess.Popen([sys.executable, "-m", "host_tools", "emu", "--flash", flash, "--uf2", uf2] + load,
                            cwd=paths.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            start_new_session=True)
     try:

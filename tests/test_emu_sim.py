@@ -18,15 +18,20 @@ PYTHON = os.path.join(os.path.dirname(paths.micropython_exe()), "python")
 MISSING = emu_link.missing()
 needs_emu = pytest.mark.skipif(MISSING is not None, reason="emulated Pico: %s" % MISSING)
 STATE_TOLERANCE_MS = 5
+# delivered peaks, in whole uA: the trace's rounding (1), the setpoint's 16-bit PWM duty landing on
+# the model's 12-bit DAC code (one code, 0.24 uA: 1), the sense's +-2 LSB ADC noise as the firmware
+# sees it (2 x 0.61 uA: 2)
+PEAK_TOLERANCE_UA = 4
+PEAK_WINDOW_S = (2.0, 3.6)  # the plateau of the soft start, before the over-current
 
 SHORT = {
-    "name": "pico_short", "duration_s": 3.6, "seed": 3,
+    "name": "pico_short", "duration_s": 5.6, "seed": 3,
     "events": [
         {"t": 0.1, "button": "click"},
         {"t": 0.3, "skin": {"ohm": 20000}},
-        {"t": 1.6, "fault": "dac_stuck_high"},
-        {"t": 1.9, "fault": None},
-        {"t": 2.0, "fault": "loop_hang"},
+        {"t": 3.6, "fault": "dac_stuck_high"},  # past the soft start on both (2.4 s from RUN)
+        {"t": 3.9, "fault": None},
+        {"t": 4.0, "fault": "loop_hang"},
     ],
 }
 
@@ -58,6 +63,12 @@ def same_story(pico, unix, until_s=None):
     a, b = story(pico, until_s), story(unix, until_s)
     assert [x[:2] for x in a] == [x[:2] for x in b], (a, b)
     return [round((x[2] - y[2]) * 1000) for x, y in zip(a, b, strict=True)]
+
+
+def peak(events, window_s):
+    """(most positive, most negative) delivered µA in a time window."""
+    ua = [e["ua"] for e in events if e["kind"] == "out" and window_s[0] <= e["t"] < window_s[1]]
+    return max(ua), min(ua)
 
 
 def test_bad_input_is_one_line(tmp_path):
@@ -103,13 +114,17 @@ def test_over_current_and_hang_on_the_real_hal(tmp_path):
     # the hang: the hardware watchdog (WATCHDOG_TIMEOUT_MS) resets the chip, FAULT (WATCHDOG) after
     from roller.limits import WATCHDOG_TIMEOUT_MS
 
-    hang_s = 2.0
+    hang_s = 4.0
     resets = [e["t"] for e in events if e["kind"] == "reset" and e["cause"] == "watchdog"]
     assert len(resets) == 1 and hang_s < resets[0] <= hang_s + WATCHDOG_TIMEOUT_MS / 1000 + 0.002, resets
     assert [c for t, c in faults if t > resets[0]] == ["WATCHDOG"], faults
     # the unix port tells the same story; up to the reset, state changes within 5 ms
     unix = run_sim(SHORT, "micropython", str(tmp_path))
     same_story(events, unix)
+    # the delivered peaks of the plateau agree within the PWM's and the ADC's quantisation
+    peaks = [peak(e, PEAK_WINDOW_S) for e in (events, unix)]
+    assert peaks[1][0] > 100 and peaks[1][1] < -100, peaks
+    assert all(abs(a - b) <= PEAK_TOLERANCE_UA for a, b in zip(*peaks, strict=True)), peaks
     # up to the reset, what a scenario event starts happens within 5 ms on both: the click's
     # SELFTEST, the over-current's trip. The Pico's self-test itself takes longer (hashing the
     # deployed files on an M0+, docs/emulation.md), so STANDBY and RUN come later there.
@@ -141,9 +156,17 @@ FAULTS = {
 }
 
 
+# A finding on the RP2040 (docs/emulation.md, "Found on the RP2040"): nothing runs the tick while
+# service() works. A serial request holds it 5-27 ms, and idle service() allocates (about 130 B a
+# call), so a 6.6 ms collection stalls it every 1.3 s; the output stays as it was, a phase runs
+# long and the oracle sees R3 broken. Strict: these pass once the firmware is fixed.
+_STALLS = pytest.mark.xfail(strict=True, reason="RP2040: the tick waits for service() and gc (R3)")
+
+
 @needs_emu
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["faults_and_resets", "demo", "protocol", "pico_faults"])
+@pytest.mark.parametrize("name", ["faults_and_resets", pytest.param("demo", marks=_STALLS),
+                                  pytest.param("protocol", marks=_STALLS), "pico_faults"])
 def test_scenarios_tell_the_unix_ports_story(name, tmp_path):
     if name == "pico_faults":
         doc = FAULTS

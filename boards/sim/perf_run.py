@@ -117,4 +117,5 @@ def main(argv):
     return 0
 
 
-sys.exit(main(sys.argv))
+if __name__ == "__main__":  # imported on the emulated Pico (host_tools/emu_perf.py)
+    sys.exit(main(sys.argv))
