@@ -15,6 +15,10 @@ LOCAL_DIRS = ["", "firmware", "tests", "host_tools/compat"] + [
     os.path.relpath(d, ROOT) for d in glob.glob(os.path.join(ROOT, "boards", "*", ""))]
 
 
+# built into the boards' MicroPython: imported by device-only files under boards/ (emu_probe.py)
+PORT_MODULES = ("machine",)
+
+
 def _imports():
     """{top-level module: first file importing it} over every absolute import in TREES."""
     found = {}
@@ -60,7 +64,7 @@ def unpinned(text):
     dists = importlib.metadata.packages_distributions()
     problems = {}
     for name, where in sorted(_imports().items()):
-        if name in sys.stdlib_module_names or _local(name):
+        if name in sys.stdlib_module_names or name in PORT_MODULES or _local(name):
             continue
         owners = [_normal(d) for d in dists.get(name, [])]
         if not owners:
