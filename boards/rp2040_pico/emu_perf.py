@@ -8,21 +8,34 @@ MemoryError. The paced loop is the HAL's (common.run_paced) without service(), w
 """
 import gc
 import json
+import sys
 import time
 
+import emu_probe
 import micropython
 from micropython import const
 
+from hal import common
 from hal.rp2040 import Board
+from roller import app as app_module
 from roller import faults, ui
-from roller.app import App
 
 _LOCKED_TICKS = const(10_000)
 _SETTLE_MS = const(3000)  # past the self-test and the soft start
 _TICK_US = const(1000)
 
+# the image's boot.py imported emu_probe, whose telemetry formats strings: put back the HAL's own
+# hooks (from a second load of hal.common) and App.__init__, so what runs is what a board runs
+del sys.modules["hal.common"]
+__import__("hal.common")
+for _name in ("emit_state", "emit_fault", "emit_cue"):
+    setattr(common.Board, _name, getattr(sys.modules["hal.common"].Board, _name))
+sys.modules["hal.common"] = common
+app_module.App.__init__ = emu_probe._init
+gc.collect()
+
 board = Board()
-app = App(board)
+app = app_module.App(board)
 gc.collect()
 report = {"heap_after_boot_bytes": gc.mem_alloc(), "tick_us": {}, "tick_max_us": {}, "alloc_free": {}}
 
