@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cksum < requirements-dev.txt | cut -d' ' -f1
 NODE_STAMP := node_modules/.installed-$(shell cksum < package-lock.json | cut -d' ' -f1)
 BUILD := build
 
-.PHONY: setup valgrind sim test lint bench build deploy devsim emu clean
+.PHONY: setup valgrind browser sim test lint bench build deploy devsim emu web screenshots clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -31,7 +31,7 @@ lint: setup
 	$(VENV)/bin/ruff check firmware boards host_tools tests
 	$(PY) -m host_tools.typecheck
 
-test: setup valgrind lint
+test: setup valgrind browser lint
 	$(PY) -m pytest -n 2 -q
 
 # valgrind gives the deterministic instruction counts (perf, tests/test_perf.py); a fresh CI
@@ -42,12 +42,17 @@ valgrind:
 	@command -v valgrind >/dev/null || { $(SUDO) apt-get update -qq && \
 		$(SUDO) apt-get install -y -qq valgrind; }
 
+# headless Chromium and its WebDriver for the companion page's tests (tests/test_web_browser.py)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver; }
+
 bench: setup valgrind
 	$(PY) -m host_tools perf --record bench --rp2040
 
 # cross-compile the firmware for every board: one line each, .mpy bytes against the board's limit
 build: setup
-	@for b in esp32_devkitc rp2040_pico sim; do \
+	@for b in esp32_devkitc rp2040_pico rp2040_picow sim; do \
 		$(PY) -m host_tools deploy --board $$b --size-only --out $(BUILD)/deploy/$$b || exit 1; done
 
 # make deploy BOARD=esp32_devkitc|rp2040_pico|sim PORT=/dev/ttyUSB0
@@ -62,6 +67,14 @@ devsim: setup
 # the rp2 MicroPython on an emulated Pico behind a pty; the flash survives in build/emu-flash.bin
 emu: setup
 	$(PY) -m host_tools emu --flash $(BUILD)/emu-flash.bin --link $(BUILD)/emu.tty
+
+# the companion page bridged to devsim: make devsim in one shell, then this (PORT defaults to it)
+web: setup
+	$(PY) -m host_tools web --port $(or $(PORT),$(BUILD)/devsim.tty)
+
+# the page during a session on devsim, desktop and phone, for the README
+screenshots: setup browser
+	$(PY) -m tests.web_screens docs/screenshots
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .hypothesis

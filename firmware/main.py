@@ -8,6 +8,7 @@ import board_config
 HALS = {
     "esp32_devkitc": "hal.esp32",
     "rp2040_pico": "hal.rp2040",
+    "rp2040_picow": "hal.rp2040",  # the Pico W: same HAL, its own pins (board_config)
     "sim": "boards.sim.devboard",  # the unix port: host_tools devsim
 }
 
@@ -23,7 +24,16 @@ def main():
     board = __import__(module, None, None, ("Board",)).Board()  # output-enable low first
     from roller.app import App
 
-    board.run(App(board))
+    app = App(board)
+    name = getattr(board_config, "BLE_NAME", None)
+    if name:  # Bluetooth boards: the same protocol over BLE too (docs/companion.md)
+        try:
+            from roller.ble_uart import BleLink
+        except ImportError as exc:  # a firmware without `bluetooth` or aioble: USB only
+            print("main.py: no Bluetooth (%s); USB only" % exc, file=sys.stderr)
+        else:
+            BleLink(app, name)
+    board.run(app)
 
 
 main()

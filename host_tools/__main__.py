@@ -9,7 +9,7 @@ import os
 import sys
 
 # command name -> module exposing register(subparsers) which sets `func` on its parser
-COMMANDS = ("sim", "bench", "perf", "deploy", "monitor", "devsim", "hil", "emu")
+COMMANDS = ("sim", "bench", "perf", "deploy", "monitor", "devsim", "hil", "emu", "web")
 
 
 class _Parser(argparse.ArgumentParser):

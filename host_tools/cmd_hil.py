@@ -1,7 +1,8 @@
 """`hil --port P`: hardware-in-the-loop acceptance over the serial protocol (C4).
 
-info, status, selftest, a bench waveform into the dummy load (checked from the `stream`
-telemetry and `status`), stop, status, log. One line per check; exit 1 when any check fails,
+info, status, the head (a known one attached), selftest, a bench waveform into the dummy load
+(checked from the `stream` telemetry and `status`), stop, status, log. One line per check; exit 1
+when any check fails,
 2 when the port does not exist, the device does not answer or its app is stopped (--restart
 starts it again). Works on a board with a dummy load and against devsim.
 """
@@ -87,10 +88,15 @@ def run_checks(hil, args):
     hil.check("status", status.get("ok") and not missing and _no_fault(status),
               "state %s fault %s%s" % (status.get("state"), status.get("fault"),
                                       " missing " + ",".join(missing) if missing else ""))
+    head = status.get("head")
+    hil.check("head", head in ("face", "eye"),
+              "head %s%s" % (head, "" if head in ("face", "eye") else
+                             " (no known head: attach one, or clean its ID contact; docs/hardware.md)"))
     if status.get("state") != "OFF":  # a previous run left it on: bring it back to OFF
         link.request({"cmd": "stop"})
         hil.wait_state(("OFF", "FAULT"), 3.0)
 
+    measure_speed(hil)
     response = hil.request("selftest", {"cmd": "selftest"})
     # the bench has not measured the device's speed yet: a bound that holds on an emulated Pico
     # on a loaded machine (300 ms of self-test at 0.05 of real time); a board returns in 50 ms
@@ -114,23 +120,39 @@ def run_checks(hil, args):
                                 ", new: %s" % [e.get("code") for e in new] if new else ""))
 
 
+def _stream(hil, device_s):
+    """Telemetry for device_s of the device's time (at most SLOW_DEVICE_FACTOR times that of
+    ours); hil.slowdown from it. Streaming stays on: the caller switches it off."""
+    link = hil.link
+    samples = []
+    link.on_other = lambda line, doc: samples.append(doc) if doc and "ua" in doc else None
+    link.request({"cmd": "stream", "on": True})
+    start = time.monotonic()
+    end = start + device_s * SLOW_DEVICE_FACTOR
+    while time.monotonic() < end and _device_s(samples) < device_s:
+        line = link.read_line(0.2)
+        if line is not None:
+            link.on_other(line, parse(line))
+    if _device_s(samples) > 0:
+        hil.slowdown = min(SLOW_DEVICE_FACTOR, max(1.0, (time.monotonic() - start) / _device_s(samples)))
+    return samples
+
+
+def measure_speed(hil):
+    """How fast the device runs against the wall clock (an emulated one runs slower), so the
+    waits for the self-test and the stop are in the device's time."""
+    _stream(hil, 0.3)
+    hil.link.request({"cmd": "stream", "on": False})
+    hil.link.on_other = None
+
+
 def bench(hil, args):
     link = hil.link
     request = {"cmd": "bench", "shape": args.shape, "hz": args.hz, "ua": args.ua}
     response = hil.request("bench", request)
     if not response.get("ok"):
         return
-    samples = []
-    link.on_other = lambda line, doc: samples.append(doc) if doc and "ua" in doc else None
-    link.request({"cmd": "stream", "on": True})
-    start = time.monotonic()
-    end = start + args.run_s * SLOW_DEVICE_FACTOR
-    while time.monotonic() < end and _device_s(samples) < args.run_s:
-        line = link.read_line(0.2)
-        if line is not None:
-            link.on_other(line, parse(line))
-    if _device_s(samples) > 0:
-        hil.slowdown = min(SLOW_DEVICE_FACTOR, max(1.0, (time.monotonic() - start) / _device_s(samples)))
+    samples = _stream(hil, args.run_s)
     status = link.request({"cmd": "status"})
     link.request({"cmd": "stream", "on": False})
     link.on_other = None

@@ -62,9 +62,36 @@ def _value(v):
     return json.dumps(v) if isinstance(v, (dict, list)) else str(v)
 
 
+# `history`: one session a row, newest first (docs/protocol.md)
+_HISTORY_COLUMNS = (("start", "start"), ("contact_s", "contact s"), ("zones", "zones"), ("head", "head"),
+                    ("program", "program"), ("level", "level"), ("peak_ua", "peak uA"),
+                    ("mean_ua", "mean uA"), ("charge_uc", "charge uC"), ("end", "end"))
+
+
+def _start(entry):
+    if entry.get("start") is not None:  # unix s, shown in this computer's time zone
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(entry["start"]))
+    return "boot %s +%ss" % (entry.get("boot", "?"), entry.get("uptime_s", "?"))
+
+
+def format_history(sessions):
+    """The sessions as a table with a header row."""
+    rows = [[label for _, label in _HISTORY_COLUMNS]]
+    for entry in sessions:
+        rows.append([_start(entry) if key == "start" else _value(entry.get(key))
+                     for key, _ in _HISTORY_COLUMNS])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return "\n".join("    " + line for line in lines)
+
+
 def format_response(doc):
     if not doc.get("ok"):
         return "error: %s" % doc.get("error")
+    if isinstance(doc.get("sessions"), list):  # history
+        if not doc["sessions"]:
+            return "ok  no sessions recorded"
+        return "ok  %d session(s), newest first\n%s" % (len(doc["sessions"]), format_history(doc["sessions"]))
     keys = [k for k in _STATUS_ORDER if k in doc]
     keys += sorted(k for k in doc if k not in _STATUS_ORDER and k != "ok")
     if "entries" in doc:  # log: one entry a line

@@ -2,7 +2,8 @@
 
 monitor and hil open the app with open_app(); deploy asks MicroPython what it runs on before
 copying (identify) and waits for the app after its restart (wait_for_app). A stopped app is
-restarted the way deploy does it for a board of the device's platform (firmware_build).
+restarted the way deploy does it for a board of the device's platform (firmware_build). Each
+sets the device's clock once the app answers (the session history dates its sessions by it).
 """
 import subprocess
 import time
@@ -14,6 +15,12 @@ MPREMOTE_TIMEOUT_S = 120
 START_S = 10.0  # a restarted app answers within this: a board resets, boots and starts its self-test
 _RETRY_S = 0.2
 _IDENTIFY = "import sys\nprint(sys.platform, getattr(sys.implementation, '_mpy', 0))"
+
+
+def set_clock(link):
+    """The device's clock to this computer's (`clock`, docs/protocol.md). Firmware without the
+    command answers an error: nothing else depends on it."""
+    link.request({"cmd": "clock", "unix": int(time.time())})
 
 
 def mpremote(port, args):
@@ -80,6 +87,7 @@ def wait_for_app(port, timeout_s=START_S):
             info = link.request({"cmd": "info"}, max(_RETRY_S, end - time.monotonic()))
             if not info.get("ok"):  # the answer to an earlier probe that a slow boot kept queued
                 info = link.request({"cmd": "info"}, max(_RETRY_S, end - time.monotonic()))
+            set_clock(link)
             return link, info
         except AppStopped:
             link.close()
@@ -98,6 +106,7 @@ def open_app(port, restart=False):
     link = Link(port)
     try:
         link.attach()
+        set_clock(link)
         return link
     except AppStopped as exc:
         link.close()

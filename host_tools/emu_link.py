@@ -39,6 +39,7 @@ _ADC_MID = 2048
 _ISENSE_HALF_UA = 1650
 _VSENSE_HALF_MV = 16_500
 _VBAT_FULL_MV = 6600
+_HEAD_FULL_MV = 3300  # the head ID on ADC2 through the analog switch: 4096 = 3.3 V
 
 
 class EmuError(Exception):
@@ -152,7 +153,7 @@ class FrontEnd:
         self.model.set_skin(load_ohm)
         self.button = False
         self.pins = (0,) * 8  # enable, leg A, leg B, setpoint, LED R, G, B duty (u16), cue
-        self.inputs = (_ADC_MID, _ADC_MID, 0, 0, 0)
+        self.inputs = (_ADC_MID, _ADC_MID, 0, 0, 0, 0)
         self._vsense_frozen = _ADC_MID
         self.ua = 0  # delivered at the last step
 
@@ -182,7 +183,9 @@ class FrontEnd:
             isense = model._adc(_ADC_MID + _round_div(model.delivered_ua * _ADC_MID, _ISENSE_HALF_UA))
         vsense = self._vsense_frozen if "vsense_stuck" in faults else model._adc(self._vsense_code())
         vbat = model._adc(model.battery_mv * (_ADC_MAX + 1) // _VBAT_FULL_MV)
-        self.inputs = (isense, vsense, vbat, 1 if model.usb else 0, 1 if self.button else 0)
+        # ADC2 reads the battery or the head ID, as the Pico's mux pin selects (the harness picks)
+        head = model._adc(model.sensed[4] * (_ADC_MAX + 1) // _HEAD_FULL_MV)
+        self.inputs = (isense, vsense, vbat, 1 if model.usb else 0, 1 if self.button else 0, head)
         return self.inputs
 
 
@@ -298,7 +301,7 @@ class Pico:
             if words[1] == "2":
                 self.conversions += 1
             inputs = front_end.step(pins) if words[1] != "0" else front_end.inputs
-            answer = "A %d %d %d %d %d" % inputs
+            answer = "A %d %d %d %d %d %d" % inputs
             due = self._t0 + self.us / 1e6
             if self.paced and due > time.monotonic():
                 self._held = (due, answer)

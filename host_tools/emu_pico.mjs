@@ -8,10 +8,12 @@
 // steps its model once per tick, also when ticks come in a burst after a slow flash write; with
 // no conversion for 1.5 ms (REPL, hang) it steps at the ms); the host answers "A ..." before
 // the Pico runs on; "R <cause>" a chip reset (watchdog, software, power; off: the power is cut);
-// "G <us> <0|1>" an edge of the output-enable pin; "T <us> <text>" a line the firmware wrote to WATCHDOG SCRATCH0 byte by byte (the emulation
-// probe, boards/rp2040_pico/emu_probe.py); "E <message>" a fatal error. Lines in: "D <hex>"
-// bytes for the Pico, "A <adc0> <adc1> <adc2> <usb> <button>" the analog front end's answer,
-// "F <fault>" a fault of the chip (hang, unhang, power, off, on, tear, flip <offset>), "Q" quit.
+// "G <us> <0|1>" an edge of the output-enable pin; "T <us> <text>" a line the firmware wrote to
+// WATCHDOG SCRATCH0 byte by byte (the emulation probe, boards/rp2040_pico/emu_probe.py);
+// "E <message>" a fatal error. Lines in: "D <hex>" bytes for the Pico, "A <adc0> <adc1> <vbat>
+// <usb> <button> <head>" the analog front end's answer (ADC2 reads vbat or head, as the analog
+// switch's select pin says at the conversion), "F <fault>" a fault of the chip (hang, unhang,
+// power, off, on, tear, flip <offset>), "Q" quit.
 // The three gaps of rp2040js 1.4.1 (../shared/micropython/README.md) are filled here: USB OUT
 // transfers wait for data, flash erase/program happen at the boot ROM's routines, and the
 // watchdog resets the chip.
@@ -21,8 +23,8 @@ import { RP2040, USBCDC, ConsoleLogger, LogLevel } from 'rp2040js';
 const FLASH_BYTES = 2 * 1024 * 1024;
 const NS_PER_CYCLE = 8; // 125 MHz
 const NS_PER_MS = 1000000;
-const PIN = { enable: 20, legA: 18, legB: 19, cue: 22, usb: 24, button: 21 };
-const ADC_PINS = 3; // ADC0-2: current, electrode voltage, battery
+const PIN = { enable: 20, legA: 18, legB: 19, cue: 22, usb: 24, button: 21, adcMux: 14 };
+const ADC_PINS = 2; // ADC0-1: current, electrode voltage; ADC2 the battery or the head ID
 const PWM_PINS = [16, 10, 11, 12]; // setpoint, LED R, G, B
 const FUNCTION_PWM = 4;
 // boot ROM routines (looked up by their table codes) and what the hook does in their place
@@ -95,6 +97,9 @@ function boot(reason) {
   mcu.onBreak = onBreak;
   const adcRead = mcu.adc.onADCRead;
   mcu.adc.onADCRead = (channel) => {
+    if (channel === 2 && inputs) {
+      mcu.adc.channelValues[2] = Number(inputs[mcu.gpio[PIN.adcMux].outputValue ? 2 : 5]);
+    }
     adcRead(channel);
     if (channel === 0) stepDue = true; // one per tick (sample() reads the current first)
   };

@@ -23,8 +23,9 @@ _ARCH_BY_NUMBER = {1: "x86", 2: "x64", 3: "armv6", 4: "armv6m", 5: "armv7m", 6: 
 
 
 class Board:
-    def __init__(self, name, platform, arch, hal, config, restart):
+    def __init__(self, name, platform, arch, hal, config, restart, ble=False):
         self.name = name
+        self.ble = ble  # Bluetooth LE: aioble (micropython-lib, pinned) goes into lib/ too
         self.platform = platform  # sys.platform of the MicroPython port it runs
         self.arch = arch  # None: the unix port of this host
         self.hal = hal  # extra (source, device path) pairs for this board
@@ -37,9 +38,11 @@ DEVSIM_START = "import sys\nsys.modules.clear()\nimport main\n"
 
 BOARDS = {
     "esp32_devkitc": Board("esp32_devkitc", "esp32", "xtensawin", [("firmware/hal/esp32.py", "hal/esp32.py")],
-                           "boards/esp32_devkitc/board.py", ["reset"]),
+                           "boards/esp32_devkitc/board.py", ["reset"], ble=True),
     "rp2040_pico": Board("rp2040_pico", "rp2", "armv6m", [("firmware/hal/rp2040.py", "hal/rp2040.py")],
                          "boards/rp2040_pico/board.py", ["reset"]),
+    "rp2040_picow": Board("rp2040_picow", "rp2", "armv6m", [("firmware/hal/rp2040.py", "hal/rp2040.py")],
+                          "boards/rp2040_picow/board.py", ["reset"], ble=True),
     "sim": Board("sim", "linux", None, [("boards/__init__.py", "boards/__init__.py")]
                  + [("boards/sim/%s.py" % m, "boards/sim/%s.py" % m)
                     for m in ("__init__", "board", "model", "flash", "devboard")],
@@ -90,9 +93,20 @@ def sources(b):
         files.append(("firmware/boot.py", "boot.py"))
     files.append((b.config, "board_config.py"))
     for path in sorted(glob.glob(os.path.join(paths.FIRMWARE, "roller", "*.py"))):
+        if path.endswith("ble_uart.py") and not b.ble:
+            continue  # the Bluetooth link: only where there is a radio (4 KB of .mpy)
         files.append(("firmware/roller/" + os.path.basename(path), "roller/" + os.path.basename(path)))
     files += [("firmware/hal/__init__.py", "hal/__init__.py"), ("firmware/hal/common.py", "hal/common.py")]
     return files + b.hal
+
+
+def lib_sources(b):
+    """(local file, device path) of the libraries a board deploys besides the firmware."""
+    if not b.ble:
+        return []
+    from host_tools import mplib
+
+    return [(local, dev) for dev, local in mplib.aioble_files()]
 
 
 def compile_mpy(src, dst, source_name, arch):
@@ -138,7 +152,8 @@ def build(b, out_dir):
     arch = b.arch or host_arch()
     files = []
     jobs = []
-    for src, dev in sources(b):
+    libs = lib_sources(b)
+    for src, dev in sources(b) + libs:
         src = os.path.join(paths.ROOT, src)
         if dev in ("main.py", "boot.py"):
             files.append(dev)
@@ -149,7 +164,8 @@ def build(b, out_dir):
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         for future in [pool.submit(compile_mpy, *job) for job in jobs]:
             future.result()
-    mpy_bytes = sum(os.path.getsize(job[1]) for job in jobs)
+    # the app's budget counts our own code; lib/ (aioble) is third-party, reported apart
+    mpy_bytes = sum(os.path.getsize(job[1]) for job in jobs if not job[2].startswith("lib/"))
     with open(os.path.join(out_dir, MANIFEST), "w") as f:
         f.write(manifest_text(out_dir, files))
     return Build(b, out_dir, files + [MANIFEST], mpy_bytes)
@@ -177,7 +193,12 @@ def package_json(b):
 
     base = os.path.join(paths.ROOT, "boards", b.name)
     urls = [[dev, os.path.relpath(os.path.join(paths.ROOT, src), base)] for src, dev in sources(b)]
-    return json.dumps({"urls": urls, "version": VERSION}, indent=1) + "\n"
+    package = {"urls": urls, "version": VERSION}
+    if b.ble:
+        from host_tools import mplib
+
+        package["deps"] = [["aioble", mplib.AIOBLE_VERSION]]  # what micropython-lib v1.28.0 holds
+    return json.dumps(package, indent=1) + "\n"
 
 
 def main():

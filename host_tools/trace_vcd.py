@@ -24,6 +24,7 @@ SIGNALS = (
     ("led_g", "wire", 8, 0),
     ("led_b", "wire", 8, 0),
     ("button", "wire", 1, 0),
+    ("head", "string", None, ""),  # the head the firmware has accepted ("none" while none is)
     ("hw", "string", None, ""),
 )
 # `out` fields that the simulator adds to C2 (docs/board.md, "The trace"); a trace without them
@@ -58,6 +59,8 @@ def _changes(event):
         return (("led_r", r), ("led_g", g), ("led_b", b))
     if kind == "button":
         return (("button", int(bool(event["pressed"]))),)
+    if kind == "head":
+        return (("head", _text(event["head"] or "none")),)
     if kind == "hw":
         return (("hw", _text(event["event"])),)
     return ()

@@ -12,10 +12,11 @@ import tempfile
 
 from host_tools import paths
 
-# port -> (stub package, HAL module, board folder)
+# port -> (stub package, HAL module, board folder, Bluetooth: roller.ble_uart checked too)
 PORTS = {
-    "esp32": ("micropython-esp32-stubs", "esp32.py", "esp32_devkitc"),
-    "rp2": ("micropython-rp2-rpi-pico-stubs", "rp2040.py", "rp2040_pico"),
+    "esp32": ("micropython-esp32-stubs", "esp32.py", "esp32_devkitc", True),
+    "rp2": ("micropython-rp2-rpi-pico-stubs", "rp2040.py", "rp2040_pico", False),
+    "rp2w": ("micropython-rp2-rpi-pico-w-stubs", "rp2040.py", "rp2040_picow", True),
 }
 STDLIB_STUBS = "micropython-stdlib-stubs"
 BUILD = os.path.join(paths.ROOT, "build")
@@ -30,7 +31,7 @@ check_untyped_defs = True
 warn_unused_ignores = True
 ignore_errors = True
 
-[mypy-hal.*,board_config]
+[mypy-hal.*,board_config,roller.ble_uart]
 ignore_errors = False
 """
 
@@ -63,7 +64,7 @@ def stubs_dir(port):
 
 def check(port, firmware_dir=paths.FIRMWARE, work=None):
     """(exit code, mypy output) for one port's HAL, hal/common.py and board_config."""
-    _, hal_file, board = PORTS[port]
+    _, hal_file, board, ble = PORTS[port]
     stubs = stubs_dir(port)
     work = work or os.path.join(BUILD, "typecheck", port)
     os.makedirs(work, exist_ok=True)
@@ -74,11 +75,18 @@ def check(port, firmware_dir=paths.FIRMWARE, work=None):
     ini = os.path.join(work, "mypy.ini")
     with open(ini, "w") as f:
         f.write(_MYPY_INI)
-    env = dict(os.environ, MYPYPATH=os.pathsep.join((config_dir, firmware_dir, stubs)))
+    path = [config_dir, firmware_dir, stubs]
+    extra = []
+    if ble:  # the BLE link against the port's bluetooth stubs, aioble from micropython-lib (pinned)
+        from host_tools import mplib
+
+        path.append(mplib.aioble_dir())
+        extra.append(os.path.join(firmware_dir, "roller", "ble_uart.py"))
+    env = dict(os.environ, MYPYPATH=os.pathsep.join(path))
     cmd = [sys.executable, "-m", "mypy", "--config-file", ini, "--custom-typeshed-dir", stubs,
            "--cache-dir", os.path.join(work, "cache"),
            os.path.join(firmware_dir, "hal", "common.py"), os.path.join(firmware_dir, "hal", hal_file),
-           os.path.join(config_dir, "board_config.py")]
+           os.path.join(config_dir, "board_config.py")] + extra
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=paths.ROOT)
     return proc.returncode, (proc.stdout + proc.stderr).strip()
 

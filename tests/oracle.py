@@ -73,6 +73,13 @@ LOAD_MAX_NF = 1_000
 HW_FAULTS = ("dac_stuck_high", "polarity_stuck", "enable_stuck_on",
              "sense_stuck_low", "sense_stuck_high", "vsense_stuck")
 SENSE_FAULTS = ("sense_stuck_low", "sense_stuck_high", "vsense_stuck")
+# heads (issue 17): what the scenario's `head` says is on. A known head caps the current at its
+# limit (electrode area x the allowed density); no known head, no current at all (the self-test's
+# probe aside); a new head counts only after it held still for HEAD_SETTLE_MS (or was on at
+# power-on). A change stops the output within LIFTOFF_DROP_MS, as a lift-off does.
+HEAD_LIMITS_UA = {"face": limits.head_limit_ua(limits.FACE_HEAD_AREA_MM2),
+                  "eye": limits.head_limit_ua(limits.EYE_HEAD_AREA_MM2)}
+HEAD_SETTLE_MS = limits.HEAD_SETTLE_MS
 MAX_PER_RULE = 12  # messages per rule: the first few episodes say enough
 NOTES_SHOWN = 8  # stimuli and changes named in a message
 
@@ -85,7 +92,8 @@ def violations(doc, events, end_ms=None):
     found = []
     for check in (check_hw, check_caps, check_contact, check_usb, check_latched, check_fault_causes,
                   check_watchdog, check_stuck_sense, check_stuck_enable, check_stops, check_ramps,
-                  check_windows, check_stretches, check_cumulative, check_sessions, check_cues):
+                  check_windows, check_stretches, check_cumulative, check_sessions, check_cues,
+                  check_heads):
         found += check(tl)[:MAX_PER_RULE]
     found.sort(key=lambda item: item[0])
     return ["%d ms: %s" % item for item in found]
@@ -169,6 +177,21 @@ def check_contact(tl):
     for start, end in _episodes(bad):
         out.append((start, "R4 %d uA more than %d ms after a lift-off (skin %s)" % (
             int(tl.abs_ua[start:end].max()), LIFTOFF_DROP_MS, tl.skin_text(start))))
+    return out
+
+
+def check_heads(tl):
+    """Issue 17: no current without a known head that has settled (or was on at power-on), and
+    none above the head's limit; LIFTOFF_DROP_MS after a change, the old head's rules hold."""
+    exempt = tl.current_exempt | tl.hang | tl.head_grace | tl.selftest
+    out = []
+    for start, end in _episodes((tl.abs_ua > 0) & ~tl.head_ok & ~exempt)[:MAX_PER_RULE]:
+        out.append((start, "heads %d uA with head %s, not known and settled (for %d ms)" % (
+            int(tl.abs_ua[start:end].max()), tl.head_text(start), end - start)))
+    over = (tl.abs_ua > tl.head_allowed_ua) & (tl.head_allowed_ua > 0) & ~exempt
+    for start, end in _episodes(over)[:MAX_PER_RULE]:
+        out.append((start, "heads %d uA over the %s head's limit (%d ms)" % (
+            int(tl.abs_ua[start:end].max()), tl.head_text(start), end - start)))
     return out
 
 

@@ -118,7 +118,7 @@ class Timeline:
     def _walk(self, doc, events):
         items = []
         for i, e in enumerate(doc.get("events", [])):
-            for key in ("skin", "usb", "battery_v", "fault", "power"):
+            for key in ("skin", "usb", "battery_v", "fault", "power", "head"):
                 if key in e:
                     items.append((to_ms(e["t"]), 0, i, "stim_" + key, e[key]))
         for i, e in enumerate(events):
@@ -138,6 +138,7 @@ class Timeline:
         self.state_ch, self.cap_ch, self.period_ch = [(0, S["OFF"])], [], []
         self.graces, self.half_graces = [], []
         self.skin_ch, self.usb_ch, self.batt_ch = [(0, (0, 0))], [(0, False)], [(0, 3900)]
+        self.head_ch = [(0, "face")]  # C1: the face head is on unless the scenario says otherwise
         self.injections, self.hangs, self.faults, self.resets, self.hw_events = [], [], [], [], []
         self.serial_stops, self.sets, self.presses, self.cues, self.notes = [], [], [], [], []
         self.cuts, self.changes, self.session_starts, self.corrupt_at, self.torn_at = [], [], [], [], []
@@ -217,6 +218,12 @@ class Timeline:
         ohm, nf = (int(value["ohm"]), int(value.get("nf") or 0)) if value else (0, 0)
         self.skin_ch.append((t, (ohm, nf)))
         self._note(t, "skin %s" % ("off" if not ohm else "%dk%s" % (ohm // 1000, " %dnF" % nf if nf else "")))
+
+    def _on_stim_head(self, t, value):
+        if value != self.head_ch[-1][1]:
+            self.head_ch.append((t, value))
+            self._note(t, "head %s" % value)
+            self.cuts.append(t)  # the output stops at once, as at a lift-off
 
     def _on_stim_usb(self, t, value):
         self.usb_ch.append((t, bool(value)))
@@ -371,6 +378,7 @@ class Timeline:
         table = np.array([s for _, s in self.skin_ch], dtype=np.int64)
         self.skin_ohm, self.skin_nf = table[skins, 0], table[skins, 1]
         self.usb = _fill(n, self.usb_ch, False, bool)
+        self._heads(n)
         self.battery_mv = _fill(n, self.batt_ch, 3900)
         tail = spec.FAULT_TAIL_MS
         self.injected = {name: _mask(n, [(a, b + tail) for a, b, f in self.injections if f == name])
@@ -386,6 +394,26 @@ class Timeline:
         ohm, nf = self.skin_ohm, self.skin_nf
         outside = (ohm < spec.LOAD_MIN_OHM) | (ohm > spec.LOAD_MAX_OHM) | (nf > spec.LOAD_MAX_NF)
         self.odd_load = (ohm > 0) & outside
+
+    def _heads(self, n):
+        """head_ok: a known head, settled or on at power-on; head_allowed_ua: its cap + margin;
+        head_grace: LIFTOFF_DROP_MS after a change; selftest: the self-test's probe."""
+        index = _fill(n, [(t, i) for i, (t, _) in enumerate(self.head_ch)], 0)
+        names = [v for _, v in self.head_ch]
+        limit = np.array([spec.HEAD_LIMITS_UA.get(v, 0) for v in names], dtype=np.int64)[index]
+        changed_at = np.array([t for t, _ in self.head_ch], dtype=np.int64)[index]
+        since = np.arange(n) - changed_at
+        reset_at = _fill(n, [(t, t) for t, _ in self.resets], -1)
+        self.head_name = np.array(names, dtype=object)[index]
+        self.head_ok = (limit > 0) & ((since >= spec.HEAD_SETTLE_MS) | (reset_at >= changed_at))
+        self.head_allowed_ua = np.where(limit > 0, np.minimum(
+            limit + limit * limits.CAP_MARGIN_PERCENT // 100 + limits.CAP_MARGIN_UA,
+            limits.HARD_MAX_UA + limits.CAP_MARGIN_UA), 0)
+        self.head_grace = (since < spec.LIFTOFF_DROP_MS) & (changed_at > 0)
+        self.selftest = self.state_code == S["SELFTEST"]
+
+    def head_text(self, t):
+        return str(self.head_name[t])
 
     def _contact(self):
         """contact_ok: skin confirmable (<= 150 kOhm, noise allowed) for 150 ms, not lifted off

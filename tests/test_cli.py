@@ -11,7 +11,7 @@ from host_tools.__main__ import COMMANDS, main
 from host_tools.paths import ROOT
 from tests.conftest import run_cli
 
-HEAVY = ("numpy", "matplotlib", "vcd", "serial", "prompt_toolkit")
+HEAVY = ("numpy", "matplotlib", "vcd", "serial", "prompt_toolkit", "websockets", "selenium")
 
 
 def _listing(text):

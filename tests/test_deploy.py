@@ -11,7 +11,7 @@ import pytest
 from host_tools import cmd_deploy, firmware_build, paths, typecheck
 from tests.conftest import run_cli
 
-REAL_BOARDS = ("esp32_devkitc", "rp2040_pico")
+REAL_BOARDS = ("esp32_devkitc", "rp2040_pico", "rp2040_picow")
 # the native-arch number in byte 2 of a .mpy with native code (sys.implementation._mpy >> 10)
 ARCH_NUMBER = {"xtensawin": 10, "armv6m": 4}
 
@@ -40,7 +40,8 @@ def test_make_build_prints_one_size_line_per_board(tmp_path):
                           capture_output=True, text=True, cwd=paths.ROOT, timeout=600)
     assert (proc.returncode, proc.stderr) == (0, "")
     lines = proc.stdout.splitlines()
-    assert [SIZE_LINE.match(line)["board"] for line in lines] == ["esp32_devkitc", "rp2040_pico", "sim"]
+    assert [SIZE_LINE.match(line)["board"] for line in lines] == [
+        "esp32_devkitc", "rp2040_pico", "rp2040_picow", "sim"]
     for line in lines:
         size = SIZE_LINE.match(line)
         _check_size_line(size, firmware_build.mpy_limit_bytes(firmware_build.board(size["board"])))

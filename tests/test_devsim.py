@@ -75,9 +75,21 @@ def test_deploy_with_mpremote_then_hil_passes(devsim):
     code, out, err = run_cli("deploy", "--board", "sim", "--port", port, "--out", str(flash) + ".build")
     assert code == 0, out + err
     assert "verified" in out and "restarted" in out
+    link = serial_link.Link(port)  # a bare link: it sets no clock itself
+    try:
+        assert link.attach()
+        before = time.time()
+        status = link.request({"cmd": "status"})
+    finally:
+        link.close()
+    assert status["clock"] is True and status["sessions_7d"] == 0  # deploy set the clock ...
+    assert before - 30 <= status["unix"] <= before + 30  # ... to this computer's
+    assert status["head"] == "face"
     code, out, err = run_cli("hil", "--port", port, "--run-s", "2")
     assert code == 0, out + err
-    assert "hil: all checks passed" in out
+    assert "hil: all checks passed" in out and "PASS head      head face" in out
+    code, out, err = run_cli("monitor", "--port", port, "-c", "history", "-c", "status")
+    assert code == 0 and "ok  no sessions recorded" in out and "clock yes" in out, out + err
 
 
 def test_a_file_altered_after_deploy_fails_the_next_self_test(devsim):

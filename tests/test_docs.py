@@ -184,8 +184,8 @@ BOARDS = ("esp32_devkitc", "rp2040_pico")
 # per board: full ADC span (mV) of read_u16 (ESP32 at 11 dB attenuation, RP2040 at 3.3 V)
 ADC_FULL_MV = {"esp32_devkitc": 3100, "rp2040_pico": 3300}
 # the Pico's GPIO -> physical pin (Raspberry Pi Pico datasheet, pinout)
-PICO_PIN = {10: 14, 11: 15, 12: 16, 16: 21, 18: 24, 19: 25, 20: 26, 21: 27, 22: 29, 26: 31, 27: 32,
-            28: 34}
+PICO_PIN = {10: 14, 11: 15, 12: 16, 14: 19, 16: 21, 18: 24, 19: 25, 20: 26, 21: 27, 22: 29, 26: 31,
+            27: 32, 28: 34}
 TPS61040_REF_MV = 1233
 LM4041_REF_MV = 1233
 SOURCE_HEADROOM_MV = 300  # the output P-MOSFET's drain-source voltage while it regulates
@@ -195,7 +195,7 @@ NET_PINS = {"ENABLE": ("ENABLE_PIN", None), "LEG_A": ("LEG_A_PIN", None), "LEG_B
             "SETPOINT": ("SETPOINT_PIN", None), "ISENSE": ("ISENSE_PIN", None),
             "VSENSE": ("VSENSE_PIN", None), "VBAT": ("VBAT_PIN", None), "USB": ("USB_PIN", None),
             "BUTTON": ("BUTTON_PIN", None), "LED_R": ("LED_PINS", 0), "LED_G": ("LED_PINS", 1),
-            "LED_B": ("LED_PINS", 2), "CUE": ("CUE_PIN", None)}
+            "LED_B": ("LED_PINS", 2), "CUE": ("CUE_PIN", None), "HEAD": ("HEAD_PIN", None)}
 
 
 def _config(board):
@@ -257,11 +257,14 @@ def test_netlist_and_wiring_use_the_boards_pins(board):
     wiring = {row[0].split(" (")[0]: row[1 + BOARDS.index(board)] for row in table(HARDWARE, "| signal |")}
     signals = {"ENABLE": "ENABLE", "LEG_A": "LEG_A", "LEG_B": "LEG_B", "SETPOINT": "SETPOINT",
                "ISENSE": "ISENSE", "VSENSE": "VSENSE", "VBAT": "VBAT", "USB": "USB present",
-               "BUTTON": "BUTTON", "CUE": "CUE"}
+               "BUTTON": "BUTTON", "CUE": "CUE", "HEAD": "HEAD"}
     for net, signal in signals.items():
         assert int(re.search(r"\d+", wiring[signal]).group()) == _pin(cfg, net), (board, signal)
     leds = [int(n) for n in re.findall(r"\d+", wiring["LED R, G, B"].split("(")[0])]
     assert leds == list(cfg.LED_PINS)
+    if board == "rp2040_pico":  # the analog switch's select
+        assert nets["ADC_SEL"].startswith("%d (%d)" % (cfg.ADC_MUX_PIN, PICO_PIN[cfg.ADC_MUX_PIN]))
+        assert "GP%d (%d)" % (cfg.ADC_MUX_PIN, PICO_PIN[cfg.ADC_MUX_PIN]) in wiring["ADC select"]
 
 
 @pytest.mark.parametrize("board", BOARDS)
@@ -293,3 +296,27 @@ def test_bom_values_give_the_boards_calibration_and_the_limits(board):
     assert "%.1f V" % (rail_mv / 1000) in HARDWARE  # the text says the rail it has
     # an open circuit drives the electrodes to the rail: still inside the voltage sense's range
     assert rail_mv - SOURCE_HEADROOM_MV < cfg.VSENSE_MV_PER_32768
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_head_table_gives_the_boards_bands_and_the_limits(board):
+    """Each head's ID resistor against R45 reads inside its band on this board, also at the
+    parts' tolerance and an ADC error of 2 %; the open contact reads the open level; the table's
+    areas and limits are roller.limits'."""
+    from roller import heads
+
+    cfg = _config(board)
+    pullup = _ohm("R45", board)
+    rows = {row[0]: row for row in table(HARDWARE, "| head | ID resistor |")}
+    for i, (head, area_mm2) in enumerate(heads.HEADS):
+        name, resistor, reads, area, limit = rows[heads.NAMES[head]]
+        number, unit = resistor.split()[:2]
+        ohm = float(number) * _UNITS[unit]
+        nominal = 3300 * ohm / (ohm + pullup)
+        assert reads == "%d mV" % round(nominal)
+        low, high = cfg.HEAD_BANDS_MV[i]
+        assert low < nominal * 0.98 * 0.999 and nominal * 1.02 * 1.001 < high, (board, name)
+        assert area == "%.2f cm²" % (area_mm2 / 100) and limit == "%d µA" % heads.LIMITS_UA[head]
+    assert 3300 * 0.98 >= cfg.HEAD_OPEN_MV > max(high for _, high in cfg.HEAD_BANDS_MV)
+    bands = sorted(cfg.HEAD_BANDS_MV)
+    assert all(a[1] < b[0] for a, b in zip(bands, bands[1:], strict=False))  # no reading is two heads

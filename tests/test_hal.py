@@ -40,8 +40,8 @@ def hal(request, monkeypatch):
 
 
 def sensed(board):
-    """board.sample(): current (uA), electrode voltage (mV), USB, button."""
-    inputs = array("i", bytes(16))
+    """board.sample(): current (uA), electrode voltage (mV), USB, button, head ID (mV)."""
+    inputs = array("i", bytes(20))
     board.sample(inputs)
     return inputs
 
@@ -316,11 +316,21 @@ def test_hal_runs_on_the_micropython_unix_port(module_name, board_dir):
 
 
 # --- main.py: the HAL is picked by board_config.NAME ------------------------------------------
-def _run_main(monkeypatch, tmp_path, config):
+class _BleLinks(list):
+    """A stand-in roller.ble_uart (aioble needs MicroPython: tests/test_ble.py runs the real one):
+    records each BleLink(app, name) main.py makes."""
+
+    def BleLink(self, app, name):  # noqa: N802 - the module's class name
+        self.append(name)
+
+
+def _run_main(monkeypatch, tmp_path, config, ble=None):
     """firmware/main.py on a fake machine with `config` as board_config; a Ctrl-C waiting on the
-    console stops the app at its first service call. Returns (machine, what main.py printed)."""
+    console stops the app at its first service call. `ble`: a _BleLinks as roller.ble_uart, or
+    None for a firmware without it. Returns (machine, what main.py printed)."""
     machine = fake_machine.new()
     monkeypatch.setitem(sys.modules, "machine", machine)
+    monkeypatch.setitem(sys.modules, "roller.ble_uart", ble)  # None: the import fails
     monkeypatch.setitem(sys.modules, "board_config", config)
     for module_name, _ in BOARDS.values():
         monkeypatch.delitem(sys.modules, module_name, raising=False)  # fresh, on this machine
@@ -343,17 +353,26 @@ def _run_main(monkeypatch, tmp_path, config):
     return machine, stderr.getvalue()
 
 
-@pytest.mark.parametrize("board_dir", ["esp32_devkitc", "rp2040_pico"])
+@pytest.mark.parametrize("board_dir", ["esp32_devkitc", "rp2040_pico", "rp2040_picow"])
 def test_main_picks_the_hal_by_board_name(board_dir, monkeypatch, tmp_path):
     cfg = load_config(board_dir)
-    machine, printed = _run_main(monkeypatch, tmp_path, cfg)
+    links = _BleLinks()
+    machine, printed = _run_main(monkeypatch, tmp_path, cfg, links)
     assert printed == ""
+    assert links == ([cfg.BLE_NAME] if hasattr(cfg, "BLE_NAME") else [])  # BLE on the BLE boards
     assert machine.events[0] == ("init", cfg.ENABLE_PIN, 0)
     # the app ran on this board's HAL: its watchdog started, its setpoint path was written
     assert [w.timeout for w in machine.wdts] == [250]
     setpoint_kind = "dac" if board_dir == "esp32_devkitc" else "duty"
     assert (setpoint_kind, cfg.SETPOINT_PIN, 0) in machine.events
     assert machine.levels[cfg.ENABLE_PIN] == 0  # Ctrl-C left the output off
+
+
+def test_a_firmware_without_bluetooth_runs_usb_only(monkeypatch, tmp_path):
+    cfg = load_config("rp2040_picow")
+    machine, printed = _run_main(monkeypatch, tmp_path, cfg, None)
+    assert printed.startswith("main.py: no Bluetooth (") and printed.endswith("); USB only\n")
+    assert [w.timeout for w in machine.wdts] == [250]  # the app ran all the same
 
 
 def test_a_second_board_on_a_port_gets_its_own_hal(monkeypatch, tmp_path):
@@ -369,7 +388,7 @@ def test_main_names_an_unknown_board_and_touches_no_pin(monkeypatch, tmp_path):
     cfg.NAME = "esp32_s3_custom"
     machine, printed = _run_main(monkeypatch, tmp_path, cfg)
     assert printed == ("main.py: no HAL for board_config.NAME 'esp32_s3_custom' "
-                       "(known: esp32_devkitc, rp2040_pico, sim)\n")
+                       "(known: esp32_devkitc, rp2040_pico, rp2040_picow, sim)\n")
     assert machine.events == [] and machine.wdts == []
 
 

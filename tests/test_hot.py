@@ -8,8 +8,12 @@ from roller import app, contact, envelope, hot, limits, supervisor, waveform
 MODULES = (app, supervisor, contact, envelope, waveform)
 
 
+def _regions(module):
+    return getattr(module, "REGIONS", None) or (module.REGION,)
+
+
 def test_regions_tile_the_array_without_overlap():
-    regions = sorted(m.REGION for m in MODULES)
+    regions = sorted(r for m in MODULES for r in _regions(m))
     assert regions[0][0] == 0 and regions[-1][1] == hot.SLOTS
     for (_, end), (start, _) in zip(regions, regions[1:], strict=False):
         assert end == start
@@ -17,11 +21,11 @@ def test_regions_tile_the_array_without_overlap():
 
 def test_every_slot_constant_lies_in_its_module_region():
     for module in MODULES:
-        first, end = module.REGION
         names = [n for n in dir(module) if n.startswith(("_S_", "_L_", "_A_", "S_"))]
         assert names, module.__name__
         for name in names:
-            assert first <= getattr(module, name) < end, (module.__name__, name)
+            index = getattr(module, name)
+            assert any(first <= index < end for first, end in _regions(module)), (module.__name__, name)
 
 
 def test_indices_read_across_modules_agree():
@@ -33,3 +37,4 @@ def test_indices_read_across_modules_agree():
     assert supervisor._WRONG_POLARITY_TICKS == limits.WRONG_POLARITY_TICKS
     assert app._WAVE_INDEX == waveform._S_INDEX
     assert app._WAVE_WAIT_PERIOD_END == waveform.S_WAIT_PERIOD_END
+    assert supervisor._OPEN_CIRCUIT_UA == limits.OPEN_CIRCUIT_UA

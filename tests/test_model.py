@@ -26,7 +26,7 @@ def _board(tmp_path, model=None):
 
 def _sensed(board):
     """board.sample(): current (uA), electrode voltage (mV), USB, button."""
-    inputs = array("i", bytes(16))
+    inputs = array("i", bytes(20))
     board.sample(inputs)
     return inputs
 

@@ -64,7 +64,8 @@ class ScriptedDevice:
             return {"ok": True}
         status = {"ok": True, "state": self.state, "level": 1, "program": "lift", "session_s": 600,
                   "battery_v": 3.9, "fault": None, "contact": self.state == "RUN",
-                  "ohm": 20_100 if self.state == "RUN" else None, "selftest": {"result": "passed"}}
+                  "ohm": 20_100 if self.state == "RUN" else None, "selftest": {"result": "passed"},
+                  "head": None if self.bad == "no_head" else "face"}
         return status
 
     def read_line(self, timeout_s):
@@ -83,7 +84,7 @@ def test_hil_passes_a_device_that_answers_as_specified():
     failed, out = _run_hil(ScriptedDevice())
     assert failed == 0, out
     assert [line.split()[1] for line in out.splitlines()] == [
-        "info", "status", "selftest", "bench", "current", "load", "stop", "log"]
+        "info", "status", "head", "selftest", "bench", "current", "load", "stop", "log"]
 
 
 def test_hil_fails_a_monophasic_current_and_a_new_log_entry():
@@ -91,6 +92,30 @@ def test_hil_fails_a_monophasic_current_and_a_new_log_entry():
     assert failed == 1 and "FAIL current" in out
     failed, out = _run_hil(ScriptedDevice(bad="log"))
     assert failed == 1 and "FAIL log" in out and "DC_IMBALANCE" in out
+
+
+def test_hil_fails_a_device_without_a_known_head():
+    failed, out = _run_hil(ScriptedDevice(bad="no_head"))
+    assert failed == 1 and "FAIL head      head None (no known head" in out, out
+
+
+def test_monitor_shows_the_history_as_a_table():
+    entry = {"start": None, "boot": 3, "uptime_s": 12, "contact_s": 61.25, "zones": 4, "head": "eye",
+             "program": "eye", "level": 2, "peak_ua": 199, "mean_ua": 120, "charge_uc": 7350.0,
+             "end": "fault:OVER_CURRENT"}
+    dated = dict(entry, start=1_764_500_000, head="face", program="lift", end="done")
+    text = cmd_monitor.format_response({"ok": True, "sessions": [dated, entry]})
+    head, header, first, second = text.splitlines()
+    assert head == "ok  2 session(s), newest first"
+    assert header.split() == ["start", "contact", "s", "zones", "head", "program", "level", "peak", "uA",
+                              "mean", "uA", "charge", "uC", "end"]
+    assert first.split()[2:] == ["61.25", "4", "face", "lift", "2", "199", "120", "7350.0", "done"]
+    assert second.split()[:3] == ["boot", "3", "+12s"] and second.split()[-1] == "fault:OVER_CURRENT"
+    # columns line up: each value starts where its header does
+    for row in (first, second):
+        assert row.index("61.25") == header.index("contact s")
+        assert row[header.index("end"):].strip() in ("done", "fault:OVER_CURRENT")
+    assert cmd_monitor.format_response({"ok": True, "sessions": []}) == "ok  no sessions recorded"
 
 
 def test_repl_output_names_the_stopped_app_and_its_error():

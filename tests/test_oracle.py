@@ -397,6 +397,30 @@ def test_skin_drying_into_compliance_is_no_fault(sim):
     oracle.assert_safe(doc, sim(doc))
 
 
+def test_head_rules_no_current_without_a_settled_known_head():
+    t, d = session(extra=[(2.0, "head", None)])
+    t.wave(2000, [0] * 2000)  # the output stopped at once: clean
+    absent(judge(t, d), "heads")
+    t, d = session(extra=[(2.0, "head", "unknown")])
+    t.wave(2004, [0] * 1996)  # 4 ms to stop: within the lift-off allowance
+    absent(judge(t, d), "heads")
+    t, d = session(extra=[(2.0, "head", None)])
+    t.wave(2010, [0] * 1990)  # 10 ms of current after the head went
+    expect(judge(t, d), "uA with head None, not known and settled")
+    # the same head back 100 ms later: not settled yet, so no current for HEAD_SETTLE_MS
+    t, d = session(extra=[(2.0, "head", None), (2.1, "head", "face")])
+    t.wave(2000, [0] * 200)
+    expect(judge(t, d), "uA with head face, not known and settled")
+
+
+def test_head_rules_cap_by_the_eye_head():
+    t, d = session(extra=[(0.06, "head", "eye")])
+    found = judge(t, d)
+    expect(found, "uA over the eye head's limit")
+    t, d = session(amps=[min(a, 200) for a in ramp(30)], extra=[(0.06, "head", "eye")])
+    absent(judge(t, d), "heads")
+
+
 def test_a_load_jumping_into_compliance_clips_one_half_of_a_chosen_session(sim):
     """20 kOhm -> 200 kOhm as a level-4 lift half ends, and a stop: the mirror half is clipped at
     15 V (-75 uA against +220 uA), so the session nets one half's worth; the envelope then holds
@@ -404,8 +428,13 @@ def test_a_load_jumping_into_compliance_clips_one_half_of_a_chosen_session(sim):
     at the cap per entry into compliance, and no more."""
     from tests.oracle_timeline import Timeline
 
-    doc = scenario("clipped", 3.5, [SKIN, {"t": 2.516, "skin": {"ohm": 200_000}},
-                                    {"t": 2.516, "serial": '{"cmd": "stop"}'}], level=4)
+    # the first lift half to end after 2.5 s, from a run without the jump: the self-test's
+    # length (one tick per firmware file) moves it
+    plain = sim(scenario("plain", 2.6, [SKIN], level=4))
+    outs = [e for e in plain if e["kind"] == "out" and e["t"] >= 2.5]
+    t = next(b["t"] for a, b in zip(outs, outs[1:], strict=False) if a["ua"] > 0 and not b["en"])
+    doc = scenario("clipped", 3.5, [SKIN, {"t": t, "skin": {"ohm": 200_000}},
+                                    {"t": t, "serial": '{"cmd": "stop"}'}], level=4)
     events = sim(doc)
     timeline = Timeline(doc, events)
     (start, end, _, clipped, half), = timeline.chosen_sessions

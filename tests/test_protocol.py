@@ -22,7 +22,8 @@ PARSE_CASES = [
      {"a": 0, "b": 150.0, "c": -2.5, "d": True, "e": False, "f": None}),
     (b'{"s": "q\\"\\\\\\/\\b\\f\\n\\r\\t\\u0041"}', {"s": 'q"\\/\b\f\n\r\tA'}),
     (b'{"a": 999999999}', {"a": 999999999}),
-    (b'{"a": 1000000000}', None),  # ten digits: refused before int() sees it
+    (b'{"a": 1764500000}', {"a": 1764500000}),  # ten digits: a unix time (`clock`)
+    (b'{"a": 10000000000}', None),  # eleven digits: refused before int() sees it
     (b'{"a": 1e999}', None),
     (b'{"a": -1e10}', None),
     (b'{"a": NaN}', None),
@@ -160,7 +161,8 @@ def test_info(dev):
     assert r["ok"] is True and r["board"] == "sim" and r["hard_max_ua"] == HARD_MAX_UA
     assert r["line_max"] == LINE_MAX_BYTES and r["programs"] == list(programs.NAMES)
     assert set(r["commands"]) == {
-        "info", "status", "set", "start", "stop", "log", "selftest", "stream", "bench"
+        "info", "status", "set", "start", "stop", "log", "selftest", "stream", "bench",
+        "history", "clock",
     }
 
 

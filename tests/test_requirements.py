@@ -11,12 +11,14 @@ from host_tools.paths import ROOT
 TREES = ("host_tools", "boards", "tests")
 # where the project's own top-level modules live: the repo, the firmware, the test helpers,
 # the CPython stand-in for `micropython`, and each board folder (a board's `board` module)
-LOCAL_DIRS = ["", "firmware", "tests", "host_tools/compat"] + [
+LOCAL_DIRS = ["", "firmware", "tests", "host_tools/compat", "tests/mpy/ble_standin"] + [
     os.path.relpath(d, ROOT) for d in glob.glob(os.path.join(ROOT, "boards", "*", ""))]
 
 
 # built into the boards' MicroPython: imported by device-only files under boards/ (emu_probe.py)
 PORT_MODULES = ("machine",)
+# micropython-lib packages, pinned by the tarball beside the repository (host_tools/mplib.py)
+MICROPYTHON_LIB = {"aioble"}
 
 
 def _imports():
@@ -64,7 +66,7 @@ def unpinned(text):
     dists = importlib.metadata.packages_distributions()
     problems = {}
     for name, where in sorted(_imports().items()):
-        if name in sys.stdlib_module_names or name in PORT_MODULES or _local(name):
+        if name in sys.stdlib_module_names or name in PORT_MODULES or _local(name) or name in MICROPYTHON_LIB:
             continue
         owners = [_normal(d) for d in dists.get(name, [])]
         if not owners:

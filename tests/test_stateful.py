@@ -3,7 +3,8 @@
 A RuleBasedStateMachine drives one simulated device (the firmware on CPython against the virtual
 board) with everything the device can be given: button gestures at any ms, serial commands of
 every kind alone or in bursts within a few ms, skin as R or R||C over and beyond the declared
-range, contact flicker, battery sag, USB pulses, injected faults and their clearing, power cuts.
+range, contact flicker, heads taken off, swapped, wobbling or faulty (open, short), battery sag,
+USB pulses, injected faults and their clearing, power cuts.
 Every stimulus goes into a C1 scenario as it is applied, so at teardown the oracle judges the
 trace against exactly what was done, and a failure leaves a scenario file that replays it:
 `tests.conftest.run_sim(doc, vbus_interlock=False)` exactly (the hunt takes the hardware
@@ -25,6 +26,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
+from boards.sim.model import HEAD_VALUES
 from boards.sim.runner import Runner
 from boards.sim.scenario import GESTURE_EDGES
 from host_tools import paths
@@ -60,6 +62,8 @@ REQUEST = st.one_of(
     SET, SET, _bench(),
     st.sampled_from([{"cmd": c} for c in ("stop", "stop", "start", "status", "info", "log", "selftest")]),
     st.booleans().map(lambda on: {"cmd": "stream", "on": on}),
+    st.integers(1, 20).map(lambda n: {"cmd": "history", "limit": n}),
+    st.integers(1_000_000_000, 2_000_000_000).map(lambda s: {"cmd": "clock", "unix": s}),
 ).map(json.dumps)
 BAD_LINE = st.one_of(
     st.sampled_from(['{"cmd": "set", "level": 99}', '{"cmd": "bench", "shape": "sine", "hz": 250, "ua": 9}',
@@ -201,6 +205,18 @@ class RollerMachine(RuleBasedStateMachine):
         for start in range(0, duration_ms, period_ms):
             self._at(self.now_ms + start, "skin", None)
             self._at(self.now_ms + start + period_ms * (100 - duty) // 100, "skin", skin)
+
+    @rule(head=st.sampled_from(HEAD_VALUES))
+    def head(self, head):
+        """A head taken off, put on, swapped, or its ID contact open or shorted."""
+        self._now("head", head)
+
+    @rule(heads=st.lists(st.sampled_from(HEAD_VALUES), min_size=2, max_size=2, unique=True),
+          gap_ms=st.integers(1, 400), count=st.integers(2, 40))
+    def head_wobble(self, heads, gap_ms, count):
+        """A head rocking on its contact: two readings alternating, then the last one stays."""
+        for i in range(count):
+            self._at(self.now_ms + i * gap_ms, "head", heads[i % 2])
 
     @rule(volts=st.one_of(st.floats(3.0, 4.2), st.sampled_from([3.0, 3.25, 3.4, 3.9])))
     def battery(self, volts):

@@ -124,7 +124,7 @@ def test_settings_and_counters_survive_a_power_cycle(dev):
     dev.step(100)
     dev.power_on()
     restored = dev.app.settings.as_dict()
-    assert restored == {"level": 3, "program": "eye", "session_s": 300, "cue_s": 12}
+    assert restored == {"level": 3, "program": "eye", "session_s": 300, "cue_s": 12, "week_target": 2}
     log = dev.request({"cmd": "log"})
     assert log["sessions"] == 1 and log["stim_s"] == 5 and log["boot"] == 2
 

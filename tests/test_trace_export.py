@@ -36,6 +36,7 @@ def square_outs(start_s, stop_s, freq_hz, amp_ua, ohm=20_000):
 
 def synthetic_trace():
     events = [HEADER,
+              {"kind": "head", "t": 0.0, "head": "face"},
               {"kind": "state", "t": 0.0, "state": "OFF", "level": 1, "program": "lift"},
               {"kind": "button", "t": 0.2, "pressed": True},
               {"kind": "button", "t": 0.3, "pressed": False},
@@ -48,6 +49,8 @@ def synthetic_trace():
     events += [{"kind": "cue", "t": 2.0, "zone": "left cheek"},
                {"kind": "cue_pin", "t": 2.0, "on": True},
                {"kind": "cue_pin", "t": 2.2, "on": False},
+               {"kind": "head", "t": 2.4, "head": None},
+               {"kind": "head", "t": 2.45, "head": "eye"},
                {"kind": "state", "t": 2.5, "state": "RUN", "level": 3, "program": "tone"},
                {"kind": "fault", "t": 3.0, "code": "OVER_CURRENT"},
                {"kind": "out", "t": 3.0, "ua": 0, "v": 0.0, "en": 0, "pol": 0, "set_ua": 0},
@@ -104,10 +107,11 @@ def test_vcd_signals_read_back(tmp_path):
     assert [int(at["cue"](t)) for t in (1.9, 2.1, 2.3)] == [0, 1, 0]
     assert [at["level"](t) for t in (0.1, 1.5, 2.6)] == [1, 2, 3]
     assert [at["program"](t) for t in (0.1, 2.6)] == ["lift", "tone"]
+    assert [at["head"](t) for t in (0.1, 2.42, 2.6)] == ["face", "none", "eye"]  # issue 17
     text = pathlib.Path(gtkw).read_text()
     for name in ("roller.ua", "roller.v", "roller.state", "roller.fault", "roller.led_r",
                  "roller.button", "roller.zone", "roller.enable", "roller.polarity",
-                 "roller.setpoint_ua", "roller.cue", "roller.level", "roller.program"):
+                 "roller.setpoint_ua", "roller.cue", "roller.level", "roller.program", "roller.head"):
         assert name in text
 
 

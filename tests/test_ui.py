@@ -103,7 +103,8 @@ def test_every_table_row_has_a_scenario():
     """Rows without a scenario above are covered by the named tests below."""
     covered_elsewhere = {("ACTIVE", "click"), ("ACTIVE", "double"), ("ACTIVE", "ramped down"),
                          ("RUN", "session end"),
-                         ("SELFTEST", "selftest passed"), ("DONE", "5 s")}
+                         ("SELFTEST", "selftest passed"), ("DONE", "5 s"),
+                         ("OFF", "double")}  # the pairing window: tests/test_ble.py
     slugs = " ".join(r[0] for r in ROWS)
     for source, event, _, _ in ui.TRANSITIONS:
         key = (ui.STATE_NAMES[source], ui.EVENT_NAMES[event])

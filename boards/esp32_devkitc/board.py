@@ -6,6 +6,7 @@ nominals; measure each unit on the bench (docs/hardware.md, "Calibration") and r
 from micropython import const
 
 NAME = "esp32_devkitc"
+BLE_NAME = "Roller"  # advertised name (roller.ble_uart); ESP32 MicroPython has `bluetooth` (NimBLE)
 
 # --- pins (GPIO numbers); strapping pins 0/2/5/12/15 and the flash pins 6-11 are avoided ----
 ENABLE_PIN = const(23)  # output-enable switch, 100 k pull-down: off from reset (R9)
@@ -19,6 +20,7 @@ USB_PIN = const(35)  # VBUS through a 100 k / 150 k divider (3.0 V): high while 
 BUTTON_PIN = const(13)  # to GND, internal pull-up
 LED_PINS = (19, 21, 22)  # R, G, B through 330 R, common cathode
 CUE_PIN = const(32)  # vibration motor driver (N-MOSFET gate)
+HEAD_PIN = const(33)  # ADC1_CH5: the head's ID contact, 10 k pull-up to 3.3 V, 100 nF to GND
 
 # --- setpoint: DAC code 255 (3.3 V) into the V-to-I converter's 3.3 k gives 1000 uA ---------
 SETPOINT_MAX_CODE = const(255)
@@ -34,5 +36,12 @@ VSENSE_ZERO_U16 = const(27_480)
 VSENSE_MV_PER_32768 = const(23_250)
 # battery: 1:2 divider, 65536 = 6.2 V at the cell
 VBAT_MV_PER_65536 = const(6200)
+
+# head ID (docs/hardware.md "Heads"): 65536 = 3.1 V at 11 dB; the ID resistor against the 10 k
+# pull-up reads 1650 mV (face, 10 k) or 1055 mV (eye, 4.7 k); bands +-10 %, in roller.heads'
+# order (face, eye). An open contact saturates the ADC (3.1 V): at or above HEAD_OPEN_MV.
+HEAD_MV_PER_65536 = const(3100)
+HEAD_BANDS_MV = ((1500, 1800), (950, 1160))
+HEAD_OPEN_MV = const(3000)
 
 LED_PWM_HZ = const(1000)

@@ -7,3 +7,8 @@
 include("$(PORT_DIR)/boards/manifest.py")
 package("roller", base_path="../../firmware")
 package("hal", files=("__init__.py", "common.py", "esp32.py"), base_path="../../firmware")
+# Bluetooth LE: micropython-lib's aioble at the commit MicroPython v1.28.0 pins
+# (../shared/micropython/micropython-lib-v1.28.0.tar.xz, host_tools/mplib.py)
+require("aioble-peripheral")
+require("aioble-server")
+require("aioble-security")

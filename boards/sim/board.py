@@ -30,6 +30,8 @@ class SimBoard:
     # sense readings at or beyond these mean the ADC sits on a rail: broken or stuck
     isense_rail_ua = (2047 - 4) * _model.ISENSE_FULL_UA // 2048
     deployed = ()  # names of the firmware files checked against the hash manifest
+    head_bands_mv = _model.HEAD_BANDS_MV  # the head ID's thresholds (roller.heads)
+    head_open_mv = _model.HEAD_OPEN_MV
 
     def __init__(self, model, flash, trace, elapsed_ms=0, reset_cause="power"):
         self.model = model
@@ -144,17 +146,22 @@ class SimBoard:
     def emit_cue(self, zone):
         self.trace.cue(zone)
 
+    def emit_head(self, name):
+        self.trace.head(name)
+
 
 def _sampler(sensed):
     @micropython.viper
     def sample(inputs):
-        """inputs[0..3] = current (uA), electrode voltage (mV), USB, button (docs/board.md)."""
+        """inputs[0..4] = current (uA), electrode voltage (mV), USB, button, head ID (mV)
+        (docs/board.md)."""
         to = ptr32(inputs)
         source = ptr32(sensed)
         to[0] = source[0]  # 32-bit copies: the sign survives
         to[1] = source[1]
         to[2] = source[2]
         to[3] = source[3]
+        to[4] = source[4]
 
     return sample
 

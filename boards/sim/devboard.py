@@ -2,7 +2,12 @@
 time, the console on stdin/stdout and the flash in the current directory.
 
 The load on the electrodes is a dummy resistor, as on a bench: ROLLER_DEVSIM_LOAD_OHM (0 = open).
+Stimuli from outside (the browser tests, a person at a shell): a JSON object written to
+devsim-inject.json in the flash folder is applied within 100 ms and the file removed; its keys are
+those of a scenario event (C1): `fault` (a name, or null to clear), `skin` ({"ohm": R} or null),
+`battery_v`, `usb`.
 """
+import json
 import os
 import time
 
@@ -10,6 +15,9 @@ from boards.sim import DUMMY_LOAD_OHM
 from boards.sim.board import SimBoard
 from boards.sim.model import Model
 from hal.common import Console, Flash, run_paced
+
+INJECT_FILE = "devsim-inject.json"
+_INJECT_POLL_MS = 100
 
 
 class _NoTrace:
@@ -60,17 +68,55 @@ class Board(SimBoard):
     def emit_cue(self, zone):
         pass
 
+    def emit_head(self, name):
+        self.last_head = name
+
+    def inject(self, doc):
+        """Apply one stimulus object (the keys of a scenario event that act on the model)."""
+        model = self.model
+        if "fault" in doc:
+            if doc["fault"] is None:
+                model.clear_faults()
+            else:
+                model.set_fault(doc["fault"])
+        if "skin" in doc:
+            skin = doc["skin"]
+            model.set_skin(skin["ohm"] if skin else 0, skin.get("nf", 0) if skin else 0)
+        if "battery_v" in doc:
+            model.battery_mv = int(doc["battery_v"] * 1000 + 0.5)
+        if "usb" in doc:
+            model.usb = bool(doc["usb"])
+
+    def _poll_inject(self):
+        try:
+            with open(INJECT_FILE) as f:
+                doc = json.loads(f.read())
+        except (OSError, ValueError):
+            return  # none (or half written: read again next time)
+        os.remove(INJECT_FILE)
+        if isinstance(doc, dict):
+            self.inject(doc)
+
     def run(self, app):
         model = self.model
         console = self._console
+        service = app.service
+        poll = [time.ticks_ms()]
 
         def tick():
             app.tick()
             model.step()  # the load answers the pins this ms, as in the scenario runner
             console.pump()  # Ctrl-C from the host stops the app even without a protocol
 
+        def service_and_inject():
+            service()
+            now = time.ticks_ms()
+            if time.ticks_diff(now, poll[0]) >= _INJECT_POLL_MS:
+                poll[0] = now
+                self._poll_inject()
+
         try:
-            run_paced(tick, getattr(app, "service", None))
+            run_paced(tick, service_and_inject)
         finally:
             self.write_output(False, 0, 0)
             model.step()

@@ -39,6 +39,27 @@ INJECTED = (
 )
 FAULT_NAMES = tuple(row[0] for row in INJECTED)
 
+# the head's ID circuit (docs/hardware.md "Heads"): the head's ID resistor to ground, pulled up
+# to the ADC reference on the board. A scenario's `head` (C1): a head by name, "short" (the ID
+# contact shorted to ground), "open" (a head whose ID contact does not touch: as no head) or
+# None (no head)
+HEAD_REF_MV = const(3300)
+HEAD_PULLUP_OHM = const(10_000)
+HEAD_ID_OHM = {"face": 10_000, "eye": 4_700, "unknown": 33_000, "short": 0}
+HEAD_VALUES = ("face", "eye", "unknown", "short", "open", None)
+# the sim board's config: the known heads' bands (roller.heads.HEADS order: face, eye), +-10 %
+# of the nominal voltage; at or above HEAD_OPEN_MV the contact is open
+HEAD_BANDS_MV = ((1500, 1800), (950, 1160))
+HEAD_OPEN_MV = const(3100)
+
+
+def head_mv(value):
+    """What the ID contact reads for a scenario's `head` value."""
+    ohm = HEAD_ID_OHM.get(value) if value is not None else None
+    if ohm is None:
+        return HEAD_REF_MV  # open: the pull-up alone
+    return HEAD_REF_MV * ohm // (ohm + HEAD_PULLUP_OHM)
+
 
 class Model:
     """Current source + H-bridge + enable switch into a skin R||C load, and the sense ADCs."""
@@ -69,8 +90,11 @@ class Model:
         self.hw_violation = None  # name of a hardware-rule violation seen in the last step
         # the sense ADCs' conversions at the end of the last step, calibrated as a board reads
         # them: current (uA), electrode voltage (mV), USB present; and the button pin, pressed
-        # = 1, which the board sets (docs/board.md, sample())
-        self.sensed = array("i", bytes(4 * 4))
+        # = 1, which the board sets (docs/board.md, sample()); the head's ID voltage (mV), which
+        # changes only with a `head` event: the face head is on from the start
+        self.sensed = array("i", bytes(4 * 5))
+        self.head = "face"
+        self.sensed[4] = head_mv(self.head)
 
     # --- load and faults -------------------------------------------------------------
     def set_skin(self, ohm, nf=0):
@@ -84,6 +108,10 @@ class Model:
         if not self.skin_ohm:
             self.electrode_mv = 0
         self._rc_uv = self.electrode_mv * 1000
+
+    def set_head(self, value):
+        self.head = value
+        self.sensed[4] = head_mv(value)
 
     def set_fault(self, name):
         if name == "vsense_stuck":  # frozen at what it reads now

@@ -93,6 +93,8 @@ class Runner:
                 model.set_skin(0)
             else:
                 model.set_skin(value["ohm"], value.get("nf", 0))
+        elif key == "head":
+            model.set_head(value)
         elif key == "battery_v":
             model.battery_mv = int(value * 1000 + 0.5)
         elif key == "usb":

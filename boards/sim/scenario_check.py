@@ -6,7 +6,7 @@ Run on CPython only, once per run: the unix port gets the checked scenario as a 
 import json
 
 from boards.sim.board import RX_BUFFER_BYTES
-from boards.sim.model import FAULT_NAMES
+from boards.sim.model import FAULT_NAMES, HEAD_VALUES
 from boards.sim.scenario import BUTTON_GESTURES, ScenarioError
 from roller import programs
 from roller.settings import RANGES as SETTING_RANGES  # C1: the names and ranges of `set` (C4)
@@ -15,7 +15,7 @@ MAX_DURATION_S = 7200
 # any one string the simulator carries (name, serial writes): the unix port holds a few copies
 # of one at once in its heap (cmd_sim.HEAPSIZE_KB), besides the device's receive buffer
 MAX_TEXT_BYTES = RX_BUFFER_BYTES // 2
-_ACTIONS = ("button", "skin", "battery_v", "usb", "fault", "serial", "serial_raw", "power")
+_ACTIONS = ("button", "skin", "battery_v", "usb", "fault", "serial", "serial_raw", "power", "head")
 
 
 def _is_number(x):
@@ -110,6 +110,10 @@ def _check_event(index, event, duration_s, last_t):
     elif key == "fault":
         if value is not None and value not in FAULT_NAMES:
             raise ScenarioError("%s: unknown fault %s" % (field, json.dumps(value)))
+    elif key == "head":
+        if value not in HEAD_VALUES:
+            raise ScenarioError("%s: expected one of face|eye|unknown|short|open|null, got %s"
+                                % (field, json.dumps(value)))
     elif key == "serial":
         if "\n" in _text(value, field):
             raise ScenarioError("%s: expected one line (serial_raw sends several)" % field)

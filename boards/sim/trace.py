@@ -67,6 +67,10 @@ class Trace:
     def cue(self, zone):
         self._line("cue", ',"zone":"%s"' % zone)
 
+    def head(self, name):
+        """The head the firmware has accepted (None: none, or one it is settling on)."""
+        self._line("head", ',"head":%s' % ('"%s"' % name if name else "null"))
+
     def cue_pin(self, on):
         self._line("cue_pin", ',"on":%s' % ("true" if on else "false"))
 

@@ -124,7 +124,7 @@ class Board:
 
     def __init__(self, cfg, enable: "Pin", leg_a: "Pin", leg_b: "Pin", isense: "ADC",
                  vsense: "ADC", vbat: "ADC", usb: "Pin", button: "Pin", led: "tuple[PWM, PWM, PWM]",
-                 cue: "Pin", console=None):
+                 cue: "Pin", head: "ADC", console=None, adc_mux: "Pin | None" = None):
         self._enable = enable
         self._leg_a = leg_a
         self._leg_b = leg_b
@@ -136,6 +136,13 @@ class Board:
         self._button = button
         self._led = led
         self._cue = cue
+        self._head = head
+        # a board short of ADC inputs shares one between the battery and the head ID through
+        # an analog switch: at 0 (the head, read every tick), at 1 for a battery reading
+        self._adc_mux = adc_mux
+        self._head_scale = cfg.HEAD_MV_PER_65536
+        self.head_bands_mv = cfg.HEAD_BANDS_MV
+        self.head_open_mv = cfg.HEAD_OPEN_MV
         self._setpoint_max = cfg.SETPOINT_MAX_CODE
         self._setpoint_full_ua = cfg.SETPOINT_FULL_UA
         self._i_zero = cfg.ISENSE_ZERO_U16
@@ -148,6 +155,7 @@ class Board:
         self._console = console
         self.last_state = None  # what the device shows, for a look from the REPL
         self.last_fault = None
+        self.last_head = None
 
     def _write_setpoint(self, code):
         raise NotImplementedError
@@ -192,14 +200,22 @@ class Board:
 
     # --- sensing ------------------------------------------------------------------------------
     def sample(self, inputs):
-        """inputs[0..3] = current (uA), electrode voltage (mV), USB, button (docs/board.md)."""
+        """inputs[0..4] = current (uA), electrode voltage (mV), USB, button, head ID (mV)
+        (docs/board.md)."""
         inputs[0] = offset_binary(self._isense.read_u16(), self._i_zero, self._i_scale)
         inputs[1] = offset_binary(self._vsense.read_u16(), self._v_zero, self._v_scale)
         inputs[2] = self._usb.value()
         inputs[3] = 1 - self._button.value()  # active low
+        inputs[4] = self._head.read_u16() * self._head_scale >> 16
 
     def read_battery_mv(self):
-        return self._vbat.read_u16() * self._bat_scale >> 16
+        mux = self._adc_mux
+        if mux is None:
+            return self._vbat.read_u16() * self._bat_scale >> 16
+        mux.value(1)  # both sources sit on 100 nF: the ADC's sample cap settles at once
+        mv = self._vbat.read_u16() * self._bat_scale >> 16
+        mux.value(0)
+        return mv
 
     # --- user outputs ---------------------------------------------------------------------------
     def set_led(self, r, g, b):
@@ -236,10 +252,17 @@ class Board:
     def emit_cue(self, zone):
         pass  # the cue pin already tells the user
 
+    def emit_head(self, name):
+        self.last_head = name
+
     # --- the main loop ----------------------------------------------------------------------------
     def run(self, app):
         try:
-            run_paced(app.tick, getattr(app, "service", None))
+            ble = getattr(app, "ble", None)
+            if ble is None:
+                run_paced(app.tick, getattr(app, "service", None))
+            else:  # its loop: the same pacing, with aioble's tasks in the slack (roller.ble_uart)
+                ble.run(app.tick, app.service)
         except KeyboardInterrupt:
             # Ctrl-C from the host (mpremote, deploy): with the output off, keep the watchdog
             # (which cannot be stopped) quiet so the REPL stays usable until the next reset.

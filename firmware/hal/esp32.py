@@ -33,6 +33,7 @@ class Board(common.Board):
             Pin(cfg.BUTTON_PIN, Pin.IN, Pin.PULL_UP),
             (led[0], led[1], led[2]),
             Pin(cfg.CUE_PIN, Pin.OUT, value=0),
+            _adc(cfg.HEAD_PIN),
             console,
         )
         self._keeper = None

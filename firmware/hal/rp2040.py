@@ -1,4 +1,5 @@
-"""Raspberry Pi Pico board (docs/board.md): PWM + RC filter setpoint, ADC0-2 sense, PWM LED."""
+"""Raspberry Pi Pico board (docs/board.md): PWM + RC filter setpoint, ADC0-2 sense (ADC2 shared by the
+battery and the head ID through an analog switch), PWM LED."""
 import machine
 from machine import ADC, PWM, WDT, Pin, Timer
 
@@ -19,6 +20,7 @@ class Board(common.Board):
     def __init__(self, cfg=None, console=None):
         if cfg is None:
             import board_config as cfg
+        self.name = cfg.NAME  # rp2040_pico or rp2040_picow
         # output-enable low before anything else (boot.py did too; a soft reset skips it)
         enable = Pin(cfg.ENABLE_PIN, Pin.OUT, value=0)
         leg_a = Pin(cfg.LEG_A_PIN, Pin.OUT, value=0)
@@ -32,7 +34,9 @@ class Board(common.Board):
             Pin(cfg.BUTTON_PIN, Pin.IN, Pin.PULL_UP),
             (led[0], led[1], led[2]),
             Pin(cfg.CUE_PIN, Pin.OUT, value=0),
+            ADC(Pin(cfg.HEAD_PIN)),  # the same ADC2 as the battery, through the analog switch
             console,
+            Pin(cfg.ADC_MUX_PIN, Pin.OUT, value=0),
         )
         self._keeper = None
 

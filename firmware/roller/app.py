@@ -15,17 +15,20 @@ the only way out.
 import micropython
 from micropython import const
 
-from roller import faults, hot, programs, ui
+from roller import faults, heads, hot, programs, ui
 from roller import led as leds  # patterns as leds.X: one more global here, not eight
 from roller.battery import Battery
 from roller.button import Button
 from roller.contact import Contact, update_contact
 from roller.envelope import Envelope
+from roller.history import Record
 from roller.led import LedPlayer
 from roller.limits import (
     BATTERY_RUN_MIN_MV,
     DONE_TO_OFF_MS,
     HARD_MAX_UA,
+    HEAD_SETTLE_MS,
+    HISTORY_CHECKPOINT_MS,
     IDLE_OFF_MS,
     LEVEL_MAX,
     PROBE_UA,
@@ -38,16 +41,30 @@ from roller.selftest import FAILED, LOW_BATTERY, PASSED, SelfTest
 from roller.session import Session
 from roller.settings import Settings
 from roller.store import Store
-from roller.supervisor import Supervisor, check_readings, drive_output, halt_output, idle_output
+from roller.supervisor import (
+    S_CHARGE_NC as _SUP_CHARGE_NC,  # the session meter's slots, read when a session ends
+)
+from roller.supervisor import (
+    S_PEAK_UA as _SUP_PEAK_UA,
+    Supervisor,
+    check_readings,
+    drive_output,
+    halt_output,
+    idle_output,
+)
 from roller.waveform import Waveform, next_setpoint_ua
 
 _SLOW_MS = const(10)
-# slots 4-7 of roller.hot: the tick's own state (its region includes the inputs, 0-3)
-REGION = (0, 8)
-_A_STATE = const(4)  # ui state number
-_A_SLOW_MS = const(5)  # ms since the last slow tick
-_A_CAP_UA = const(6)  # peak current of the program and level (or bench)
-_A_BUTTON_BUSY = const(7)  # 1 while the button has something to debounce or time
+# slots 5-7 and 68-72 of roller.hot: the tick's own state (its region includes the inputs, 0-4)
+REGIONS = ((0, 8), (68, 73))
+_A_STATE = const(5)  # ui state number
+_A_SLOW_MS = const(6)  # ms since the last slow tick
+_A_CAP_UA = const(7)  # peak current of the program and level (or bench) and head
+_A_BUTTON_BUSY = const(68)  # 1 while the button has something to debounce or time
+_A_HEAD_OK = const(69)  # 1 while a known head is attached and its reading stays in its band
+_A_HEAD_LO_MV = const(70)  # the attached head's band (roller.heads)
+_A_HEAD_HI_MV = const(71)
+_A_RUN_MS = const(72)  # ms in RUN, for the session meter (roller.supervisor has the rest)
 # roller.waveform's slots: the tick closing a period, and work waiting for it (tests/test_hot.py
 # checks)
 _WAVE_INDEX = const(57)
@@ -58,6 +75,7 @@ _IN_CURRENT_UA = const(0)
 _IN_ELECTRODE_MV = const(1)
 _IN_USB = const(2)
 _IN_BUTTON = const(3)
+_IN_HEAD_MV = const(4)  # the head's ID-resistor voltage
 # roller.ui's state numbers the tick compares with: local constants fold, imported names cost a
 # lookup each (tests/test_ui.py checks they agree)
 _OFF = const(0)
@@ -77,6 +95,18 @@ _LOW_BATTERY_SIGNAL_MS = const(3000)
 _CHARGED_MV = const(4150)
 _RUN_BRIGHTNESS_PER_LEVEL = const(51)  # levels 1-5: 51..255
 _STOP_MARGIN_MS = const(50)  # a ramp-down's backstop: RAMP_DOWN_MS + one period + this
+_SIGNAL_MS = const(2000)  # a refusal, or the week at switch-on, shows this long
+_WEEK_S = const(7 * 86400)
+# what ends a session, by the event that ends it (roller.history); a fault adds its name
+_END_REASONS = {
+    ui.HOLD: "hold",
+    ui.STOP: "stop",
+    ui.IDLE_TIMEOUT: "idle",
+    ui.SESSION_END: "done",
+    ui.BATTERY_TOO_LOW: "low_battery",
+    ui.USB_IN: "usb",
+    ui.FAULTED: "fault:",
+}
 
 
 class App:
@@ -118,8 +148,12 @@ class App:
         self.stop_period_ends = 0  # period ends left until the ramp-down must end
         self.low_battery_signal_ms = 0
         self.low_battery = False
+        # in objects of their own: every attribute of the App makes each one's lookup dearer
+        self.heads = heads.Heads(board)
+        self.record = Record()
         self.timer_ms = 0  # idle time in STANDBY/PAUSED, time in DONE
         self._posted = []
+        self.ble = None  # the Bluetooth link on boards with one (roller.ble_uart sets it)
         self._up_ms = 0  # since boot, up to _up_ticks: uptime_ms() folds the clock in
         self._up_ticks = board.ticks_ms()
         self.protocol = Protocol(self)
@@ -127,6 +161,8 @@ class App:
         self._feed = board.wdt_feed
         self.tick = _control_tick(self, slots, self.wave.tables, board.sample, board.write_output)
         self._configure_wave(None)
+        board.sample(slots)  # the head on at power-on counts at once; later changes settle
+        self._attach(heads.classify(slots[_IN_HEAD_MV], self.heads.bands_mv, self.heads.open_mv))
         board.wdt_start(WATCHDOG_TIMEOUT_MS)
         self._enter(ui.OFF)
         if board.reset_cause() == "watchdog":
@@ -160,6 +196,10 @@ class App:
             protocol.service(None)
         store = self.store
         if store.dirty:
+            if self.record.save_open:  # built here, not in the tick: it allocates
+                self.record.save_open = False
+                if self.record.ran:
+                    store.open_session(self.session_entry(""))
             store.service(self.uptime_ms(), self.settings)
 
     def uptime_ms(self):
@@ -206,6 +246,9 @@ class App:
                         board.emit_cue(zone)
                 contact_ms += _SLOW_MS
                 session.contact_ms = contact_ms
+                if contact_ms >= self.record.checkpoint_ms:  # saved now and then: a power cut may come
+                    self.record.checkpoint_ms += HISTORY_CHECKPOINT_MS
+                    self.record.save_open = self.store.dirty = True
                 if contact_ms >= session.limit_ms:  # the session is over
                     self.dispatch(ui.SESSION_END)
             else:
@@ -224,6 +267,14 @@ class App:
                 self.dispatch(ui.DONE_TIMEOUT)
         if self.low_battery_signal_ms > 0:
             self.low_battery_signal_ms -= _SLOW_MS
+        led = self.led
+        signal_ms = led.signal_ms
+        if signal_ms > 0:
+            signal_ms -= _SLOW_MS
+            led.signal_ms = signal_ms
+        head_ok = self.slots[_A_HEAD_OK]
+        if not head_ok:  # no known head: is another settling in?
+            self._head_settle()
         if session.cue_left_ms > 0 or session.cue_on:  # a cue on, or just over: the pin changes
             board.set_cue(session.cue_tick(_SLOW_MS))
         # the LED: the pattern for now; played on only when what it shows can change
@@ -232,6 +283,8 @@ class App:
         if state == _RUN:
             if session.cue_left_ms > 0:
                 pattern = leds.LED_CUE
+            elif signal_ms > 0:
+                pattern = led.signal_pattern
             elif self.low_battery:
                 pattern = leds.LED_LOW_BATTERY
             elif self.contact.poor:
@@ -245,9 +298,14 @@ class App:
             pattern = leds.LED_CHARGED if battery.filtered_mv >= _CHARGED_MV else leds.LED_CHARGING
         elif self.low_battery_signal_ms > 0 or (self.low_battery and state != _OFF):
             pattern = leds.LED_LOW_BATTERY
+        elif signal_ms > 0:
+            pattern = led.signal_pattern
+        elif _STANDBY <= state <= _PAUSED and not head_ok:
+            pattern = leds.LED_NO_HEAD
+        elif state == _OFF and self.ble is not None and self.ble.pairing:
+            pattern = leds.LED_PAIRING
         else:
             pattern = leds.STATE_PATTERNS[state]
-        led = self.led
         led.wait_ms -= _SLOW_MS
         if pattern != led.pattern or scale != led.scale or led.wait_ms <= 0:
             led.play(pattern, scale, _SLOW_MS)
@@ -265,6 +323,11 @@ class App:
             return
         target = row[2]
         action = row[3]
+        reason = _END_REASONS.get(event)
+        # the first reason stands (a ramp-down, once begun, ends), unless USB or a fault cuts
+        if reason is not None and self.record.ran and (
+                self.record.end is None or event == ui.USB_IN or event == ui.FAULTED):
+            self.record.end = reason + faults.NAMES[self.fault] if event == ui.FAULTED else reason
         if target is not None:
             self._exit(self.state)
         if action is not None:
@@ -275,6 +338,9 @@ class App:
     def _enter(self, state):
         if ui.superstate(self.state) is not None and ui.superstate(state) is None:
             self.store.add_session(self.session.contact_ms)  # a session ends
+            if self.record.ran:
+                self.record.ran = False
+                self.store.close_session(self.session_entry(self.record.end or "stop"))
         self.state = state
         self.slots[_A_STATE] = state  # the tick's copy
         self.timer_ms = 0
@@ -282,6 +348,17 @@ class App:
         if state == ui.RUN:
             self.envelope.ramp_to(self.cap_ua if self.pending is None else 0)
             self.store.note_run_polarity(self.wave.negative_first())
+            self.record.head = self.heads.on
+            if self.run_level > self.record.level:
+                self.record.level = self.run_level
+            # recorded from now on, saved at once; a bench run (a dummy load on the bench) is no session
+            if not self.record.ran and self.run_bench is None:
+                self.record.ran = True
+                up_s = self.uptime_ms() // 1000
+                self.record.start = (self.unix_at(up_s), up_s)
+                self.record.checkpoint_ms = HISTORY_CHECKPOINT_MS
+                self.record.save_open = True
+                self.store.save_now()
         elif state == ui.SELFTEST:
             sup.clear_latch()  # switched off and on: the self-test decides
             self.fault = faults.NONE
@@ -325,6 +402,13 @@ class App:
     def _do_new_session(self):
         s = self.settings
         self.session.start(s.session_s, s.cue_s, programs.PROGRAMS[s.program].zones)
+        self.slots[_A_RUN_MS] = 0
+        self.supervisor.reset_meter()
+        self.record.level = 0
+        self.record.end = None
+        week = self.sessions_7d()  # the routine, at switch-on: on track for the week or not
+        if week is not None:
+            self.signal(leds.LED_WEEK_ON_TRACK if week >= s.week_target else leds.LED_WEEK_DUE)
 
     def _do_level_up(self):
         self.apply_settings({"level": self.settings.level % LEVEL_MAX + 1})
@@ -349,12 +433,24 @@ class App:
         self._exit(self.state)
         self._enter(target)
 
+    def _do_pairing(self):
+        """Double click in OFF: the Bluetooth pairing window (nothing on boards without BLE)."""
+        if self.ble is not None:
+            self.ble.open_pairing()
+
     def _do_signal_low_battery(self):
         self.low_battery_signal_ms = _LOW_BATTERY_SIGNAL_MS
 
     def apply_settings(self, changes):
         """Validated settings change (serial `set`, the button, scenario settings); error text or
-        None. Stored at once; the output takes it at the end of a period (_apply_when_safe)."""
+        None. Stored at once; the output takes it at the end of a period (_apply_when_safe).
+        With the eye head on, only the eye program: another is refused, and the LED says so."""
+        error = self.settings.check(changes)
+        if error is None and self.heads.on == heads.EYE and "program" in changes:
+            name = changes["program"]
+            if name != programs.NAMES[programs.EYE]:
+                self.signal(leds.LED_REFUSED)
+                return "program %s needs the face head (the eye head is on)" % name
         error = self.settings.update(changes)
         if error is not None:
             return error
@@ -420,7 +516,7 @@ class App:
             else:
                 slots[_WAVE_WAIT_PERIOD_END] = 1
             return
-        if self.state != ui.RUN and self.contact.confirmed:
+        if self.state != ui.RUN and self.contact.confirmed and self.slots[_A_HEAD_OK]:
             self.dispatch(ui.CONTACT)
 
     # --- helpers ------------------------------------------------------------------------------
@@ -463,9 +559,119 @@ class App:
         self.bench_ua = ua
         self._update_cap()
 
+    # --- heads -----------------------------------------------------------------------------------
+    def _head_lost(self):
+        """The tick saw the head's reading leave its band: output off now, as at a lift-off
+        (RUN pauses, the waveform carries what the cut period left); another head settles."""
+        slots = self.slots
+        slots[_A_HEAD_OK] = 0
+        self.supervisor.set_head(0)
+        self.heads.on = heads.NONE
+        self.heads.seen = -1
+        self._update_cap()
+        self.board.emit_head(None)
+        if ui.superstate(self.state) is not None:
+            self._cut()
+            self.dispatch(ui.LIFTOFF)
+
+    def _head_settle(self):
+        """Slow tick, while no known head is attached: a reading must hold HEAD_SETTLE_MS."""
+        seen = heads.classify(self.slots[_IN_HEAD_MV], self.heads.bands_mv, self.heads.open_mv)
+        if seen != self.heads.seen:
+            self.heads.seen = seen
+            self.heads.seen_ms = 0
+        elif seen != self.heads.on:
+            self.heads.seen_ms += _SLOW_MS
+            if self.heads.seen_ms >= HEAD_SETTLE_MS:
+                self._attach(seen)
+
+    def _attach(self, head):
+        """`head` is on: its band and limit; the eye head selects the eye program, the face
+        head brings back the program the eye head replaced."""
+        slots = self.slots
+        self.heads.on = head
+        self.heads.seen = head
+        if heads.known(head):
+            band = self.heads.bands_mv[head - heads.FACE]
+            slots[_A_HEAD_LO_MV] = band[0]
+            slots[_A_HEAD_HI_MV] = band[1]
+            slots[_A_HEAD_OK] = 1
+        self.supervisor.set_head(heads.LIMITS_UA[head])
+        self.board.emit_head(heads.NAMES[head])
+        if ui.superstate(self.state) is not None:
+            # nothing was delivered since the head went: a fresh period, the carry still stands;
+            # contact is confirmed afresh, from probe readings under this head
+            self.wave.rewind()
+            self.supervisor.discard_period()
+            self.contact.reset()
+        program = self.settings.program
+        if head == heads.EYE and program != programs.EYE:
+            self.heads.face_program = program
+            self.apply_settings({"program": programs.NAMES[programs.EYE]})
+        elif head == heads.FACE and self.heads.face_program is not None:
+            if program == programs.EYE:
+                self.apply_settings({"program": programs.NAMES[self.heads.face_program]})
+            self.heads.face_program = None
+        self._update_cap()
+
+    def signal(self, pattern):
+        """Show `pattern` for _SIGNAL_MS (where no fault, cue or charging has the LED)."""
+        self.led.signal_pattern = pattern
+        self.led.signal_ms = _SIGNAL_MS
+
+    # --- the routine and the history -----------------------------------------------------------
+    def set_clock(self, unix_s):
+        """Serial `clock`: the time now. Sessions of this boot recorded before it get theirs."""
+        up_s = self.uptime_ms() // 1000
+        self.record.unix_at_boot = unix_s - up_s
+        store = self.store
+        entries = store.history + ([store.open] if store.open is not None else [])
+        for entry in entries:
+            if entry[0] < 0 and entry[1] == store.boot:
+                entry[0] = self.record.unix_at_boot + entry[2]
+                store.dirty = True
+        if self.record.start[0] < 0:
+            self.record.start = (self.unix_at(self.record.start[1]), self.record.start[1])
+
+    def unix_at(self, up_s):
+        """The unix time of `up_s` s after boot, or -1 while the clock is not set."""
+        return -1 if self.record.unix_at_boot is None else self.record.unix_at_boot + up_s
+
+    def unix_now(self):
+        """The unix time now, or None while the clock is not set."""
+        unix_s = self.unix_at(self.uptime_ms() // 1000)
+        return None if unix_s < 0 else unix_s
+
+    def sessions_7d(self):
+        """Sessions recorded in the last seven days, or None while the clock is not set."""
+        if self.record.unix_at_boot is None:
+            return None
+        since = self.unix_now() - _WEEK_S
+        n = 0
+        for entry in self.store.history:
+            if entry[0] >= since:
+                n += 1
+        return n
+
+    def session_entry(self, end):
+        """The history entry of the session running, as it stands (roller.history)."""
+        slots = self.slots
+        run_ms = slots[_A_RUN_MS]
+        charge_nc = slots[_SUP_CHARGE_NC]
+        session = self.session
+        return [
+            self.record.start[0], self.store.boot, self.record.start[1], run_ms,
+            session.contact_ms // session.cue_ms if session.cue_ms else 0,
+            heads.NAMES[self.record.head] or "none", programs.NAMES[self.run_program],
+            self.record.level, slots[_SUP_PEAK_UA], charge_nc // run_ms if run_ms else 0,
+            charge_nc, end,
+        ]
+
     def _update_cap(self):
         peak_ua = programs.PROGRAMS[self.run_program].peak_ua
-        self.cap_ua = self.bench_ua or level_cap_ua(self.run_level, peak_ua)
+        cap_ua = self.bench_ua or level_cap_ua(self.run_level, peak_ua)
+        head_ua = heads.LIMITS_UA[self.heads.on] if self.slots[_A_HEAD_OK] else 0
+        self.cap_ua = cap_ua if cap_ua < head_ua else head_ua
         self.slots[_A_CAP_UA] = self.cap_ua  # the tick's copy
         self.supervisor.set_cap(self.cap_ua)
 
@@ -485,11 +691,17 @@ def _control_tick(app, slots, tables, sample, write):
         code = int(check_readings(slots, current_ua, electrode_mv))
         if code:
             app.on_fault(code)
+        if a[_A_HEAD_OK]:  # the head's reading left its band: off now, like a lift-off
+            code = int(a[_IN_HEAD_MV])  # `code` again: a new local would push others off registers
+            if code < int(a[_A_HEAD_LO_MV]) or code > int(a[_A_HEAD_HI_MV]):
+                app._head_lost()
         state = int(a[_A_STATE])
         contact = 0
         if state == _SELFTEST:
             app._selftest_tick(current_ua, electrode_mv)
         elif state >= _STANDBY and state <= _PAUSED:
+            if state == _RUN:
+                a[_A_RUN_MS] += 1
             contact = int(update_contact(slots, current_ua, electrode_mv))
             if contact == _CONTACT_LOST:
                 if state == _RUN:

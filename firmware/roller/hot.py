@@ -7,18 +7,22 @@ module's); tests/test_hot.py checks that the regions do not overlap and that the
 read across modules agree. Viper's array loads are unsigned on every port, so no slot holds a
 negative value, except the two signed readings at 0 and 1, which are read as Python ints.
 
-    0-3     inputs: board.sample() fills them (docs/board.md)
-    4-7     roller.app
+    0-4     inputs: board.sample() fills them (docs/board.md)
+    5-7     roller.app
     8-37    roller.supervisor
     38-51   roller.contact
     52-55   roller.envelope
     56-67   roller.waveform
+    68-72   roller.app: the head, time in RUN
+    73-75   roller.supervisor: the head's limit, the session meter
+
+A module with two regions names them REGIONS.
 """
 from array import array
 
 from micropython import const
 
-SLOTS = const(68)
+SLOTS = const(76)
 
 
 def new():

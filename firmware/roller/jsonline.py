@@ -3,13 +3,14 @@
 A request is one flat object: string keys, scalar values. Nested values are refused before
 they are read, so there is no recursion and deep nesting costs nothing. MicroPython's
 json.loads is lenient (it takes `{"a" 1}`, trailing commas, `01`) and CPython's takes NaN:
-this parser gives the same answer on both. Integers stay below 2**30 (small ints everywhere).
+this parser gives the same answer on both. Integers have at most 10 digits: a unix time (`clock`)
+needs them; every other field is range-checked far below.
 """
 import json
 
 from micropython import const
 
-_MAX_INT_DIGITS = const(9)
+_MAX_INT_DIGITS = const(10)
 _MAX_NUMBER = 1e9
 _BAD = "bad JSON"
 _ESCAPES = {

@@ -24,6 +24,11 @@ LED_FAULT_CURRENT = const(11)  # roller.faults picks these per fault code
 LED_FAULT_BALANCE = const(12)
 LED_FAULT_SENSE = const(13)
 LED_FAULT_SELFTEST = const(14)
+LED_NO_HEAD = const(15)  # on and waiting, but no known head: no output
+LED_REFUSED = const(16)  # a program the head cannot run was asked for
+LED_WEEK_ON_TRACK = const(17)  # at switch-on: this week's sessions have reached the target
+LED_WEEK_DUE = const(18)  # at switch-on: fewer sessions this week than the target
+LED_PAIRING = const(19)  # roller.ble_uart's pairing window, in OFF
 
 # (r, g, b, mode, period_ms), in pattern-number order
 PATTERNS = (
@@ -43,6 +48,11 @@ PATTERNS = (
     (255, 0, 0, DOUBLE_BLINK, 1000),  # charge imbalance
     (255, 0, 0, BLINK, 1000),  # sense or output stage
     (255, 0, 255, BLINK, 1000),  # self-test or watchdog
+    (255, 200, 0, DOUBLE_BLINK, 1000),  # no head, or one it does not know
+    (160, 0, 255, BLINK, 250),  # refused: the eye head runs the eye program only
+    (0, 255, 0, DOUBLE_BLINK, 1000),  # week on track: two green flashes a second
+    (0, 200, 255, DOUBLE_BLINK, 1000),  # week behind: two cyan flashes a second
+    (0, 0, 255, BLINK, 200),  # Bluetooth pairing window open: fast blue
 )
 
 # UI state (roller.ui) -> pattern, where nothing else (RUN's cues, faults, battery) decides
@@ -63,6 +73,8 @@ class LedPlayer:
         self.wait_ms = 0  # until the brightness can change (counted down by the caller)
         self._waited_ms = 0  # wait_ms as play() set it
         self._level = -1  # brightness last written for this pattern (-1: write)
+        self.signal_ms = 0  # a short signal (a refused program, the week at switch-on) ...
+        self.signal_pattern = LED_OFF  # ... shows this pattern for that long (roller.app)
 
     @micropython.native
     def play(self, pattern, scale, step_ms):

@@ -63,6 +63,9 @@ DONE_TO_OFF_MS = const(5000)
 LINE_MAX_BYTES = const(256)  # longer request lines are discarded and answered with one error
 STREAM_PERIOD_MS = const(100)  # telemetry at 10 Hz
 
+# Bluetooth LE (roller.ble_uart, docs/security.md)
+PAIRING_WINDOW_MS = const(60_000)  # a double click in OFF opens it: new bonds only meanwhile
+
 # R14: persistence
 STORE_WRITE_MIN_MS = const(1000)  # flash wear: at most one write per second, faults excepted
 FAULT_LOG_ENTRIES = const(32)
@@ -87,3 +90,27 @@ def allowed_peak_ua(cap_ua):
     clamped to HARD_MAX_UA; the sense may read CAP_MARGIN_UA above it (noise, rounding)."""
     allowed = cap_ua + cap_ua * CAP_MARGIN_PERCENT // 100 + CAP_MARGIN_UA
     return allowed if allowed < HARD_MAX_UA + CAP_MARGIN_UA else HARD_MAX_UA + CAP_MARGIN_UA
+
+
+# Heads (docs/hardware.md "Heads"): each head's limit is its electrode contact area times the
+# current density allowed. IEC 60601-2-10 asks for a warning above 2 mA r.m.s./cm2; we allow a
+# quarter of that as a peak (r.m.s. <= peak for every shape), 0.5 mA/cm2.
+HEAD_UA_PER_CM2 = const(500)
+FACE_HEAD_AREA_MM2 = const(100)  # two 8 mm rollers, about 6 mm of skin in contact over 8 mm each
+EYE_HEAD_AREA_MM2 = const(40)  # two 5 mm rollers, 4 mm x 5 mm each
+HEAD_SETTLE_MS = const(200)  # a new head reading must hold this long before it counts
+# (a reading leaving the attached head's band stops the output in the same tick)
+
+
+def head_limit_ua(area_mm2):
+    """Peak current allowed through electrodes of `area_mm2` (HEAD_UA_PER_CM2, hard cap)."""
+    ua = area_mm2 * HEAD_UA_PER_CM2 // 100
+    return ua if ua < HARD_MAX_UA else HARD_MAX_UA
+
+
+# Session history and routine
+HISTORY_ENTRIES = const(16)  # ring of the last sessions in the store
+HISTORY_CHECKPOINT_MS = const(60_000)  # an open session is saved this often (power-cut recovery)
+WEEK_TARGET_DEFAULT = const(2)  # the routine: 2-3 sessions a week
+WEEK_TARGET_MIN = const(1)
+WEEK_TARGET_MAX = const(7)

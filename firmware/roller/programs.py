@@ -27,6 +27,7 @@ PROGRAMS = (  # in the order a double click steps
     Program("sculpt", TRIANGLE, 5, 400, FACE_ZONES),
 )
 NAMES = tuple(p.name for p in PROGRAMS)
+EYE = const(2)  # the eye program's number: the only one the eye head runs (tests/test_heads.py)
 
 BURST_ON_PERIODS = const(10)  # tone: 200 ms of carrier ...
 BURST_OFF_PERIODS = const(10)  # ... then 200 ms at probe level, so contact stays watched

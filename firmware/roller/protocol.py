@@ -8,10 +8,11 @@ supervisor still clamps and checks whatever they start.
 import micropython
 from micropython import const
 
-from roller import VERSION, faults, programs, ui
+from roller import VERSION, faults, heads, history, programs, ui
+from roller.led import PATTERNS as LED_PATTERNS
 from roller.contact import OPEN_OHM
 from roller.jsonline import dumps, parse
-from roller.limits import HARD_MAX_UA, LINE_MAX_BYTES, PROBE_UA, STREAM_PERIOD_MS
+from roller.limits import HARD_MAX_UA, HISTORY_ENTRIES, LINE_MAX_BYTES, PROBE_UA, STREAM_PERIOD_MS
 from roller.linebuf import LONG, LineBuffer
 from roller.selftest import FAILED, LOW_BATTERY, PASSED
 from roller.waveform import half_ms
@@ -21,15 +22,18 @@ PROTOCOL_VERSION = const(1)
 COMMANDS = {
     "info": (),
     "status": (),
-    "set": ("level", "program", "session_s", "cue_s"),
+    "set": ("level", "program", "session_s", "cue_s", "week_target"),
     "start": (),
     "stop": (),
     "log": (),
     "selftest": (),
     "stream": ("on",),
     "bench": ("shape", "hz", "ua"),
+    "history": ("limit",),
+    "clock": ("unix",),
 }
 _SELFTEST_RESULTS = {PASSED: "passed", FAILED: "failed", LOW_BATTERY: "battery low"}
+_LED_MODES = ("solid", "blink", "breathe", "double")  # roller.led's modes, in number order
 
 
 def _error(text):
@@ -51,6 +55,7 @@ class Protocol:
         self.lines = LineBuffer(LINE_MAX_BYTES)
         self.streaming = False
         self._stream_ms = 0
+        self.link = None  # another link (roller.ble_uart) while handle() answers it
 
     @micropython.native
     def service(self, chunk):
@@ -75,8 +80,9 @@ class Protocol:
                 self._stream_ms = now
                 board.console_write(dumps(self._telemetry()))
 
-    def handle(self, line):
-        """The response object for one request line (bytes, or LONG)."""
+    def handle(self, line, link=None):
+        """The response object for one request line (bytes, or LONG). `link`: another link
+        than the console, whose rules (link.refuse) come before anything else."""
         if line is LONG:
             return _error("line too long (max %d bytes)" % LINE_MAX_BYTES)
         request, error = parse(line)
@@ -87,6 +93,10 @@ class Protocol:
             return _error("missing cmd")
         if not isinstance(cmd, str) or cmd not in COMMANDS:
             return _error("unknown command")
+        if link is not None:
+            refused = link.refuse(cmd)
+            if refused:
+                return _error(refused)
         fields = COMMANDS[cmd]
         for key in request:
             if key != "cmd" and key not in fields:
@@ -114,6 +124,7 @@ class Protocol:
         ohm = app.contact.ohm
         return {
             "ok": True,
+            "led": self._led_status(),
             "state": _state_name(app),
             "level": s.level,
             "program": s.program_name(),
@@ -128,6 +139,11 @@ class Protocol:
             "bench": self._bench_status(),
             "selftest": self._selftest_status(),
             "stream": self.streaming,
+            "head": heads.NAMES[app.heads.on],
+            "sessions_7d": app.sessions_7d(),
+            "week_target": s.week_target,
+            "clock": app.record.unix_at_boot is not None,
+            "unix": app.unix_now(),
         }
 
     def _cmd_set(self, request):
@@ -171,6 +187,25 @@ class Protocol:
             "entries": [{"boot": e[0], "ms": e[1], "code": e[2]} for e in store.log],
         }
 
+    def _cmd_history(self, request):
+        limit = request.get("limit", HISTORY_ENTRIES)
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            return _error("limit must be an integer >= 1")
+        entries = self.app.store.history
+        n = len(entries)
+        return {
+            "ok": True,
+            "sessions": [history.as_dict(entries[n - 1 - i]) for i in range(min(limit, n))],
+        }
+
+    def _cmd_clock(self, request):
+        unix = request.get("unix")
+        error = history.check_unix(unix)
+        if error:
+            return _error(error)
+        self.app.set_clock(unix)
+        return {"ok": True}
+
     def _cmd_selftest(self, request):
         app = self.app
         if app.state != ui.OFF:
@@ -183,8 +218,9 @@ class Protocol:
         on = request.get("on")
         if not isinstance(on, bool):
             return _error("on must be true or false")
-        self.streaming = on
-        self._stream_ms = self.app.board.ticks_ms()
+        link = self.link or self  # telemetry goes on the link that asked
+        link.streaming = on
+        link._stream_ms = self.app.board.ticks_ms()
         return {"ok": True, "stream": on}
 
     def _cmd_bench(self, request):
@@ -237,6 +273,16 @@ class Protocol:
         if test is None:
             return None
         return {"result": _SELFTEST_RESULTS.get(test.result, "interrupted"), "reason": test.failed}
+
+    def _led_status(self):
+        """The pattern the LED plays: its colour at full brightness, mode and period."""
+        led = self.app.led
+        if led.pattern < 0:
+            return None
+        r, g, b, mode, period_ms = LED_PATTERNS[led.pattern]
+        scale = led.scale
+        return {"rgb": [r * scale // 255, g * scale // 255, b * scale // 255], "mode": _LED_MODES[mode],
+                "period_ms": period_ms}
 
     def _telemetry(self):
         app = self.app

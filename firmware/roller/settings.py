@@ -9,12 +9,16 @@ from roller.limits import (
     SESSION_DEFAULT_S,
     SESSION_MAX_S,
     SESSION_MIN_S,
+    WEEK_TARGET_DEFAULT,
+    WEEK_TARGET_MAX,
+    WEEK_TARGET_MIN,
 )
 
 RANGES = {
     "level": (LEVEL_MIN, LEVEL_MAX),
     "session_s": (SESSION_MIN_S, SESSION_MAX_S),
     "cue_s": (CUE_MIN_S, CUE_MAX_S),
+    "week_target": (WEEK_TARGET_MIN, WEEK_TARGET_MAX),  # the routine: sessions a week
 }
 
 
@@ -28,11 +32,12 @@ class Settings:
         self.program = 0  # index into programs.PROGRAMS
         self.session_s = SESSION_DEFAULT_S
         self.cue_s = CUE_DEFAULT_S
+        self.week_target = WEEK_TARGET_DEFAULT
 
     def check(self, changes):
         """Error text for a bad change set, or None. Nothing is applied."""
         if not isinstance(changes, dict) or not changes:
-            return "set needs at least one of level, program, session_s, cue_s"
+            return "set needs at least one of level, program, session_s, cue_s, week_target"
         for key in changes:
             value = changes[key]
             if key == "program":
@@ -60,6 +65,8 @@ class Settings:
                 self.set_level(changes[key])
             elif key == "session_s":
                 self.session_s = _clamp(changes[key], SESSION_MIN_S, SESSION_MAX_S)
+            elif key == "week_target":
+                self.week_target = _clamp(changes[key], WEEK_TARGET_MIN, WEEK_TARGET_MAX)
             else:
                 self.cue_s = _clamp(changes[key], CUE_MIN_S, CUE_MAX_S)
         return None
@@ -76,4 +83,5 @@ class Settings:
             "program": self.program_name(),
             "session_s": self.session_s,
             "cue_s": self.cue_s,
+            "week_target": self.week_target,
         }

@@ -1,11 +1,17 @@
-"""Power-loss-safe persistence (R14): settings, usage counters and a bounded fault log.
+"""Power-loss-safe persistence (R14): settings, usage counters, a bounded fault log and the
+session history (roller.history).
 
 Two slot files hold whole records `RS1 <crc32 hex> <length>\\n<JSON>`, the JSON carrying a
 sequence number. A write goes to the slot not holding the newest record, in one write call;
 a power cut tears at most that slot, whose CRC then fails, and the other keeps the previous
 state. Writes happen only in service() (never in the control tick), coalesced and at most one
-per STORE_WRITE_MIN_MS, except that a fault is written at once. There is no RTC: a log entry
-is stamped with the boot number and the ms since that boot.
+per STORE_WRITE_MIN_MS, except that a fault, a session's start and its end are written at once.
+There is no RTC: a log entry is stamped with the boot number and the ms since that boot.
+
+The history is a ring of HISTORY_ENTRIES finished sessions, oldest first, in the same record:
+a torn write leaves the previous record, with the older entries and the settings. The session
+running is kept as `open` (written when it reaches RUN and every HISTORY_CHECKPOINT_MS of
+contact); a boot that finds one open closes it with the end `power_cut`.
 """
 import binascii
 import json
@@ -13,11 +19,15 @@ import json
 import micropython
 from micropython import const
 
-from roller.limits import FAULT_LOG_ENTRIES, STORE_WRITE_MIN_MS
+from roller.limits import FAULT_LOG_ENTRIES, HISTORY_ENTRIES, STORE_WRITE_MIN_MS
 
 SLOTS = ("store.a", "store.b")
 MAGIC = "RS1"
-_MAX_BYTES = const(4096)  # a record is about 1 kB with a full log; more is not ours
+_MAX_BYTES = const(6144)  # about 3 kB with a full log and history; more is not ours
+# a history entry: [start unix s (-1: clock not set), boot, uptime s, contact ms, zones, head,
+# program, level, peak uA, mean uA, charge nC, end] (roller.history names the fields)
+_ENTRY_TYPES = (int, int, int, int, int, str, str, int, int, int, int, str)
+POWER_CUT = "power_cut"
 
 
 def _is_int(x):
@@ -40,6 +50,23 @@ def _valid(doc):
         if not isinstance(entry, list) or len(entry) != 3:
             return False
         if not _is_int(entry[0]) or not _is_int(entry[1]) or not isinstance(entry[2], str):
+            return False
+    # the history came later: a record without one is an older layout's, still ours
+    history = doc.get("hist", [])
+    if not isinstance(history, list) or len(history) > HISTORY_ENTRIES:
+        return False
+    for entry in history:
+        if not _valid_entry(entry):
+            return False
+    return doc.get("open") is None or _valid_entry(doc["open"])
+
+
+def _valid_entry(entry):
+    if not isinstance(entry, list) or len(entry) != len(_ENTRY_TYPES):
+        return False
+    for i in range(len(_ENTRY_TYPES)):
+        kind = _ENTRY_TYPES[i]
+        if not isinstance(entry[i], kind) or (kind is int and isinstance(entry[i], bool)):
             return False
     return True
 
@@ -80,6 +107,8 @@ class Store:
         self.stim_s = 0
         self.last_fault = ""
         self.log = []  # [boot, ms since boot, code], oldest first
+        self.history = []  # finished sessions, oldest first (entries as _ENTRY_TYPES)
+        self.open = None  # the session running, as last saved
         # 1 when the last RUN's periods began with the negative half (None: no RUN yet). A power
         # cut leaves charge of that sign; the next boot begins with the other (docs/safety.md)
         self.run_negative_first = None
@@ -112,6 +141,12 @@ class Store:
             self.stim_s = best["stim_s"]
             self.last_fault = best["last_fault"]
             self.log = best["log"]
+            self.history = best.get("hist", [])
+            if best.get("open") is not None:  # the power went while a session ran
+                entry = best["open"]
+                entry[-1] = POWER_CUT
+                self._append(entry)
+                self.dirty = True
             negative_first = best.get("neg_first")
             if _is_int(negative_first) and negative_first in (0, 1):
                 self.run_negative_first = negative_first
@@ -122,6 +157,27 @@ class Store:
             self.sessions += 1
             self.stim_s += (stim_ms + 500) // 1000
             self.dirty = True
+
+    def open_session(self, entry):
+        """The session running, as it is now (the App calls this from service): kept as open,
+        so a power cut leaves it in the history."""
+        self.open = entry
+        self.dirty = True
+
+    def close_session(self, entry):
+        """A session has ended: into the history, written at once (one write per session)."""
+        self.open = None
+        self._append(entry)
+        self.dirty = self._urgent = True
+
+    def save_now(self):
+        """Write at the next service(), not after STORE_WRITE_MIN_MS."""
+        self.dirty = self._urgent = True
+
+    def _append(self, entry):
+        self.history.append(entry)
+        if len(self.history) > HISTORY_ENTRIES:
+            self.history.pop(0)
 
     def note_run_polarity(self, negative_first):
         """A RUN begins; stored when its first half's sign differs from the last one's."""
@@ -172,4 +228,8 @@ class Store:
         }
         if self.run_negative_first is not None:
             doc["neg_first"] = self.run_negative_first
+        if self.history:
+            doc["hist"] = self.history
+        if self.open is not None:
+            doc["open"] = self.open
         return doc

@@ -47,8 +47,8 @@ _DC_IMBALANCE = const(2)
 _SENSE_FAULT = const(3)
 _OUTPUT_STUCK = const(4)
 
-# slots 8-37 of roller.hot: the state of the last write and of the running checks
-REGION = (8, 38)
+# slots 8-37 and 73-75 of roller.hot: the state of the last write and of the running checks
+REGIONS = ((8, 38), (73, 76))
 _S_LATCHED = const(8)  # fault code, 0 = none
 _S_LAST_MAG = const(9)  # |setpoint| written last tick (0 = enable test or off)
 _S_LAST_NEG = const(10)  # 1 when it was negative
@@ -82,6 +82,13 @@ _L_MIN_LOAD_OHM = const(34)
 _L_IMPLAUSIBLE_MS = const(35)
 _L_ENABLE_CHECK_MS = const(36)
 _S_PERIOD_AT_COMPLIANCE = const(37)  # 1 when a reading of this period hit the compliance voltage
+_S_HEAD_MAX_UA = const(73)  # the attached head's limit; 0: no known head, no output
+# the session meter (roller.history), from the readings judged here: the largest |current|, no
+# more than the setpoint it was read under, and |current| summed (uA * ms = nC) but for readings
+# under _OPEN_CIRCUIT_UA, the sense noise of an open circuit
+S_PEAK_UA = const(74)
+S_CHARGE_NC = const(75)
+_OPEN_CIRCUIT_UA = const(2)  # roller.limits.OPEN_CIRCUIT_UA (tests/test_hot.py checks)
 
 
 class Supervisor:
@@ -103,6 +110,7 @@ class Supervisor:
             (_L_MIN_LOAD_OHM, MIN_LOAD_OHM),
             (_L_IMPLAUSIBLE_MS, IMPLAUSIBLE_MS),
             (_L_ENABLE_CHECK_MS, ENABLE_CHECK_PERIOD_MS),
+            (_S_HEAD_MAX_UA, HARD_MAX_UA),  # a board without heads; the App sets the head's at once
         ):
             slots[index] = value
         self.slots = slots
@@ -117,7 +125,13 @@ class Supervisor:
         halt_output(self.slots, self._write)
 
     def drive(self, setpoint_ua, cap_ua, contact_confirmed, period_done):
-        drive_output(self.slots, self._write, setpoint_ua, cap_ua, contact_confirmed, period_done)
+        """The self-test's probe (a few ms at PROBE_UA): it checks the output stage itself, with
+        or without a head, so the head's limit does not apply to it."""
+        slots = self.slots
+        head_max_ua = slots[_S_HEAD_MAX_UA]
+        slots[_S_HEAD_MAX_UA] = HARD_MAX_UA
+        drive_output(slots, self._write, setpoint_ua, cap_ua, contact_confirmed, period_done)
+        slots[_S_HEAD_MAX_UA] = head_max_ua
 
     def trip(self, code):
         """Latch `code`; second barrier in the same call. Returns True for a new latch."""
@@ -140,10 +154,28 @@ class Supervisor:
         if not slots[_S_CLOSE_PERIOD]:  # a period that just ended is judged first
             slots[_S_CLOSE_PERIOD] = _DISCARD_PERIOD
 
+    def discard_period(self):
+        """The output was held at zero (no head) since the waveform restarted: the sums hold
+        only the period cut then, judged by the waveform's carry, not here."""
+        slots = self.slots
+        slots[_S_CHARGE_POS] = slots[_S_CHARGE_NEG] = slots[_S_PERIOD_AT_COMPLIANCE] = 0
+        slots[_S_CLOSE_PERIOD] = slots[_S_WRONG_POLARITY] = 0
+
+    def reset_meter(self):
+        self.slots[S_PEAK_UA] = self.slots[S_CHARGE_NC] = 0
+
     def set_cap(self, cap_ua):
         # a reading is judged against the cap its write was clamped to: a cap lowered between
         # write and check (serial `set` in service) must not make the last write an over-current
+        head_max_ua = self.slots[_S_HEAD_MAX_UA]
+        if cap_ua > head_max_ua:
+            cap_ua = head_max_ua
         self.slots[_S_NEXT_ALLOWED] = allowed_peak_ua(cap_ua if cap_ua > PROBE_UA else PROBE_UA)
+
+    def set_head(self, limit_ua):
+        """The attached head's limit (0: none known). Every write from the next one is clamped
+        to it, whatever cap the caller passes: cap = min(program and level, head)."""
+        self.slots[_S_HEAD_MAX_UA] = limit_ua
 
 
 # --- the output stage, per tick -----------------------------------------------------------------
@@ -168,6 +200,9 @@ def drive_output(slots, write, setpoint_ua: int, cap_ua: int, contact_confirmed:
     hard_max_ua = int(s[_L_HARD_MAX_UA])
     probe_ua = int(s[_L_PROBE_UA])
     limit = cap_ua if cap_ua < hard_max_ua else hard_max_ua
+    head_max_ua = int(s[_S_HEAD_MAX_UA])
+    if limit > head_max_ua:
+        limit = head_max_ua
     if not contact_confirmed and limit > probe_ua:
         limit = probe_ua
     magnitude = setpoint_ua if setpoint_ua >= 0 else 0 - setpoint_ua
@@ -235,6 +270,10 @@ def check_readings(slots, current_ua: int, electrode_mv: int) -> int:
         return _NONE
     s[_S_LAST_WAS_TEST] = 0
     last_abs = int(s[_S_LAST_MAG])
+    if i_abs >= _OPEN_CIRCUIT_UA:  # the session meter
+        s[S_CHARGE_NC] += i_abs
+        if (i_abs if i_abs < last_abs else last_abs) > int(s[S_PEAK_UA]):
+            s[S_PEAK_UA] = i_abs if i_abs < last_abs else last_abs
     if i_abs > int(s[_S_ALLOWED]) or (
         i_abs > last_abs * int(s[_L_OVERCURRENT_PERCENT]) // 100 + int(s[_L_OVERCURRENT_UA])
     ):

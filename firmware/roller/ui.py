@@ -63,6 +63,7 @@ TRANSITIONS = (
     (OFF, CLICK, SELFTEST, None),
     (OFF, START, SELFTEST, None),
     (OFF, USB_IN, CHARGING, None),
+    (OFF, DOUBLE, None, "pairing"),  # Bluetooth boards: the pairing window (roller.ble_uart)
     (SELFTEST, SELFTEST_PASSED, STANDBY, "new_session"),
     (SELFTEST, BATTERY_TOO_LOW, OFF, "signal_low_battery"),
     (SELFTEST, USB_IN, CHARGING, None),

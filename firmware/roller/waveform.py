@@ -111,6 +111,11 @@ class Waveform:
         slots[_S_NEG_FIRST] = 1 if self.carry_ua_ms > 0 else 0
         slots[_S_INDEX] = slots[_S_BURST_COUNT] = 0
 
+    def rewind(self):
+        """Begin a new period now, carrying nothing: the supervisor delivered none of the
+        periods since the last restart (no head), so the carry of that restart still stands."""
+        self.slots[_S_INDEX] = self.slots[_S_BURST_COUNT] = 0
+
 
 @micropython.viper
 def next_setpoint_ua(slots, tables, amplitude_ua: int, gap_ua: int, from_envelope: int) -> int:
