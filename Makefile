@@ -48,7 +48,7 @@ browser:
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver; }
 
 bench: setup valgrind
-	$(PY) -m host_tools perf --record bench
+	$(PY) -m host_tools perf --record bench --rp2040
 
 # cross-compile the firmware for every board: one line each, .mpy bytes against the board's limit
 build: setup

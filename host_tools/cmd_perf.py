@@ -12,8 +12,9 @@ COUNT_TICKS = 1000  # callgrind is deterministic: n vs 2n of 1000 is exact
 TIME_TICKS = 2000
 TIME_REPS = 5
 # (clock MHz, target cycles per unix-port x86-64 instruction): an assumption, not a
-# measurement; docs/performance.md gives the reasoning and how to calibrate on a board
-CORES = {"esp32": (240, 1.5), "rp2040": (125, 2.0)}
+# measurement; docs/performance.md gives the reasoning and how to calibrate on a board. The
+# RP2040 is measured on the emulated Pico instead (--rp2040, host_tools/emu_perf.py)
+CORES = {"esp32": (240, 1.5)}
 TARGETS = {"run_tick_empty_loops": 40, "sim_unix_x": 300, "demo_heap_kb": 64, "mpy_kb": 48}
 
 
@@ -30,6 +31,9 @@ def register(sub):
                    help="fewer ticks, no valgrind, the short demo scenario (for tests)")
     p.add_argument("--record", metavar="DIR",
                    help="also write DIR/<date>-<shortsha>.json (the bench history)")
+    p.add_argument("--rp2040", action="store_true",
+                   help="also measure on the emulated Pico (real HAL and virtual board, about 15 minutes; "
+                   "docs/emulation.md)")
     p.set_defaults(func=run)
 
 
@@ -46,7 +50,7 @@ def _ratios(costs, empty):
     return {state: round(cost / empty, 1) for state, cost in costs.items()} if empty else None
 
 
-def measure(quick=False):
+def measure(quick=False, rp2040=False):
     """The report as a dict (the JSON keys of `perf --json`)."""
     report = {"quick": quick, "commit": _git("rev-parse", "--short", "HEAD"),
               "dirty": bool(_git("status", "--porcelain", "--untracked-files=no"))}
@@ -96,6 +100,10 @@ def measure(quick=False):
     demo = os.path.join(paths.SCENARIOS, "demo.json")
     report["min_heapsize_kb"] = perf_budget.min_heapsize_kb(demo, 32 if quick else 1)
     report["mpy_bytes"] = {board: perf_budget.mpy_bytes(board) for board in perf_budget.BOARDS}
+    if rp2040:
+        from host_tools import emu_perf
+
+        report["rp2040"] = emu_perf.measure(_progress)
     report["targets"] = targets(report)
     return report
 
@@ -147,6 +155,23 @@ def format_report(report):
             lines.append("estimate %-7s %3d MHz         RUN tick ~%.0f us + idle service ~%.0f us"
                          " (%.1f cycles/instruction, docs/performance.md)"
                          % (board, mhz, worst, estimate[board]["service_idle"], cpi))
+    rp2040 = report.get("rp2040")
+    if rp2040:
+        hal, board = rp2040["real_hal"], rp2040["virtual_board"]
+        lines.append("RP2040, emulated (%s)" % rp2040["emulated"])
+        lines.append("  %-28s %9s  %13s" % ("tick us", "real HAL", "virtual board"))
+        for state, us in board["tick_us"].items():
+            real = hal["tick_us"].get(state)
+            lines.append("  %-28s %9s  %13.1f" % (state, "%.1f" % real if real is not None else "-", us))
+        lines.append("  %-28s %9.2f us (RUN tick = %.0f of them)" % (
+            "empty loop iteration", rp2040["empty_loop_us"], rp2040["run_tick_vs_empty_loop"]))
+        lines.append("  %-28s %d us (max - min between tick starts, 10 s of RUN)" % (
+            "tick jitter", hal["run_jitter_us"]))
+        lines.append("  %-28s real HAL %d, virtual board %d bytes" % (
+            "heap after boot", hal["heap_after_boot_bytes"], board["heap_after_boot_bytes"]))
+        lines.append("  %-28s %s" % ("alloc-free (10,000 ticks)", ", ".join(
+            "%s %s" % (name, "yes" if all(part["alloc_free"].values()) else "NO")
+            for name, part in (("real HAL", hal), ("virtual board", board)))))
     met = report["targets"]
     lines.append("targets met                      " + ", ".join(
         "%s %s" % (name, "yes" if ok else "NO") for name, ok in met.items()))
@@ -165,7 +190,7 @@ def record(report, directory):
 
 def run(args):
     try:
-        report = measure(args.quick)
+        report = measure(args.quick, args.rp2040)
     except (perf_probe.ProbeError, subprocess.CalledProcessError, RuntimeError) as exc:
         sys.stderr.write("perf: error: %s\n" % (getattr(exc, "stderr", None) or exc))
         return 1

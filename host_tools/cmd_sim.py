@@ -24,7 +24,9 @@ def register(sub):
     )
     p.add_argument("scenario", help="path to a scenario JSON file, or a built-in name")
     p.add_argument("--trace", metavar="F.jsonl", help="trace output (default build/NAME.jsonl)")
-    p.add_argument("--runtime", choices=("cpython", "micropython"), default="micropython")
+    p.add_argument("--runtime", choices=("cpython", "micropython", "pico", "pico-sim"), default="micropython",
+                   help="pico: the emulated Raspberry Pi Pico with the real HAL; pico-sim: the virtual "
+                   "board inside the emulated Pico, armv6m code (docs/emulation.md)")
     p.add_argument("--vcd", metavar="F.vcd", help="also write a VCD of the trace")
     p.add_argument("--plot", metavar="F.png", help="also plot the trace")
     p.add_argument("--quiet", action="store_true", help="no summary")
@@ -90,6 +92,11 @@ def run_checked(doc, trace_path, runtime):
                     code, error = 0, None
                 except OSError as exc:  # a full disk, most likely
                     code, error = 1, "the run stopped: %s" % exc
+            elif runtime in ("pico", "pico-sim"):
+                from host_tools import emu_board, emu_sim
+
+                code, error = (emu_sim if runtime == "pico" else emu_board).run_scenario(
+                    doc, trace_path, work, log=lambda line: sys.stderr.write(line + "\n"))
             else:
                 code, error = run_unix_port(doc, trace_path, work)
         return code, error

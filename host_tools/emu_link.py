@@ -155,6 +155,7 @@ class FrontEnd:
         self.pins = (0,) * 8  # enable, leg A, leg B, setpoint, LED R, G, B duty (u16), cue
         self.inputs = (_ADC_MID, _ADC_MID, 0, 0, 0, 0)
         self._vsense_frozen = _ADC_MID
+        self.ua = 0  # delivered at the last step
 
     def set_fault(self, name):
         if name == "vsense_stuck":
@@ -172,7 +173,7 @@ class FrontEnd:
         model.pins[m.PIN_LEG_A] = pins[1]
         model.pins[m.PIN_LEG_B] = pins[2]
         model.pins[m.PIN_DAC_CODE] = _round_div(pins[3] * m.DAC_MAX_CODE, 65535)
-        model.step()
+        self.ua = model.step()
         faults = model.faults
         if "sense_stuck_high" in faults:
             isense = _ADC_MAX
@@ -200,7 +201,8 @@ class Pico:
     """The emulator process. pump() moves its lines: serial bytes to on_serial, each emulated ms
     through the front end (and to on_ms), resets to on_reset."""
 
-    def __init__(self, flash, front_end, uf2=None, on_serial=None, on_ms=None, on_reset=None, paced=False):
+    def __init__(self, flash, front_end, uf2=None, on_serial=None, on_ms=None, on_reset=None, paced=False,
+                 on_probe=None, before_step=None, on_enable=None):
         self.uf2 = uf2_path(uf2)
         self.command = node_command() + [bootrom_path(), os.path.abspath(flash)]
         prepare_flash(flash, self.uf2)
@@ -208,6 +210,10 @@ class Pico:
         self.on_serial = on_serial
         self.on_ms = on_ms
         self.on_reset = on_reset
+        self.on_probe = on_probe  # (us, line) the emulation probe wrote
+        self.before_step = before_step  # (us): the host's events for this ms, before the front end steps
+        self.on_enable = on_enable  # (us, level): each edge of the output-enable pin
+        self.conversions = 0  # current-sense conversions started: one per firmware tick
         self.ms = 0
         self.us = 0
         self.paced = paced  # a device: emulated time never runs ahead of the wall clock
@@ -260,7 +266,9 @@ class Pico:
         self._send("D " + data.hex())
 
     def fault(self, name):
-        """A fault of the chip itself: "hang" (the core stops), "power" (a power cut)."""
+        """A fault of the chip itself: "hang"/"unhang" (the core stops/goes on), "power" (a power cut
+        and back), "off"/"on" (the power cut, and back), "tear" (the next flash program is cut
+        half way with the power), "flip OFFSET" (a bit of a flash byte changes)."""
         self._send("F " + name)
 
     def pump(self):
@@ -288,7 +296,11 @@ class Pico:
             self.ms = self.us // 1000
             pins = tuple(int(w) for w in words[2:])
             front_end = self.front_end
-            inputs = front_end.step(pins) if words[1] == "1" else front_end.inputs
+            if self.before_step is not None:
+                self.before_step(self.us)
+            if words[1] == "2":
+                self.conversions += 1
+            inputs = front_end.step(pins) if words[1] != "0" else front_end.inputs
             answer = "A %d %d %d %d %d %d" % inputs
             due = self._t0 + self.us / 1e6
             if self.paced and due > time.monotonic():
@@ -300,6 +312,14 @@ class Pico:
         elif kind == "D":
             if self.on_serial is not None:
                 self.on_serial(bytes.fromhex(rest))
+        elif kind == "G":
+            if self.on_enable is not None:
+                us, _, level = rest.partition(" ")
+                self.on_enable(int(us), level == "1")
+        elif kind == "T":
+            if self.on_probe is not None:
+                us, _, text = rest.partition(" ")
+                self.on_probe(int(us), text)
         elif kind == "R":
             if self.on_reset is not None:
                 self.on_reset(rest)

@@ -3,14 +3,17 @@
 // argv: BOOTROM FLASH_FILE. The flash file is the chip's 2 MB flash (the UF2 laid in by the
 // host); every erase and program is written through to it, so it survives a restart or a kill.
 // Lines out: "D <hex>" USB CDC bytes from the Pico; "P <us> <step> <pins...>" the pins at each
-// emulated ms and when the firmware starts its current-sense conversion (step 1: the front end
+// emulated ms and when the firmware starts its current-sense conversion (step 2, else 1 or 0: the front end
 // moves on one step there, so the sense answers the pins the last tick wrote, as the sim board
 // steps its model once per tick, also when ticks come in a burst after a slow flash write; with
 // no conversion for 1.5 ms (REPL, hang) it steps at the ms); the host answers "A ..." before
-// the Pico runs on; "R <cause>" a chip reset;
+// the Pico runs on; "R <cause>" a chip reset (watchdog, software, power; off: the power is cut);
+// "G <us> <0|1>" an edge of the output-enable pin; "T <us> <text>" a line the firmware wrote to
+// WATCHDOG SCRATCH0 byte by byte (the emulation probe, boards/rp2040_pico/emu_probe.py);
 // "E <message>" a fatal error. Lines in: "D <hex>" bytes for the Pico, "A <adc0> <adc1> <vbat>
 // <usb> <button> <head>" the analog front end's answer (ADC2 reads vbat or head, as the analog
-// switch's select pin says at the conversion), "F <fault>" a fault of the chip, "Q" quit.
+// switch's select pin says at the conversion), "F <fault>" a fault of the chip (hang, unhang,
+// power, off, on, tear, flip <offset>), "Q" quit.
 // The three gaps of rp2040js 1.4.1 (../shared/micropython/README.md) are filled here: USB OUT
 // transfers wait for data, flash erase/program happen at the boot ROM's routines, and the
 // watchdog resets the chip.
@@ -27,6 +30,7 @@ const FUNCTION_PWM = 4;
 // boot ROM routines (looked up by their table codes) and what the hook does in their place
 const ROM_HOOKS = { RE: 1, RP: 2, IF: 3, EX: 3, FC: 3, CX: 3 };
 const BKPT = 0xbe00;
+const SCRATCH0 = 0x0c; // WATCHDOG SCRATCH0: the emulation probe's byte channel
 const STEP_IDLE_NS = 1500000; // no sense conversion for this long (REPL, hang): step at the ms
 // mp_hal_delay_us's busy-wait loop in the pinned UF2 (`bl time_us_64; cmp r5, r1; bhi; ...`): the
 // harness waits there in emulated time (interrupts still taken), an emulator's WFI for a loop
@@ -69,6 +73,10 @@ const delayHook =
 
 // --- one chip; a reset makes a new one around the same flash ---------------------------------
 let mcu, cdc, rxPending, resetCause, hung, stepDue, lastStepNs, untilNs;
+let off = false; // the power is cut: no chip runs until "F on"
+let tear = false; // the next flash program is cut half way, and the power with it
+let chipStartUs = 0; // emulated time at the last reset: the chip's clock starts again there
+let probe = ''; // the probe's line so far
 const rx = []; // bytes from the host not yet taken by the Pico
 
 function deliver() {
@@ -101,10 +109,25 @@ function boot(reason) {
   watchdog.reason = reason; // what machine.reset_cause() reads after the reset
   // gap 3: the watchdog resets the chip (at the end of this instruction), keeping the flash
   watchdog.onWatchdogTrigger = () => {
-    resetCause = watchdog.reason & 1 ? 'watchdog' : 'software';
+    // the chip resets: stop the alarm (rp2040js 1.4.1 would re-arm it 0 ns ahead at count 0, for ever)
+    watchdog.alarm.enable = false;
+    if (!off) resetCause = watchdog.reason & 1 ? 'watchdog' : 'software';
+  };
+  const write = watchdog.writeUint32.bind(watchdog);
+  watchdog.writeUint32 = (offset, value) => {
+    if ((offset & 0xfff) !== SCRATCH0) return write(offset, value);
+    if (value !== 10) probe += String.fromCharCode(value & 0xff);
+    else {
+      send('T ' + (chipStartUs + Math.floor(mcu.clock.nanos / 1000)) + ' ' + probe);
+      probe = '';
+    }
   };
   rxPending = 0;
   hung = false;
+  // the output-enable pin's edges to the µs (the over-current trip's latency)
+  mcu.gpio[PIN.enable].addListener((state) => {
+    if (!off) send('G ' + (chipStartUs + Math.floor(mcu.clock.nanos / 1000)) + ' ' + (state === 1 ? 1 : 0));
+  });
   cdc = new USBCDC(mcu.usbCtrl);
   cdc.onSerialData = (data) => send('D ' + Buffer.from(data).toString('hex'));
   cdc.usb.onEndpointRead = (endpoint, size) => {
@@ -124,6 +147,12 @@ function onBreak(kind) {
     mcu.flash.fill(0xff, r[0], r[0] + r[1]);
     fs.writeSync(flashFd, flashImage, r[0], r[1], r[0]);
   } else if (kind === 2) {
+    if (tear) {
+      // cut_during_write: half the bytes reach the cells, then the power goes
+      tear = false;
+      r[2] = Math.max(1, r[2] >> 1);
+      resetCause = 'off';
+    }
     for (let i = 0; i < r[2]; i++) flashImage[r[0] + i] &= mcu.readUint8(r[1] + i); // NOR: bits only fall
     mcu.flash.set(flashImage.subarray(r[0], r[0] + r[2]), r[0]);
     fs.writeSync(flashFd, flashImage, r[0], r[2], r[0]);
@@ -200,10 +229,24 @@ process.stdin.on('data', (chunk) => {
 });
 process.stdin.on('end', quit);
 
-function fault(name) {
+function fault(line) {
+  const [name, arg] = line.split(' ');
   if (name === 'hang') hung = true; // the core stops: a branch-to-self with interrupts masked
-  else if (name === 'power') resetCause = 'power';
+  else if (name === 'unhang') hung = false;
+  else if (name === 'power') resetCause = 'power'; // a cut and the power back at once
+  else if (name === 'off') resetCause = off ? resetCause : 'off';
+  else if (name === 'on') resetCause = off ? 'power' : resetCause;
+  else if (name === 'tear') tear = true;
+  else if (name === 'flip') flip(Number(arg));
   else fatal('unknown chip fault ' + name);
+}
+
+function flip(offset) {
+  // flash_corrupt: one bit of one byte changes in the cells, as a failing flash cell would
+  if (!(offset >= 0 && offset < FLASH_BYTES)) fatal('flip outside the flash: ' + offset);
+  flashImage[offset] ^= 1;
+  mcu.flash[offset] = flashImage[offset];
+  fs.writeSync(flashFd, flashImage, offset, 1, offset);
 }
 
 function quit() {
@@ -215,9 +258,12 @@ function quit() {
 function runUntil() {
   const { core, clock } = mcu;
   while (clock.nanos < untilNs && !resetCause && !stepDue) {
-    if (hung || core.waiting) {
-      const next = clock.nanosToNextAlarm;
-      clock.tick(next > 0 && clock.nanos + next < untilNs ? next : untilNs - clock.nanos);
+    if (off) {
+      clock.tick(untilNs - clock.nanos);
+    } else if (hung || core.waiting) {
+      // whole cycles: an alarm a fraction of a ns away (the watchdog's 2 MHz timer) is reached
+      const next = Math.max(NS_PER_CYCLE, Math.ceil(clock.nanosToNextAlarm));
+      clock.tick(clock.nanos + next < untilNs ? next : untilNs - clock.nanos);
     } else {
       clock.tick(core.executeInstruction() * NS_PER_CYCLE);
     }
@@ -233,7 +279,6 @@ async function exchange(us, step) {
 
 async function main() {
   boot(0);
-  let chipStartUs = 0; // emulated time at the last reset: the chip's clock starts again there
   let ms = 1;
   while (!quitting) {
     untilNs = (ms * 1000 - chipStartUs) * 1000;
@@ -241,8 +286,10 @@ async function main() {
     if (resetCause) {
       send('R ' + resetCause);
       chipStartUs += Math.floor(mcu.clock.nanos / 1000);
+      off = resetCause === 'off'; // a new chip that does not run: its pins at their reset levels
       boot(resetCause === 'watchdog' ? 1 : resetCause === 'software' ? 2 : 0);
       resetCause = null;
+      probe = '';
       if (inputs) applyInputs(inputs);
       continue;
     }
@@ -251,7 +298,7 @@ async function main() {
     if (stepDue) {
       stepDue = false;
       lastStepNs = nowNs;
-      await exchange(us, 1);
+      await exchange(us, 2);
     } else {
       ms += 1;
       const step = nowNs - lastStepNs >= STEP_IDLE_NS;

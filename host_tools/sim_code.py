@@ -43,18 +43,21 @@ def _mpy_cross(*args):
         raise SimCodeError("mpy-cross: " + lines[-1]) from None
 
 
-def code_dir():
-    """The cache directory for the present sources, built if missing; raises SimCodeError."""
+def code_dir(arch=None):
+    """The cache directory for the present sources, built if missing; raises SimCodeError.
+    `arch`: mpy-cross's -march (armv6m: the virtual board inside the emulated Pico), else the
+    unix port's."""
     sources = _sources()
+    cache = CACHE + "-" + arch if arch else CACHE
     try:
-        arch = firmware_build.host_arch()
+        arch = arch or firmware_build.host_arch()
     except (OSError, subprocess.CalledProcessError):
         raise SimCodeError("the unix port (micropython) cannot run; `make setup` installs it") from None
     key = hashlib.sha256((_mpy_cross("--version") + arch).encode())
     for src, rel in sources:
         with open(src, "rb") as f:
             key.update(rel.encode() + b"\0" + f.read() + b"\0")
-    final = os.path.join(CACHE, key.hexdigest()[:16])
+    final = os.path.join(cache, key.hexdigest()[:16])
     if os.path.isdir(final):
         return final
     tmp = "%s.tmp%d" % (final, os.getpid())
@@ -72,7 +75,7 @@ def code_dir():
             pass
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    for old in os.listdir(CACHE):
+    for old in os.listdir(cache):
         if old != os.path.basename(final) and ".tmp" not in old:
-            shutil.rmtree(os.path.join(CACHE, old), ignore_errors=True)
+            shutil.rmtree(os.path.join(cache, old), ignore_errors=True)
     return final

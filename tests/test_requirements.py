@@ -15,6 +15,8 @@ LOCAL_DIRS = ["", "firmware", "tests", "host_tools/compat", "tests/mpy/ble_stand
     os.path.relpath(d, ROOT) for d in glob.glob(os.path.join(ROOT, "boards", "*", ""))]
 
 
+# built into the boards' MicroPython: imported by device-only files under boards/ (emu_probe.py)
+PORT_MODULES = ("machine",)
 # micropython-lib packages, pinned by the tarball beside the repository (host_tools/mplib.py)
 MICROPYTHON_LIB = {"aioble"}
 
@@ -64,7 +66,7 @@ def unpinned(text):
     dists = importlib.metadata.packages_distributions()
     problems = {}
     for name, where in sorted(_imports().items()):
-        if name in sys.stdlib_module_names or _local(name) or name in MICROPYTHON_LIB:
+        if name in sys.stdlib_module_names or name in PORT_MODULES or _local(name) or name in MICROPYTHON_LIB:
             continue
         owners = [_normal(d) for d in dists.get(name, [])]
         if not owners:

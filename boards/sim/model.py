@@ -65,7 +65,11 @@ class Model:
     """Current source + H-bridge + enable switch into a skin R||C load, and the sense ADCs."""
 
     def __init__(self, seed=1, vbus_interlock=True):
-        self._rng = (seed * 2654435761 + 12345) & 0xFFFFFFFF or 1
+        rng = (seed * 2654435761 + 12345) & 0xFFFFFFFF or 1
+        # the xorshift32 state in 16-bit halves: whole, it passes 2^30, a big int (an allocation)
+        # on a 31-bit port such as the RP2040's (the virtual board inside the emulated Pico)
+        self._rng_hi = rng >> 16
+        self._rng_lo = rng & 0xFFFF
         # pins, as the board last wrote them (an int array: the board writes them every ms)
         self.pins = array("i", bytes(4 * 4))
         # load and supply
@@ -210,13 +214,19 @@ class Model:
     # --- what the ADCs read ------------------------------------------------------------
     @micropython.native
     def _adc(self, code):
-        """An ADC reading of `code`: noise added (xorshift32), clamped to the 12-bit range."""
-        x = self._rng
-        x ^= (x << 13) & 0xFFFFFFFF
-        x ^= x >> 17
-        x ^= (x << 5) & 0xFFFFFFFF
-        self._rng = x
-        code += x % (2 * NOISE_LSB + 1) - NOISE_LSB
+        """An ADC reading of `code`: noise added (xorshift32, in 16-bit halves), clamped to the
+        12-bit range."""
+        hi = self._rng_hi
+        lo = self._rng_lo
+        hi ^= ((hi << 13) | (lo >> 3)) & 0xFFFF  # x ^= x << 13
+        lo ^= (lo << 13) & 0xFFFF
+        lo ^= hi >> 1  # x ^= x >> 17: hi >> 1 lands in lo; nothing in hi
+        hi ^= ((hi << 5) | (lo >> 11)) & 0xFFFF  # x ^= x << 5
+        lo ^= (lo << 5) & 0xFFFF
+        self._rng_hi = hi
+        self._rng_lo = lo
+        span = 2 * NOISE_LSB + 1
+        code += ((hi % span) * (65536 % span) + lo) % span - NOISE_LSB  # x % span
         return 0 if code < 0 else (ADC_MAX_CODE if code > ADC_MAX_CODE else code)
 
     def _noise(self):

@@ -1,0 +1,201 @@
+"""`sim --runtime pico`: scenarios on the emulated Pico with the real HAL and the model outside,
+judged by the oracle and against the unix port (docs/emulation.md, "Evidence"). In `make test`:
+bad input, and one short scenario with an injected over-current and a hang (trip latency, the
+hardware watchdog, FAULT (WATCHDOG) after the reboot). `pytest -m slow`: every built-in and test
+scenario against the unix port."""
+import io
+import json
+import os
+import subprocess
+
+import pytest
+
+from host_tools import emu_link, paths
+from tests.conftest import run_sim
+from tests.oracle import assert_safe
+
+PYTHON = os.path.join(os.path.dirname(paths.micropython_exe()), "python")
+MISSING = emu_link.missing()
+needs_emu = pytest.mark.skipif(MISSING is not None, reason="emulated Pico: %s" % MISSING)
+STATE_TOLERANCE_MS = 5
+# delivered peaks, in whole uA: the trace's rounding (1), the setpoint's 16-bit PWM duty landing on
+# the model's 12-bit DAC code (one code, 0.24 uA: 1), the sense's +-2 LSB ADC noise as the firmware
+# sees it (2 x 0.61 uA: 2)
+PEAK_TOLERANCE_UA = 4
+PEAK_WINDOW_S = (2.0, 3.6)  # the plateau of the soft start, before the over-current
+
+SHORT = {
+    "name": "pico_short", "duration_s": 5.6, "seed": 3,
+    "events": [
+        {"t": 0.1, "button": "click"},
+        {"t": 0.3, "skin": {"ohm": 20000}},
+        {"t": 3.6, "fault": "dac_stuck_high"},  # past the soft start on both (2.4 s from RUN)
+        {"t": 3.9, "fault": None},
+        {"t": 4.0, "fault": "loop_hang"},
+    ],
+}
+
+
+def run_pico(doc, tmp_path):
+    """(trace events, the PicoRun) of a checked scenario on the emulated Pico."""
+    from boards.sim import scenario
+    from host_tools import emu_sim
+
+    doc = scenario.parse(json.dumps(doc))
+    image, built = emu_sim.cached_image()
+    flash = str(tmp_path / "flash.bin")
+    with open(image, "rb") as src, open(flash, "wb") as dst:
+        dst.write(src.read())
+    out = io.StringIO()
+    run = emu_sim.PicoRun(doc, out, flash)
+    run.run(built)
+    return [json.loads(line) for line in out.getvalue().splitlines()], run
+
+
+def story(events, until_s=None):
+    """What both runtimes must agree on: states, faults, cues and resets, in order, with times."""
+    return [(e["kind"], e.get("state") or e.get("code") or e.get("zone") or e.get("cause"), e["t"])
+            for e in events if e["kind"] in ("state", "fault", "cue", "reset")
+            and (until_s is None or e["t"] < until_s)]
+
+
+def same_story(pico, unix, until_s=None):
+    a, b = story(pico, until_s), story(unix, until_s)
+    assert [x[:2] for x in a] == [x[:2] for x in b], (a, b)
+    return [round((x[2] - y[2]) * 1000) for x, y in zip(a, b, strict=True)]
+
+
+def peak(events, window_s):
+    """(most positive, most negative) delivered µA in a time window."""
+    ua = [e["ua"] for e in events if e["kind"] == "out" and window_s[0] <= e["t"] < window_s[1]]
+    return max(ua), min(ua)
+
+
+def test_bad_input_is_one_line(tmp_path):
+    missing = str(tmp_path / "none.json")
+    proc = subprocess.run([PYTHON, "-m", "host_tools", "sim", missing, "--runtime", "pico"], cwd=paths.ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"name": "x", "duration_s": 1, "events": [{"t": 0, "fault": "melt"}]}')
+    proc = subprocess.run([PYTHON, "-m", "host_tools", "sim", str(bad), "--runtime", "pico"],
+                          cwd=paths.ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
+
+
+@pytest.mark.parametrize("runtime,doc,why", [
+    # the rp2 port's USB CDC takes Ctrl-C as a keyboard interrupt: the firmware would stop
+    ("pico", {"name": "c", "duration_s": 2, "events": [{"t": 0.5, "serial": "{}\u0003"}]}, "Ctrl-C"),
+    ("pico", {"name": "c", "duration_s": 2, "events": [{"t": 0.5, "serial_raw": "\u0003\n"}]}, "Ctrl-C"),
+    # hours of emulation
+    ("pico", {"name": "l", "duration_s": 3600, "events": []}, "1000 s"),
+    ("pico-sim", {"name": "l", "duration_s": 1001, "events": []}, "1000 s"),
+])
+def test_a_scenario_the_pico_cannot_run_is_one_line(runtime, doc, why, tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(doc))
+    trace = tmp_path / "t.jsonl"
+    proc = subprocess.run([PYTHON, "-m", "host_tools", "sim", str(path), "--runtime", runtime, "--trace",
+                           str(trace)], cwd=paths.ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1 and why in proc.stderr, proc.stderr
+    assert not trace.exists()
+
+
+@pytest.fixture(scope="module")
+def short(tmp_path_factory):
+    """The short scenario on the real HAL, once for the tests below."""
+    return run_pico(SHORT, tmp_path_factory.mktemp("short"))
+
+
+@needs_emu
+@pytest.mark.xfail(strict=True, reason="RP2040: the tick waits for service() and gc (R3), _STALLS below")
+def test_the_short_scenario_is_safe_on_the_real_hal(short):
+    events, _ = short
+    assert_safe(SHORT, events)
+
+
+@needs_emu
+def test_over_current_and_hang_on_the_real_hal(short, tmp_path):
+    events, run = short
+    # the over-current trip: the output-enable pin falls within 1 ms of the onset
+    onset_us = dict(run.injected_us)["dac_stuck_high"]
+    fall_us = next(us for us, level in run.enable_edges_us if us >= onset_us and not level)
+    assert fall_us - onset_us <= 1000, (onset_us, fall_us)
+    faults = [(e["t"], e["code"]) for e in events if e["kind"] == "fault"]
+    assert faults[0][1] == "OVER_CURRENT"
+    # the hang: the hardware watchdog (WATCHDOG_TIMEOUT_MS) resets the chip, FAULT (WATCHDOG) after
+    from roller.limits import WATCHDOG_TIMEOUT_MS
+
+    hang_s = 4.0
+    resets = [e["t"] for e in events if e["kind"] == "reset" and e["cause"] == "watchdog"]
+    assert len(resets) == 1 and hang_s < resets[0] <= hang_s + WATCHDOG_TIMEOUT_MS / 1000 + 0.002, resets
+    assert [c for t, c in faults if t > resets[0]] == ["WATCHDOG"], faults
+    # the unix port tells the same story; up to the reset, state changes within 5 ms
+    unix = run_sim(SHORT, "micropython", str(tmp_path))
+    same_story(events, unix)
+    # the delivered peaks of the plateau agree within the PWM's and the ADC's quantisation
+    peaks = [peak(e, PEAK_WINDOW_S) for e in (events, unix)]
+    assert peaks[1][0] >= 50 and peaks[1][1] <= -50, peaks  # level 1: 80 uA
+    assert all(abs(a - b) <= PEAK_TOLERANCE_UA for a, b in zip(*peaks, strict=True)), peaks
+    # up to the reset, what a scenario event starts happens within 5 ms on both: the click's
+    # SELFTEST, the over-current's trip. The Pico's self-test itself takes longer (hashing the
+    # deployed files on an M0+, docs/emulation.md), so STANDBY and RUN come later there.
+    drift = dict(zip(story(events, resets[0]), same_story(events, unix, resets[0]), strict=True))
+    on_events = [d for (kind, what, _), d in drift.items() if what in ("SELFTEST", "OVER_CURRENT", "FAULT")]
+    assert len(on_events) == 3 and all(abs(d) <= STATE_TOLERANCE_MS for d in on_events), drift
+
+
+FAULTS = {
+    "name": "pico_faults", "duration_s": 9, "seed": 4,
+    "events": [
+        {"t": 0.1, "button": "click"},
+        {"t": 0.5, "skin": {"ohm": 20000}},
+        {"t": 2.0, "fault": "sense_stuck_high"},
+        {"t": 2.5, "fault": None},
+        {"t": 2.6, "power": "cut"},
+        {"t": 2.8, "power": "on"},
+        {"t": 3.5, "button": "click"},
+        {"t": 4.5, "fault": "polarity_stuck"},
+        {"t": 5.0, "fault": None},
+        {"t": 5.1, "power": "cut_during_write"},
+        {"t": 5.2, "serial": "{\"cmd\": \"set\", \"level\": 3}"},
+        {"t": 6.0, "power": "on"},
+        {"t": 6.5, "fault": "flash_corrupt"},
+        {"t": 6.6, "power": "cut"},
+        {"t": 6.8, "power": "on"},
+        {"t": 7.5, "button": "click"},
+    ],
+}
+
+
+# A finding on the RP2040 (docs/emulation.md, "Found on the RP2040"): nothing runs the tick while
+# service() works. A serial request holds it 5-27 ms, and idle service() allocates (about 130 B a
+# call), so a 6.6 ms collection stalls it every 1.3 s; the output stays as it was, a phase runs
+# long and the oracle sees R3 broken. Strict: these pass once the firmware is fixed.
+_STALLS = pytest.mark.xfail(strict=True, reason="RP2040: the tick waits for service() and gc (R3)")
+
+
+@needs_emu
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["faults_and_resets", pytest.param("demo", marks=_STALLS),
+                                  pytest.param("protocol", marks=_STALLS), "pico_faults"])
+def test_scenarios_tell_the_unix_ports_story(name, tmp_path):
+    if name == "pico_faults":
+        doc = FAULTS
+    else:
+        path = os.path.join(paths.SCENARIOS, name + ".json")
+        if not os.path.isfile(path):
+            path = os.path.join(paths.ROOT, "tests", "scenarios", name + ".json")
+        with open(path) as f:
+            doc = json.load(f)
+    events, _ = run_pico(doc, tmp_path)
+    assert_safe(doc, events)
+    unix = run_sim(doc, "micropython", str(tmp_path))
+    # the same story up to the first power-on after t = 0: the Pico's 0.6 s boot then misses what
+    # a scenario does in it (faults_and_resets clicks 0.5 s after power-on; docs/emulation.md)
+    ons = [e["t"] for e in unix if e["kind"] == "reset" and e["cause"] == "power" and e["t"] > 0]
+    until_s = ons[0] if ons else None
+    kinds = [x[:2] for x in story(events, until_s)]
+    assert kinds == [x[:2] for x in story(unix, until_s)], "\n%s\n%s" % (story(events), story(unix))
+    codes = sorted({e["code"] for e in events if e["kind"] == "fault"})
+    assert codes == sorted({e["code"] for e in unix if e["kind"] == "fault"}), codes
