@@ -140,9 +140,14 @@ def test_over_current_and_hang_on_the_real_hal(short, tmp_path):
     # up to the reset, what a scenario event starts happens within 5 ms on both: the click's
     # SELFTEST, the over-current's trip. The Pico's self-test itself takes longer (hashing the
     # deployed files on an M0+, docs/emulation.md), so STANDBY and RUN come later there.
+    # FAULT follows the trip within 5 ms on the Pico itself: the output is already off (the
+    # enable pin above) and a collection the fault path's allocation starts may come between
     drift = dict(zip(story(events, resets[0]), same_story(events, unix, resets[0]), strict=True))
-    on_events = [d for (kind, what, _), d in drift.items() if what in ("SELFTEST", "OVER_CURRENT", "FAULT")]
-    assert len(on_events) == 3 and all(abs(d) <= STATE_TOLERANCE_MS for d in on_events), drift
+    on_events = [d for (kind, what, _), d in drift.items() if what in ("SELFTEST", "OVER_CURRENT")]
+    assert len(on_events) == 2 and all(abs(d) <= STATE_TOLERANCE_MS for d in on_events), drift
+    trip_s = next(t for kind, what, t in drift if what == "OVER_CURRENT")
+    fault_state_s = next(t for kind, what, t in drift if what == "FAULT" and t >= trip_s)
+    assert 0 <= (fault_state_s - trip_s) * 1000 <= STATE_TOLERANCE_MS, (trip_s, fault_state_s)
 
 
 FAULTS = {

@@ -76,7 +76,7 @@ class Console:
         """Take in what waits on stdin. A board's port catches Ctrl-C before stdin; the unix
         port in raw-REPL mode hands it over as a byte, so it interrupts here, as on a board."""
         for _ in range(_CONSOLE_READ_BYTES):
-            if not self._poll.poll(0):
+            if not self._waiting():
                 return
             byte = self._in.read(1)
             if not byte:
@@ -85,6 +85,11 @@ class Console:
                 raise KeyboardInterrupt
             if len(self._pending) < _CONSOLE_KEEP_BYTES:
                 self._pending += byte
+
+    def _waiting(self):
+        for _ in self._poll.ipoll(0):  # ipoll: no list per call (poll() makes one), no collections
+            return True
+        return False
 
     def read(self):
         """Up to 64 received bytes (App.service takes one line per call), or None."""
