@@ -70,6 +70,8 @@ class Console:
         self._out = stdout or sys.stdout
         self._poll = select.poll()
         self._poll.register(stdin, select.POLLIN)
+        # MicroPython's ipoll makes no list per call (poll() does); CPython (tests) has only poll
+        self._ready = getattr(self._poll, "ipoll", self._poll.poll)
         self._pending = b""
 
     def pump(self):
@@ -87,7 +89,7 @@ class Console:
                 self._pending += byte
 
     def _waiting(self):
-        for _ in self._poll.ipoll(0):  # ipoll: no list per call (poll() makes one), no collections
+        for _ in self._ready(0):
             return True
         return False
 
