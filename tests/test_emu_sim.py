@@ -108,7 +108,6 @@ def short(tmp_path_factory):
 
 
 @needs_emu
-@pytest.mark.xfail(strict=True, reason="RP2040: the tick waits for service() and gc (R3), _STALLS below")
 def test_the_short_scenario_is_safe_on_the_real_hal(short):
     events, _ = short
     assert_safe(SHORT, events)
