@@ -13,7 +13,9 @@ from host_tools.serial_link import AppStopped, Link, LinkError, NoResponse
 MPREMOTE_TIMEOUT_S = 120
 START_S = 10.0  # a restarted app answers within this: a board resets, boots and starts its self-test
 _RETRY_S = 0.2
-_IDENTIFY = "import sys\nprint(sys.platform, getattr(sys.implementation, '_mpy', 0))"
+# the third word: the source hash of a frozen roller image (make uf2), or "-"
+_IDENTIFY = ("import sys\ntry:\n from roller_build import SOURCE_SHA256 as f\nexcept ImportError:\n f = '-'\n"
+             "print(sys.platform, getattr(sys.implementation, '_mpy', 0), f)")
 
 
 def mpremote(port, args):
@@ -32,8 +34,9 @@ def mpremote(port, args):
 class Identity:
     """The MicroPython port on the device: sys.platform and the .mpy files it loads."""
 
-    def __init__(self, platform, mpy):
+    def __init__(self, platform, mpy, frozen=None):
         self.platform = platform
+        self.frozen = frozen  # roller_build.SOURCE_SHA256 of a frozen image, else None
         self.arch = firmware_build.arch_name(mpy >> 10)  # None: no native code
         self.mpy_version = (mpy & 0xFF, mpy >> 8 & 3)
 
@@ -45,9 +48,9 @@ class Identity:
 def identify(port):
     """Ask MicroPython (this stops a running app: mpremote's Ctrl-C)."""
     words = mpremote(port, ["resume", "exec", _IDENTIFY]).split()
-    if len(words) != 2 or not words[1].isdigit():
+    if len(words) != 3 or not words[1].isdigit():
         raise LinkError("%s does not say what MicroPython it runs (it printed %r)" % (port, " ".join(words)))
-    return Identity(words[0], int(words[1]))
+    return Identity(words[0], int(words[1]), None if words[2] == "-" else words[2])
 
 
 def app_answers(port):

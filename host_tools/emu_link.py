@@ -59,7 +59,12 @@ def _checked(path, digest, what):
 
 
 def uf2_path(given=None):
-    """The Pico UF2: --uf2, else ../shared/micropython; always the pinned SHA-256."""
+    """The Pico UF2: --uf2, else ../shared/micropython; always the pinned SHA-256, or for a
+    frozen image from `make uf2` the SHA-256 its build recorded (host_tools/uf2_build.py)."""
+    from host_tools import uf2_build
+
+    if given and uf2_build.verified(given):
+        return given
     return _checked(given or os.path.join(SHARED, UF2_NAME), UF2_SHA256, "MicroPython UF2")
 
 

@@ -1,0 +1,216 @@
+"""The production image (make uf2, host_tools/uf2_build.py): roller/ and hal/ frozen into the rp2
+MicroPython for the Pico, booted on the emulated Pico (rp2040js, docs/emulation.md).
+
+Every frozen @micropython.native and @micropython.viper function is called on the emulated chip,
+which faults on a misaligned word load as the Cortex-M0+ does: the guard against the alignment
+defect of MicroPython v1.28.0's mpy-tool.py (docs/frozen-native-alignment.md). The slow test
+proves the guard fails on the kit's unpatched (NO_PATCH=1) build. Then deploy (only the
+file-system files), hil, and the self-test (R10) against a flipped byte and a foreign identity.
+"""
+import ast
+import glob
+import os
+import select
+import signal
+import subprocess
+import time
+
+import pytest
+
+from host_tools import device, emu_link, firmware_build, paths, uf2_build
+
+PYTHON = os.path.join(os.path.dirname(paths.micropython_exe()), "python")
+MISSING = uf2_build.missing() or emu_link.missing()
+pytestmark = pytest.mark.skipif(MISSING is not None, reason="frozen image on the emulated Pico: %s" % MISSING)
+_BOOT_S = 60
+_DECORATORS = ("native", "viper")
+
+
+def frozen_functions():
+    """(module, class or None, name, kind) of every native/viper function in the frozen sources
+    that a module or class attribute reaches, and the nested ones (closures) as a second list."""
+    reachable, nested = [], []
+    for path in sorted(glob.glob(os.path.join(paths.FIRMWARE, "roller", "*.py"))
+                       + glob.glob(os.path.join(paths.FIRMWARE, "hal", "*.py"))):
+        module = os.path.relpath(path, paths.FIRMWARE)[:-3].replace("/", ".")
+        tree = ast.parse(open(path).read())
+
+        todo = [(tree, None, 0)]
+        while todo:
+            node, owner, depth = todo.pop(0)
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.ClassDef):
+                    todo.append((child, child.name, depth))
+                elif isinstance(child, ast.FunctionDef):
+                    kinds = [d.attr for d in child.decorator_list
+                             if isinstance(d, ast.Attribute) and d.attr in _DECORATORS]
+                    if kinds:
+                        (nested if depth else reachable).append((module, owner, child.name, kinds[0]))
+                    todo.append((child, owner, depth + 1))
+    return reachable, nested
+
+
+# Device side: call each function with nine arguments, more than any takes. A native function's
+# entry reads its prelude word (mp_setup_code_state_native) before it checks its arguments: a
+# TypeError means the call went through; a misaligned word stops the chip (the emulator exits).
+_CALL_ALL = """for m, c, n in %r:
+    o = __import__(m, None, None, ('_',))
+    f = getattr(getattr(o, c) if c else o, n)
+    try:
+        f(0, 0, 0, 0, 0, 0, 0, 0, 0)
+        print('called', m, c, n)
+    except TypeError:
+        print('ok', m, c, n)
+"""
+
+
+class Emu:
+    """`emu --uf2 IMAGE` on a flash file: its pty path."""
+
+    def __init__(self, uf2, flash):
+        self.proc = subprocess.Popen([PYTHON, "-m", "host_tools", "emu", "--uf2", uf2, "--flash", str(flash)],
+                                     cwd=paths.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, start_new_session=True)
+        ready, _, _ = select.select([self.proc.stdout], [], [], 30)
+        assert ready, "emu printed no device path"
+        self.port = self.proc.stdout.readline().strip()
+        assert self.port.startswith("/dev/"), self.port + self.proc.stderr.read()
+
+    def stop(self):
+        """Stop it; returns what it said on stderr."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(15)
+        err = self.proc.stderr.read()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        return err
+
+
+def _mpremote(port, *args, timeout=120):
+    return subprocess.run([paths.tool_exe("mpremote"), "connect", port, "resume", *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _exec(port, code):
+    proc = _mpremote(port, "exec", code)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def _cli(*args):
+    proc = subprocess.run([PYTHON, "-m", "host_tools", *args], cwd=paths.ROOT, capture_output=True,
+                          text=True, timeout=300)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def _image(patched):
+    try:
+        rec = uf2_build.build(patched=patched, log=lambda line: None)
+    except uf2_build.BuildError as exc:
+        pytest.fail("make uf2: %s" % exc)
+    return os.path.join(paths.ROOT, rec["uf2"]), rec
+
+
+def test_every_native_and_viper_function_is_found():
+    reachable, nested = frozen_functions()
+    kinds = {kind for *_, kind in reachable}
+    assert kinds == {"native", "viper"} and len(reachable) >= 10, reachable
+    assert ("roller.app", "App", "service", "native") in reachable
+    assert nested == [("roller.app", None, "tick", "viper")]  # reached through app.tick() by hil
+
+
+def test_image_fits_the_flash_layout_and_names_its_build():
+    uf2, rec = _image(True)
+    assert os.path.basename(uf2) == "roller-rp2040_pico-%s.uf2" % firmware_build.firmware_version()
+    assert uf2_build.verified(uf2) and rec["patched"]
+    assert 0 < rec["image_bytes"] <= rec["image_limit_bytes"] == 640 * 1024
+    assert rec["source_sha256"] == firmware_build.frozen_source_sha256(firmware_build.board("rp2040_pico"))
+    assert "bytes left" in uf2_build.size_line(rec)
+
+
+def test_frozen_image_on_the_emulated_pico(tmp_path):
+    uf2, rec = _image(True)
+    emu = Emu(uf2, tmp_path / "flash.bin")
+    try:
+        # a clean chip: the frozen roller and its identity, nothing on littlefs
+        out = _exec(emu.port, "import os, roller, roller_build\n"
+                    "print(roller.__file__, roller_build.VERSION, roller_build.SOURCE_SHA256, os.listdir())")
+        assert out.split() == ["roller/__init__.py", rec["version"], rec["source_sha256"], "[]"], out
+        reachable, _ = frozen_functions()
+        out = _exec(emu.port, _CALL_ALL % ([(m, c, n) for m, c, n, _ in reachable],))
+        assert out.split("\n")[:-1] == ["ok %s %s %s" % f[:3] for f in reachable], out
+        # deploy puts only main.py, boot.py, board_config and the manifest (with the `.frozen` line)
+        code, text = _cli("deploy", "--board", "rp2040_pico", "--port", emu.port)
+        assert code == 0 and "frozen image of these sources" in text, text
+        assert "answers info with firmware %s" % rec["version"] in text, text
+        code, text = _cli("hil", "--port", emu.port)
+        assert code == 0 and "hil: all checks passed" in text, text
+        _integrity_checks(emu.port, rec["source_sha256"])
+    finally:
+        err = emu.stop()
+    assert "error" not in err, err
+
+
+_CHECK = ("from hal.common import Flash\nfrom roller.integrity import Checker\n"
+          "c = Checker(Flash())\nwhile c.step():\n    pass\nprint('failed:', c.failed)")
+_EDIT = """def edit(path, fn):
+    with open(path, 'rb') as f:
+        data = f.read()
+    with open(path, 'wb') as f:
+        f.write(fn(data))
+"""
+_FLIP = "edit(%r, lambda d: d[:%d] + bytes([d[%d] ^ 1]) + d[%d + 1:])"
+
+
+def _integrity_checks(port, source_sha256):
+    assert _exec(port, _CHECK).split() == ["failed:", "None"]
+    listing = _exec(port, "import os\nprint(sorted(os.listdir()))")
+    assert "'roller'" not in listing and "'hal'" not in listing, listing
+    manifest = _exec(port, "print(open('manifest.sha256').read())")
+    assert "%s  .frozen" % source_sha256 in manifest, manifest
+    for path, at in (("main.py", 10), ("board_config.mpy", 40)):  # main.py: a byte of its docstring
+        assert _exec(port, _EDIT + _FLIP % (path, at, at, at) + "\n" + _CHECK).split() == ["failed:", path]
+        _exec(port, _EDIT + _FLIP % (path, at, at, at))  # flipped back
+    # a manifest for other frozen sources, and one without the `.frozen` line
+    other = "0" * 64
+    _exec(port, _EDIT + "edit('manifest.sha256', lambda d: d.replace(%r, %r))" % (source_sha256.encode(),
+                                                                                 other.encode()))
+    assert _exec(port, _CHECK).split() == ["failed:", ".frozen"]
+    _exec(port, _EDIT + "edit('manifest.sha256', lambda d: b''.join(l for l in d.splitlines(True) "
+          "if b'.frozen' not in l))")
+    assert _exec(port, _CHECK).split() == ["failed:", ".frozen", "not", "in", "manifest.sha256"]
+    # end to end: main.py with a flipped docstring byte boots, and the self-test stops it
+    line = ("%s  .frozen\n" % source_sha256).encode()
+    _exec(port, _EDIT + "edit('manifest.sha256', lambda d: d + %r)\n" % line
+          + _FLIP % ("main.py", 10, 10, 10))
+    assert _mpremote(port, "reset").returncode == 0
+    link, info = device.wait_for_app(port, _BOOT_S)
+    try:
+        assert link.request({"cmd": "selftest"}, 10).get("state") == "SELFTEST"
+        end = time.monotonic() + _BOOT_S
+        while True:
+            status = link.request({"cmd": "status"}, 10)
+            if status.get("state") != "SELFTEST" or time.monotonic() > end:
+                break
+            time.sleep(0.5)
+    finally:
+        link.close()
+    assert status.get("state") == "FAULT", status
+    assert status["selftest"] == {"result": "failed", "reason": "integrity: main.py"}, status
+
+
+@pytest.mark.slow
+def test_the_guard_fails_on_the_unpatched_kit(tmp_path):
+    """NO_PATCH=1: stock mpy-tool.py leaves frozen native code 2-byte aligned; calling it stops
+    the emulated chip on the misaligned prelude load, as a HardFault stops a Pico."""
+    uf2, rec = _image(False)
+    assert not rec["patched"]
+    emu = Emu(uf2, tmp_path / "flash.bin")
+    try:
+        reachable, _ = frozen_functions()
+        proc = _mpremote(emu.port, "exec", _CALL_ALL % ([(m, c, n) for m, c, n, _ in reachable],), timeout=60)
+        assert proc.returncode != 0, proc.stdout
+    finally:
+        err = emu.stop()
+    assert "not 32 bit aligned" in err, err
