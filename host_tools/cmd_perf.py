@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from host_tools import paths, perf_budget, perf_probe
+from host_tools import paths, perf_budget, perf_frozen, perf_probe
 
 ALLOC_TICKS = 10_000
 COUNT_TICKS = 1000  # callgrind is deterministic: n vs 2n of 1000 is exact
@@ -96,6 +96,9 @@ def measure(quick=False):
     demo = os.path.join(paths.SCENARIOS, "demo.json")
     report["min_heapsize_kb"] = perf_budget.min_heapsize_kb(demo, 32 if quick else 1)
     report["mpy_bytes"] = {board: perf_budget.mpy_bytes(board) for board in perf_budget.BOARDS}
+    if not quick:  # the production image on the emulated Pico (make uf2 builds it)
+        _progress("frozen image on the emulated Pico")
+        report.setdefault("rp2040", {})["frozen"] = perf_frozen.report()
     report["targets"] = targets(report)
     return report
 

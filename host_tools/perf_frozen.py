@@ -15,6 +15,7 @@ import sys
 import tempfile
 
 from host_tools import device, paths
+from host_tools.serial_link import LinkError
 
 RUN_MS = 3000  # paced ticks after START: SELFTEST, STANDBY and, on the dummy load, RUN
 _START_S = 30
@@ -73,7 +74,7 @@ def measure(uf2):
     from host_tools import emu_link, uf2_build
 
     if not uf2_build.verified(uf2):
-        raise FrozenError("%s is not an unaltered image from make uf2" % uf2)
+        raise FrozenError("no image from make uf2 at %s" % os.path.relpath(uf2, paths.ROOT))
     problem = emu_link.missing()
     if problem:
         raise FrozenError(problem)
@@ -104,6 +105,18 @@ def measure(uf2):
     report = ast.literal_eval(line[0][len("RESULT "):])
     report["uf2"] = os.path.basename(uf2)
     return report
+
+
+def report():
+    """measure() of this version's image, or {"skipped": why} (not built, no emulator)."""
+    from host_tools import uf2_build
+
+    try:
+        return measure(uf2_build.image_path())
+    except FrozenError as exc:
+        return {"skipped": str(exc)}
+    except LinkError as exc:
+        return {"skipped": "the device: %s" % exc}
 
 
 def main():
