@@ -69,20 +69,22 @@ def _cli(*args, timeout=300):
     return proc.returncode, proc.stdout + proc.stderr
 
 
-def measure(uf2):
-    """The figures as a dict; raises FrozenError."""
+def measure(uf2=None):
+    """The figures as a dict; raises FrozenError. uf2=None: the stock MicroPython UF2 with the
+    firmware deployed as .mpy (the same measurement, for comparison)."""
     from host_tools import emu_link, uf2_build
 
-    if not uf2_build.verified(uf2):
+    if uf2 is not None and not uf2_build.verified(uf2):
         raise FrozenError("no image from make uf2 at %s" % os.path.relpath(uf2, paths.ROOT))
     problem = emu_link.missing()
     if problem:
         raise FrozenError(problem)
     python = os.path.join(os.path.dirname(paths.micropython_exe()), "python")
     with tempfile.TemporaryDirectory(prefix="perf-frozen-") as tmp:
-        proc = subprocess.Popen([python, "-m", "host_tools", "emu", "--uf2", uf2, "--flash",
-                                 os.path.join(tmp, "flash.bin")], cwd=paths.ROOT, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        image = ["--uf2", uf2] if uf2 else []
+        proc = subprocess.Popen([python, "-m", "host_tools", "emu", *image, "--flash", os.path.join(tmp, "flash.bin")],
+                                cwd=paths.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
         try:
             ready, _, _ = select.select([proc.stdout], [], [], _START_S)
             port = proc.stdout.readline().strip() if ready else ""
@@ -90,7 +92,7 @@ def measure(uf2):
                 raise FrozenError("emu gave no device path")
             code, text = _cli("deploy", "--board", "rp2040_pico", "--port", port)
             if code:
-                raise FrozenError("deploy onto the frozen image failed: %s" % text.strip().splitlines()[-1])
+                raise FrozenError("deploy failed: %s" % text.strip().splitlines()[-1])
             out = device.mpremote(port, ["resume", "soft-reset", "exec", _MEASURE])
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -103,7 +105,7 @@ def measure(uf2):
     import ast
 
     report = ast.literal_eval(line[0][len("RESULT "):])
-    report["uf2"] = os.path.basename(uf2)
+    report["uf2"] = os.path.basename(uf2 or emu_link.UF2_NAME)
     return report
 
 
@@ -112,7 +114,9 @@ def report():
     from host_tools import uf2_build
 
     try:
-        return measure(uf2_build.image_path())
+        frozen = measure(uf2_build.image_path())
+        frozen["deployed"] = measure()  # the same run on the stock UF2, the firmware as .mpy
+        return frozen
     except FrozenError as exc:
         return {"skipped": str(exc)}
     except LinkError as exc:
@@ -120,14 +124,9 @@ def report():
 
 
 def main():
-    from host_tools import uf2_build
-
-    try:
-        print(json.dumps(measure(uf2_build.image_path()), indent=1))
-    except FrozenError as exc:
-        sys.stderr.write("perf: error: %s\n" % exc)
-        return 1
-    return 0
+    figures = report()
+    print(json.dumps(figures, indent=1))
+    return 1 if "skipped" in figures else 0
 
 
 if __name__ == "__main__":
