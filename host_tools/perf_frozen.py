@@ -82,8 +82,9 @@ def measure(uf2=None):
     python = os.path.join(os.path.dirname(paths.micropython_exe()), "python")
     with tempfile.TemporaryDirectory(prefix="perf-frozen-") as tmp:
         image = ["--uf2", uf2] if uf2 else []
-        proc = subprocess.Popen([python, "-m", "host_tools", "emu", *image, "--flash", os.path.join(tmp, "flash.bin")],
-                                cwd=paths.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        flash = os.path.join(tmp, "flash.bin")
+        proc = subprocess.Popen([python, "-m", "host_tools", "emu", *image, "--flash", flash], cwd=paths.ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True)
         try:
             ready, _, _ = select.select([proc.stdout], [], [], _START_S)

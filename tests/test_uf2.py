@@ -120,6 +120,25 @@ def test_every_native_and_viper_function_is_found():
     assert nested == [("roller.app", None, "tick", "viper")]  # reached through app.tick() by hil
 
 
+def _native_code(elf):
+    """{symbol: address} of the frozen firmware's machine code (native and viper functions'
+    fun_data, which mpy-tool places in .text) in an ELF from make uf2."""
+    nm = subprocess.run(["arm-none-eabi-nm", elf], capture_output=True, text=True, check=True).stdout
+    return {name: int(addr, 16) for addr, kind, name in (line.split() for line in nm.splitlines() if
+                                                          len(line.split()) == 3)
+            if kind in "tT" and name.startswith(("fun_data_roller_", "fun_data_hal_"))}
+
+
+def test_every_frozen_native_function_is_word_aligned():
+    """The static half of the guard: each function's first word (the prelude index) is loaded
+    as a word, so its fun_data must be word aligned (docs/frozen-native-alignment.md)."""
+    uf2, _ = _image(True)
+    code = _native_code(uf2[:-len(".uf2")] + ".elf")
+    reachable, nested = frozen_functions()
+    assert len(code) == len(reachable) + len(nested), sorted(code)
+    assert {name: hex(addr) for name, addr in code.items() if addr % 4} == {}
+
+
 def test_image_fits_the_flash_layout_and_names_its_build():
     uf2, rec = _image(True)
     assert os.path.basename(uf2) == "roller-rp2040_pico-%s.uf2" % firmware_build.firmware_version()
@@ -206,6 +225,8 @@ def test_the_guard_fails_on_the_unpatched_kit(tmp_path):
     the emulated chip on the misaligned prelude load, as a HardFault stops a Pico."""
     uf2, rec = _image(False)
     assert not rec["patched"]
+    code = _native_code(uf2[:-len(".uf2")] + ".elf")
+    assert [name for name, addr in code.items() if addr % 4], "the stock layout happens to be aligned"
     emu = Emu(uf2, tmp_path / "flash.bin")
     try:
         reachable, _ = frozen_functions()
