@@ -18,13 +18,13 @@ _IDENTIFY = ("import sys\ntry:\n from roller_build import SOURCE_SHA256 as f\nex
              "print(sys.platform, getattr(sys.implementation, '_mpy', 0), f)")
 
 
-def mpremote(port, args):
+def mpremote(port, args, timeout_s=MPREMOTE_TIMEOUT_S):
     """`mpremote connect PORT ARGS`; returns its output, raises LinkError with its last line."""
     cmd = [paths.tool_exe("mpremote"), "connect", port] + args
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=MPREMOTE_TIMEOUT_S)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        raise LinkError("mpremote gave no answer within %d s on %s" % (MPREMOTE_TIMEOUT_S, port)) from None
+        raise LinkError("mpremote gave no answer within %d s on %s" % (timeout_s, port)) from None
     if proc.returncode:
         lines = (proc.stderr + proc.stdout).strip().splitlines() or ["exit %d" % proc.returncode]
         raise LinkError(lines[-1].strip())

@@ -1,11 +1,18 @@
-"""`perf`'s "rp2040": {"frozen": ...}: the production image (make uf2) on the emulated Pico.
+"""`perf`'s "rp2040": {"frozen": ..., "deployed": ...}: the production image (make uf2) and, for
+comparison, the stock MicroPython UF2 with the firmware deployed as .mpy, on the emulated Pico.
 
-Boots the image on a fresh flash, deploys the file-system files onto it (deploy), then, after a
-soft reset (boot.py runs, main.py does not), builds the app as main.py does and measures on the
-device: gc.mem_alloc() after the imports and after constructing the App, the emulated time from
-START (what the button's wake does) to STANDBY-ready, and the control tick's µs per state over
-the paced ticks of that run. Times are the emulator's cycle counts (docs/emulation.md).
+Boots the image on a fresh flash, deploys onto it (only the file-system files onto the frozen
+image), then, after a soft reset (boot.py runs, main.py does not), builds the app as main.py does
+and measures on the device: gc.mem_alloc() after the imports and after constructing the App, the
+emulated ms the imports and the App take, the emulated ms from START (the button's click in OFF)
+to STANDBY (the LED's blue), and the control tick's µs per state over the paced ticks of that
+run. Times are the emulator's cycle counts (docs/emulation.md).
+
+Two emulator runs take minutes: the figures are cached in build/uf2/perf-<key>.json, keyed by
+both images, the deployed sources and this measurement; `python -m host_tools.perf_frozen`
+measures afresh (docs/performance.md).
 """
+import hashlib
 import json
 import os
 import select
@@ -19,9 +26,11 @@ from host_tools.serial_link import LinkError
 
 RUN_MS = 3000  # paced ticks after START: SELFTEST, STANDBY and, on the dummy load, RUN
 _START_S = 30
+_MEASURE_S = 900  # the emulator runs at 0.1-0.6 x real time, by the machine's load
 
 # Device side: the app as main.py builds it, measured; one JSON line.
 _MEASURE = """import gc, time
+t_boot = time.ticks_us()
 import board_config
 from hal.rp2040 import Board
 from roller.app import App
@@ -31,6 +40,7 @@ imports = gc.mem_alloc()
 app = App(Board())
 gc.collect()
 built = gc.mem_alloc()
+boot_ms = time.ticks_diff(time.ticks_us(), t_boot) / 1000
 n = len(ui.STATE_NAMES)
 us = [0] * n
 ticks = [0] * n
@@ -53,9 +63,10 @@ for i in range(%d):
         time.sleep_us(w)
 app.board.write_output(False, 0, 0)
 print('RESULT', {'heap_after_imports_bytes': imports, 'heap_after_boot_bytes': built,
-      'start_to_standby_ms': ready_ms, 'tick_us': {ui.STATE_NAMES[k]: round(us[k] / ticks[k], 1)
+      'imports_and_app_ms': boot_ms, 'start_to_standby_ms': ready_ms,
+      'tick_us': {ui.STATE_NAMES[k]: round(us[k] / ticks[k], 1)
       for k in range(n) if ticks[k]}, 'ticks': {ui.STATE_NAMES[k]: ticks[k] for k in range(n) if ticks[k]}})
-""" % RUN_MS
+"""
 
 
 class FrozenError(Exception):
@@ -69,9 +80,10 @@ def _cli(*args, timeout=300):
     return proc.returncode, proc.stdout + proc.stderr
 
 
-def measure(uf2=None):
+def measure(uf2=None, preludes=("",), ticks=RUN_MS):
     """The figures as a dict; raises FrozenError. uf2=None: the stock MicroPython UF2 with the
-    firmware deployed as .mpy (the same measurement, for comparison)."""
+    firmware deployed as .mpy (the same measurement, for comparison). With several preludes
+    (device code run first, after each soft reset): a list, one dict per prelude."""
     from host_tools import emu_link, uf2_build
 
     if uf2 is not None and not uf2_build.verified(uf2):
@@ -80,6 +92,7 @@ def measure(uf2=None):
     if problem:
         raise FrozenError(problem)
     python = os.path.join(os.path.dirname(paths.micropython_exe()), "python")
+    outs = []
     with tempfile.TemporaryDirectory(prefix="perf-frozen-") as tmp:
         image = ["--uf2", uf2] if uf2 else []
         flash = os.path.join(tmp, "flash.bin")
@@ -94,40 +107,95 @@ def measure(uf2=None):
             code, text = _cli("deploy", "--board", "rp2040_pico", "--port", port)
             if code:
                 raise FrozenError("deploy failed: %s" % text.strip().splitlines()[-1])
-            out = device.mpremote(port, ["resume", "soft-reset", "exec", _MEASURE])
+            for prelude in preludes:
+                outs.append(device.mpremote(port, ["resume", "soft-reset", "exec",
+                                                   prelude + _MEASURE % ticks], _MEASURE_S))
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(15)
             proc.stdout.close()
             proc.stderr.close()
-    line = [x for x in out.splitlines() if x.startswith("RESULT ")]
-    if not line:
-        raise FrozenError("the device printed no result: %r" % out[-300:])
-    import ast
+    reports = []
+    for out in outs:
+        line = [x for x in out.splitlines() if x.startswith("RESULT ")]
+        if not line:
+            raise FrozenError("the device printed no result: %r" % out[-300:])
+        import ast
 
-    report = ast.literal_eval(line[0][len("RESULT "):])
-    report["uf2"] = os.path.basename(uf2 or emu_link.UF2_NAME)
-    return report
+        report = ast.literal_eval(line[0][len("RESULT "):])
+        report["uf2"] = os.path.basename(uf2 or emu_link.UF2_NAME)
+        reports.append(report)
+    return reports if len(preludes) > 1 else reports[0]
 
 
-def report():
-    """measure() of this version's image, or {"skipped": why} (not built, no emulator)."""
+# Shifts the qstr numbers of everything interned after it (the .mpy files' names) by k: getattr
+# with a new name interns it. Soft reset forgets them again.
+_QSTR_SHIFT = "_o = object()\nfor _i in range(%d):\n    getattr(_o, 'qshift%%d' %% _i, None)\n"
+
+
+def qstr_shift(ks=range(0, 64, 8), ticks=1000):
+    """RUN tick µs of the deployed build (stock UF2) with its qstrs numbered k later, per k:
+    how much the qstr numbering alone moves the tick (docs/performance.md, frozen vs deployed)."""
+    reports = measure(None, [_QSTR_SHIFT % k for k in ks], ticks)
+    return {k: r["tick_us"] for k, r in zip(ks, reports, strict=True)}
+
+
+def _key(uf2):
+    """What the figures depend on: both images, every deployed source, this module's text."""
+    from host_tools import emu_link, firmware_build, uf2_build
+
+    h = hashlib.sha256()
+    h.update(("%s %s\n" % (uf2_build.record(uf2)["uf2_sha256"], emu_link.UF2_SHA256)).encode())
+    for src, _ in firmware_build.sources(firmware_build.board("rp2040_pico")):
+        with open(os.path.join(paths.ROOT, src), "rb") as f:
+            h.update(f.read())
+    with open(__file__, "rb") as f:
+        h.update(f.read())
+    return h.hexdigest()
+
+
+def cache_path(uf2):
     from host_tools import uf2_build
 
+    return os.path.join(uf2_build.OUT, "perf-%s.json" % _key(uf2)[:16])
+
+
+def report(fresh=False):
+    """{"frozen": measure(image), "deployed": measure()} for this version's image, from the cache
+    unless fresh; or {"frozen": {"skipped": why}} (no image from make uf2, no emulator)."""
+    from host_tools import uf2_build
+
+    uf2 = uf2_build.image_path()
+    if not uf2_build.verified(uf2):
+        return {"frozen": {"skipped": "no image from make uf2 at %s" % os.path.relpath(uf2, paths.ROOT)}}
+    path = cache_path(uf2)
+    if not fresh and os.path.isfile(path):
+        with open(path) as f:
+            figures = json.load(f)
+        figures["cached"] = os.path.relpath(path, paths.ROOT)
+        return figures
     try:
-        frozen = measure(uf2_build.image_path())
-        frozen["deployed"] = measure()  # the same run on the stock UF2, the firmware as .mpy
-        return frozen
+        figures = {"frozen": measure(uf2), "deployed": measure()}
     except FrozenError as exc:
-        return {"skipped": str(exc)}
+        return {"frozen": {"skipped": str(exc)}}
     except LinkError as exc:
-        return {"skipped": "the device: %s" % exc}
+        return {"frozen": {"skipped": "the device: %s" % exc}}
+    frozen, deployed = (figures[k]["tick_us"].get("RUN") for k in ("frozen", "deployed"))
+    figures["run_tick_frozen_vs_deployed"] = round(frozen / deployed, 3) if frozen and deployed else None
+    with open(path, "w") as f:
+        json.dump(figures, f, indent=1, sort_keys=True)
+        f.write("\n")
+    return figures
 
 
-def main():
-    figures = report()
-    print(json.dumps(figures, indent=1))
-    return 1 if "skipped" in figures else 0
+def main(argv=None):
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--qstr-shift"]:
+        print(json.dumps(qstr_shift(), indent=1))
+        return 0
+    figures = report(fresh=True)
+    print(json.dumps(figures, indent=1, sort_keys=True))
+    return 1 if "skipped" in figures["frozen"] else 0
 
 
 if __name__ == "__main__":

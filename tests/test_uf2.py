@@ -9,6 +9,7 @@ file-system files), hil, and the self-test (R10) against a flipped byte and a fo
 """
 import ast
 import glob
+import json
 import os
 import select
 import signal
@@ -235,3 +236,83 @@ def test_the_guard_fails_on_the_unpatched_kit(tmp_path):
     finally:
         err = emu.stop()
     assert "not 32 bit aligned" in err, err
+
+
+# The serial lines of the `protocol` scenario (host_tools/scenarios/protocol.json) that need no
+# skin, power or flash event: good and bad requests, a session on the dummy load, bench mode,
+# the log and a check-only self-test.
+_SCRIPT = [line for line in (e.get("serial") for e in json.load(open(os.path.join(
+    paths.ROOT, "host_tools", "scenarios", "protocol.json")))["events"]) if line]
+_VOLATILE = ("ohm", "battery_v", "session_s", "t", "ms", "uptime_s", "wall_s")  # by the wall clock
+
+
+def _settled(link, want, timeout_s=_BOOT_S):
+    """Poll `status` until its state is in `want`; returns the states seen, in order."""
+    seen = []
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        state = link.request({"cmd": "status"}, 10).get("state")
+        if not seen or seen[-1] != state:
+            seen.append(state)
+        if state in want:
+            break
+        time.sleep(0.2)
+    return seen
+
+
+def _story(port):
+    """What the app answers to _SCRIPT and to a flipped byte in main.py, with the fields that
+    follow the wall clock left out: the same for the same firmware, whatever image holds it."""
+    def plain(doc):
+        if isinstance(doc, dict):
+            return {k: plain(v) for k, v in doc.items() if k not in _VOLATILE}
+        return [plain(v) for v in doc] if isinstance(doc, list) else doc
+
+    story = []
+    link, info = device.wait_for_app(port, _BOOT_S)
+    try:
+        story.append(plain(info))
+        for line in _SCRIPT:
+            answer = link.request(line, 10)
+            story.append(plain(answer))
+            if answer["ok"] and ('"start"' in line or '"bench"' in line):  # the state it leads to
+                story.append(_settled(link, ("RUN", "FAULT")))
+        story.append(_settled(link, ("OFF", "STANDBY", "FAULT")))
+    finally:
+        link.close()
+    _exec(port, _EDIT + _FLIP % ("main.py", 10, 10, 10))
+    assert _mpremote(port, "reset").returncode == 0
+    link, _ = device.wait_for_app(port, _BOOT_S)
+    try:
+        story.append(_settled(link, ("FAULT", "OFF")))
+        story.append(plain(link.request({"cmd": "status"}, 10)))
+        story.append(plain(link.request({"cmd": "log"}, 10)))
+    finally:
+        link.close()
+    return story
+
+
+@pytest.mark.slow
+def test_frozen_and_deployed_answer_alike(tmp_path):
+    """The frozen image and the stock UF2 with the firmware deployed as .mpy, on the emulated
+    Pico with the real HAL: the same answers over the serial protocol (C4) to the protocol
+    scenario's requests, and the same self-test fault after a flipped byte (R10)."""
+    uf2, _ = _image(True)
+    stories = {}
+    for name, image in (("frozen", ["--uf2", uf2]), ("deployed", [])):
+        emu = subprocess.Popen([PYTHON, "-m", "host_tools", "emu", *image, "--flash", str(tmp_path / name)],
+                               cwd=paths.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+        try:
+            port = emu.stdout.readline().strip()
+            code, text = _cli("deploy", "--board", "rp2040_pico", "--port", port)
+            assert code == 0, text
+            stories[name] = _story(port)
+        finally:
+            emu.send_signal(signal.SIGTERM)
+            emu.wait(15)
+            emu.stdout.close()
+            emu.stderr.close()
+    assert stories["frozen"] == stories["deployed"]
+    assert stories["frozen"][-3][-1] == "FAULT", stories["frozen"]
+    assert stories["frozen"][-2]["selftest"] == {"result": "failed", "reason": "integrity: main.py"}
