@@ -2,8 +2,9 @@
 comparison, the stock MicroPython UF2 with the firmware deployed as .mpy, on the emulated Pico.
 
 Boots the image on a fresh flash, deploys onto it (only the file-system files onto the frozen
-image), then, after a soft reset (boot.py runs, main.py does not), builds the app as main.py does
-and measures on the device: gc.mem_alloc() after the imports and after constructing the App, the
+image), sets main.py aside and resets the chip (a hard reset: the app's watchdog survives a soft
+one, and .mpy imports outlast its timeout), then builds the app as main.py does and measures on
+the device: gc.mem_alloc() after the imports and after constructing the App, the
 emulated ms the imports and the App take, the emulated ms from START (the button's click in OFF)
 to STANDBY (the LED's blue), and the control tick's µs per state over the paced ticks of that
 run. Times are the emulator's cycle counts (docs/emulation.md).
@@ -20,15 +21,17 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 from host_tools import device, paths
 from host_tools.serial_link import LinkError
 
 RUN_MS = 3000  # paced ticks after START: SELFTEST, STANDBY and, on the dummy load, RUN
 _START_S = 30
+_RESET_TRIES = 10
 _MEASURE_S = 900  # the emulator runs at 0.1-0.6 x real time, by the machine's load
 
-# Device side: the app as main.py builds it, measured; one JSON line.
+# Device side, after a reset: the app as main.py builds it, measured; one JSON line.
 _MEASURE = """import gc, time
 t_boot = time.ticks_us()
 import board_config
@@ -80,6 +83,24 @@ def _cli(*args, timeout=300):
     return proc.returncode, proc.stdout + proc.stderr
 
 
+_ASIDE = "import os\nos.rename(%r, %r)"
+
+
+def _reset(port):
+    """machine.reset() with main.py set aside (boot.py runs, the app does not), then main.py put
+    back for the self-test's integrity check."""
+    device.mpremote(port, ["resume", "exec", _ASIDE % ("main.py", "main.off")])
+    device.mpremote(port, ["resume", "reset"])
+    for _ in range(_RESET_TRIES):
+        try:
+            back = _ASIDE % ("main.off", "main.py") + "\nprint('up')"
+            if "up" in device.mpremote(port, ["resume", "exec", back], _START_S):
+                return
+        except LinkError:
+            time.sleep(1)
+    raise FrozenError("the Pico did not come back after a reset")
+
+
 def measure(uf2=None, preludes=("",), ticks=RUN_MS):
     """The figures as a dict; raises FrozenError. uf2=None: the stock MicroPython UF2 with the
     firmware deployed as .mpy (the same measurement, for comparison). With several preludes
@@ -108,8 +129,8 @@ def measure(uf2=None, preludes=("",), ticks=RUN_MS):
             if code:
                 raise FrozenError("deploy failed: %s" % text.strip().splitlines()[-1])
             for prelude in preludes:
-                outs.append(device.mpremote(port, ["resume", "soft-reset", "exec",
-                                                   prelude + _MEASURE % ticks], _MEASURE_S))
+                _reset(port)
+                outs.append(device.mpremote(port, ["resume", "exec", prelude + _MEASURE % ticks], _MEASURE_S))
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(15)
