@@ -125,7 +125,8 @@ def measure(uf2=None, preludes=("",), ticks=RUN_MS):
             port = proc.stdout.readline().strip() if ready else ""
             if not port.startswith("/dev/"):
                 raise FrozenError("emu gave no device path")
-            code, text = _cli("deploy", "--board", "rp2040_pico", "--port", port)
+            fs = os.path.join(tmp, "fs")  # deploy's build folder: this run's own
+            code, text = _cli("deploy", "--board", "rp2040_pico", "--port", port, "--out", fs)
             if code:
                 raise FrozenError("deploy failed: %s" % text.strip().splitlines()[-1])
             for prelude in preludes:
@@ -162,7 +163,7 @@ def qstr_shift(ks=range(0, 64, 8), ticks=1000):
 
 
 def _key(uf2):
-    """What the figures depend on: both images, every deployed source, this module's text."""
+    """What the figures depend on: both images, every deployed source, the measurement."""
     from host_tools import emu_link, firmware_build, uf2_build
 
     h = hashlib.sha256()
@@ -170,8 +171,7 @@ def _key(uf2):
     for src, _ in firmware_build.sources(firmware_build.board("rp2040_pico")):
         with open(os.path.join(paths.ROOT, src), "rb") as f:
             h.update(f.read())
-    with open(__file__, "rb") as f:
-        h.update(f.read())
+    h.update(("%s %d" % (_MEASURE, RUN_MS)).encode())
     return h.hexdigest()
 
 

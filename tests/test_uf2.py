@@ -105,6 +105,11 @@ def _cli(*args):
     return proc.returncode, proc.stdout + proc.stderr
 
 
+def _deploy(port, out):
+    """deploy into a build folder of its own (tests run in parallel)."""
+    return _cli("deploy", "--board", "rp2040_pico", "--port", port, "--out", str(out))
+
+
 def _image(patched):
     try:
         rec = uf2_build.build(patched=patched, log=lambda line: None)
@@ -161,7 +166,7 @@ def test_frozen_image_on_the_emulated_pico(tmp_path):
         out = _exec(emu.port, _CALL_ALL % ([(m, c, n) for m, c, n, _ in reachable],))
         assert out.split("\n")[:-1] == ["ok %s %s %s" % f[:3] for f in reachable], out
         # deploy puts only main.py, boot.py, board_config and the manifest (with the `.frozen` line)
-        code, text = _cli("deploy", "--board", "rp2040_pico", "--port", emu.port)
+        code, text = _deploy(emu.port, tmp_path / "fs")
         assert code == 0 and "frozen image of these sources" in text, text
         assert "answers info with firmware %s" % rec["version"] in text, text
         code, text = _cli("hil", "--port", emu.port)
@@ -300,12 +305,13 @@ def test_frozen_and_deployed_answer_alike(tmp_path):
     uf2, _ = _image(True)
     stories = {}
     for name, image in (("frozen", ["--uf2", uf2]), ("deployed", [])):
-        emu = subprocess.Popen([PYTHON, "-m", "host_tools", "emu", *image, "--flash", str(tmp_path / name)],
+        flash = str(tmp_path / (name + ".bin"))
+        emu = subprocess.Popen([PYTHON, "-m", "host_tools", "emu", *image, "--flash", flash],
                                cwd=paths.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
         try:
             port = emu.stdout.readline().strip()
-            code, text = _cli("deploy", "--board", "rp2040_pico", "--port", port)
+            code, text = _deploy(port, tmp_path / name)
             assert code == 0, text
             stories[name] = _story(port)
         finally:
