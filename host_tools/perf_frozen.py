@@ -9,7 +9,7 @@ emulated ms the imports and the App take, the emulated ms from START (the button
 to STANDBY (the LED's blue), and the control tick's µs per state over the paced ticks of that
 run. Times are the emulator's cycle counts (docs/emulation.md).
 
-Two emulator runs take minutes: the figures are cached in build/uf2/perf-<key>.json, keyed by
+Two emulator runs take minutes: the figures are cached in build/perf/rp2040-<key>.json, keyed by
 both images, the deployed sources and this measurement; `python -m host_tools.perf_frozen`
 measures afresh (docs/performance.md).
 """
@@ -28,6 +28,7 @@ from host_tools.serial_link import LinkError
 
 RUN_MS = 3000  # paced ticks after START: SELFTEST, STANDBY and, on the dummy load, RUN
 _START_S = 30
+CACHE = os.path.join(paths.ROOT, "build", "perf")
 _RESET_TRIES = 10
 _MEASURE_S = 900  # the emulator runs at 0.1-0.6 x real time, by the machine's load
 
@@ -176,9 +177,7 @@ def _key(uf2):
 
 
 def cache_path(uf2):
-    from host_tools import uf2_build
-
-    return os.path.join(uf2_build.OUT, "perf-%s.json" % _key(uf2)[:16])
+    return os.path.join(CACHE, "rp2040-%s.json" % _key(uf2)[:16])
 
 
 def report(fresh=False):
@@ -203,6 +202,7 @@ def report(fresh=False):
         return {"frozen": {"skipped": "the device: %s" % exc}}
     frozen, deployed = (figures[k]["tick_us"].get("RUN") for k in ("frozen", "deployed"))
     figures["run_tick_frozen_vs_deployed"] = round(frozen / deployed, 3) if frozen and deployed else None
+    os.makedirs(CACHE, exist_ok=True)
     with open(path, "w") as f:
         json.dump(figures, f, indent=1, sort_keys=True)
         f.write("\n")

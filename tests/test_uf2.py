@@ -322,3 +322,62 @@ def test_frozen_and_deployed_answer_alike(tmp_path):
     assert stories["frozen"] == stories["deployed"]
     assert stories["frozen"][-3][-1] == "FAULT", stories["frozen"]
     assert stories["frozen"][-2]["selftest"] == {"result": "failed", "reason": "integrity: main.py"}
+
+
+def test_perf_figures_are_cached_by_what_they_depend_on(tmp_path, monkeypatch):
+    """`perf` reads the frozen/deployed figures from build/perf/rp2040-<key>.json while the images,
+    the sources and the measurement stay the same (two emulator runs take minutes)."""
+    from host_tools import cmd_perf, perf_frozen
+
+    uf2, _ = _image(True)
+    monkeypatch.setattr(perf_frozen, "CACHE", str(tmp_path))
+
+    def one(heap, run_us):
+        return {"heap_after_boot_bytes": heap, "tick_us": {"RUN": run_us}, "imports_and_app_ms": 1.0,
+                "start_to_standby_ms": 2.0}
+
+    figures = {"frozen": one(24_000, 100.0), "deployed": one(76_000, 95.0)}
+    figures["run_tick_frozen_vs_deployed"] = 1.053
+    with open(perf_frozen.cache_path(uf2), "w") as f:
+        json.dump(figures, f)
+    got = perf_frozen.report()
+    assert got.pop("cached").endswith(os.path.basename(perf_frozen.cache_path(uf2))) and got == figures
+    assert _frozen_targets(got) == {"frozen_heap_kb": True, "frozen_run_tick_vs_deployed": True}
+    got["frozen"]["heap_after_boot_bytes"] = 33 * 1024
+    got["run_tick_frozen_vs_deployed"] = 1.11
+    assert _frozen_targets(got) == {"frozen_heap_kb": False, "frozen_run_tick_vs_deployed": False}
+    assert "rp2040 frozen" in cmd_perf.format_report(dict(_QUICK_STUB, rp2040=got, targets={}))
+    key = perf_frozen.cache_path(uf2)
+    monkeypatch.setattr(perf_frozen, "_MEASURE", perf_frozen._MEASURE + "\n")
+    assert perf_frozen.cache_path(uf2) != key  # another measurement: measured again
+
+
+# what cmd_perf.targets() and format_report() read besides rp2040
+_QUICK_STUB = {"tick_vs_empty_loop": {"by_instructions": None, "by_us": {"RUN_lift": 1.0},
+                                      "empty_loop_us": 1.0, "empty_loop_instructions": None},
+               "tick_us": {"RUN_lift": 1.0}, "tick_instructions": None, "tick_estimate_us": None,
+               "min_heapsize_kb": 100, "heap_after_boot_bytes": 1, "mpy_bytes": {"rp2040": 1},
+               "alloc_free": {"all": True, "ticks_per_state": 1}, "sim_realtime_factor": {"micropython": 1.0},
+               "sim_scenario": "demo"}
+
+
+def _frozen_targets(rp2040):
+    from host_tools import cmd_perf
+
+    met = cmd_perf.targets(dict(_QUICK_STUB, rp2040=rp2040))
+    return {k: v for k, v in met.items() if k.startswith("frozen")}
+
+
+@pytest.mark.slow
+def test_perf_measures_the_frozen_image_against_the_deployed_build():
+    """`python -m host_tools.perf_frozen`: both on the emulated Pico, in emulated time (cycles).
+    Issue 16's targets: heap after boot <= 32 KB frozen, RUN tick within 10 % of deployed."""
+    proc = subprocess.run([PYTHON, "-m", "host_tools.perf_frozen"], cwd=paths.ROOT, capture_output=True,
+                          text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    r = json.loads(proc.stdout)
+    for name in ("frozen", "deployed"):
+        assert set(r[name]["tick_us"]) >= {"SELFTEST", "STANDBY", "RUN"}, r
+        assert 0 < r[name]["start_to_standby_ms"] < 1000 and r[name]["imports_and_app_ms"] > 0, r
+    assert r["frozen"]["heap_after_boot_bytes"] <= 32 * 1024 < r["deployed"]["heap_after_boot_bytes"], r
+    assert r["run_tick_frozen_vs_deployed"] <= 1.10, r
