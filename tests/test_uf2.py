@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from host_tools import device, emu_link, firmware_build, paths, uf2_build
+from host_tools import device, emu_link, firmware_build, paths, serial_link, uf2_build
 
 PYTHON = os.path.join(os.path.dirname(paths.micropython_exe()), "python")
 MISSING = uf2_build.missing() or emu_link.missing()
@@ -265,6 +265,20 @@ def _settled(link, want, timeout_s=_BOOT_S):
     return seen
 
 
+def _wait_device_s(link, seconds):
+    """Let `seconds` of the device's own time pass (telemetry "t"), whatever the wall clock does."""
+    assert link.request({"cmd": "stream", "on": True}, 10)["ok"]
+    first = None
+    end = time.monotonic() + 20 * seconds + _BOOT_S
+    while time.monotonic() < end:
+        doc = serial_link.parse(link.read_line(10) or "")
+        if isinstance(doc, dict) and "t" in doc:
+            first = doc["t"] if first is None else first
+            if doc["t"] - first >= seconds:
+                break
+    assert link.request({"cmd": "stream", "on": False}, 10)["ok"]
+
+
 def _story(port):
     """What the app answers to _SCRIPT and to a flipped byte in main.py, with the fields that
     follow the wall clock left out: the same for the same firmware, whatever image holds it."""
@@ -283,6 +297,7 @@ def _story(port):
             if answer["ok"] and ('"start"' in line or '"bench"' in line):  # the state it leads to
                 story.append(_settled(link, ("RUN", "FAULT")))
         story.append(_settled(link, ("OFF", "STANDBY", "FAULT")))
+        _wait_device_s(link, 1.5)  # the store writes the last `set` (at most once a second)
     finally:
         link.close()
     _exec(port, _EDIT + _FLIP % ("main.py", 10, 10, 10))
