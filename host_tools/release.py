@@ -28,9 +28,12 @@ def _sha256(path):
 
 
 def _commit():
-    proc = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                          cwd=paths.ROOT)
-    return proc.stdout.strip() or "unknown"
+    """The short commit, "+ uncommitted changes" when the tracked files differ from it."""
+    def git(*args):
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=paths.ROOT).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + (" + uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
 def esp32_bundle(dist, version):
