@@ -66,6 +66,7 @@ for i in range(%d):
     if w > 0:
         time.sleep_us(w)
 app.board.write_output(False, 0, 0)
+app.board._keep_watchdog_quiet(app.board._wdt)  # as after Ctrl-C: the next reset is ours
 print('RESULT', {'heap_after_imports_bytes': imports, 'heap_after_boot_bytes': built,
       'imports_and_app_ms': boot_ms, 'start_to_standby_ms': ready_ms,
       'tick_us': {ui.STATE_NAMES[k]: round(us[k] / ticks[k], 1)
