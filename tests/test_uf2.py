@@ -88,7 +88,7 @@ class Emu:
         return err
 
 
-def _mpremote(port, *args, timeout=120):
+def _mpremote(port, *args, timeout=300):  # an emulator on a loaded machine runs at 0.1x
     return subprocess.run([paths.tool_exe("mpremote"), "connect", port, "resume", *args],
                           capture_output=True, text=True, timeout=timeout)
 
