@@ -1,4 +1,7 @@
-"""Device entry point: pick the HAL by the board's name (board_config.NAME), run the app forever."""
+"""Device entry point: pick the HAL by the board's name (board_config.NAME), run the app forever.
+
+Frozen into the Pico image (make uf2), where the port runs it instead of a main.py on the file
+system; boot.py has imported board_config (the unit's, else the image's nominal one)."""
 import sys
 
 import board_config

@@ -78,6 +78,8 @@ def plan(build):
     # every top folder of the board's firmware, also those a frozen image holds (nothing shadows it)
     tops = sorted({dev.split("/")[0] for _, dev in firmware_build.sources(build.board) if "/" in dev})
     shadows = [f[:-4] + ".py" for f in files if f.endswith(".mpy") and "/" not in f]
+    if "main.py" not in files:  # a frozen image runs its own main.py and boot.py: these are stale
+        shadows += ["main.py", "boot.py"]
     copy = ["resume", "exec", _PREPARE % ([firmware_build.MANIFEST] + tops + shadows, dirs)]
     for name in files:  # the manifest is last in build.files
         copy += ["+", "fs", "cp", build.local(name), ":" + name]

@@ -96,16 +96,18 @@ def sources(b):
     return files + b.hal
 
 
-# deployed as source or per unit: stay on the file system of a frozen image
-_UNFROZEN = ("main.py", "boot.py", "board_config.py")
+# per unit: stays on the file system of a frozen image (the image holds the nominal one)
+_UNFROZEN = ("board_config.py",)
 
 
 def frozen_sources(b):
-    """(source, device path) of the files boards/<name>/manifest.py freezes: roller/ and hal/."""
-    return [(src, dev) for src, dev in sources(b) if dev not in _UNFROZEN]
+    """(source, device path) of the files a frozen image holds: all of them (make uf2 freezes
+    boards/<name>/manifest.py's roller/, hal/, main.py and boot.py, and the nominal board_config)."""
+    return sources(b)
 
 
 def unfrozen_sources(b):
+    """What `deploy` copies onto a frozen image: the unit's board_config."""
     return [(src, dev) for src, dev in sources(b) if dev in _UNFROZEN]
 
 

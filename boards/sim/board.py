@@ -30,6 +30,7 @@ class SimBoard:
     # sense readings at or beyond these mean the ADC sits on a rail: broken or stuck
     isense_rail_ua = (2047 - 4) * _model.ISENSE_FULL_UA // 2048
     deployed = ()  # names of the firmware files checked against the hash manifest
+    calibrated = True  # the model's own sense conversions (no board_config to calibrate)
 
     def __init__(self, model, flash, trace, elapsed_ms=0, reset_cause="power"):
         self.model = model

@@ -121,6 +121,7 @@ class Board:
 
     name = ""
     _wdt: "WDT | None" = None  # set by wdt_start
+    calibrated = True  # False: cfg is the board's nominal board_config frozen into the image
 
     def __init__(self, cfg, enable: "Pin", leg_a: "Pin", leg_b: "Pin", isense: "ADC",
                  vsense: "ADC", vbat: "ADC", usb: "Pin", button: "Pin", led: "tuple[PWM, PWM, PWM]",
@@ -136,6 +137,7 @@ class Board:
         self._button = button
         self._led = led
         self._cue = cue
+        self.calibrated = not getattr(cfg, "NOMINAL", False)  # make uf2 adds NOMINAL to its copy
         self._setpoint_max = cfg.SETPOINT_MAX_CODE
         self._setpoint_full_ua = cfg.SETPOINT_FULL_UA
         self._i_zero = cfg.ISENSE_ZERO_U16
