@@ -9,11 +9,13 @@ file-system files), hil, and the self-test (R10) against a flipped byte and a fo
 """
 import ast
 import glob
+import hashlib
 import json
 import os
 import select
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -66,10 +68,11 @@ _CALL_ALL = """for m, c, n in %r:
 
 
 class Emu:
-    """`emu --uf2 IMAGE` on a flash file: its pty path."""
+    """`emu --uf2 IMAGE` on a flash file (uf2 None: the stock MicroPython): its pty path."""
 
-    def __init__(self, uf2, flash):
-        self.proc = subprocess.Popen([PYTHON, "-m", "host_tools", "emu", "--uf2", uf2, "--flash", str(flash)],
+    def __init__(self, uf2, flash, *more):
+        image = ["--uf2", uf2] if uf2 else []
+        self.proc = subprocess.Popen([PYTHON, "-m", "host_tools", "emu", *image, "--flash", str(flash), *more],
                                      cwd=paths.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, start_new_session=True)
         ready, _, _ = select.select([self.proc.stdout], [], [], 30)
@@ -158,14 +161,15 @@ def test_frozen_image_on_the_emulated_pico(tmp_path):
     uf2, rec = _image(True)
     emu = Emu(uf2, tmp_path / "flash.bin")
     try:
-        # a clean chip: the frozen roller and its identity, nothing on littlefs
+        # a clean chip: the app runs (stopped here), the frozen roller, its identity, an empty littlefs
         out = _exec(emu.port, "import os, roller, roller_build\n"
                     "print(roller.__file__, roller_build.VERSION, roller_build.SOURCE_SHA256, os.listdir())")
-        assert out.split() == ["roller/__init__.py", rec["version"], rec["source_sha256"], "[]"], out
+        assert out.split()[:3] == ["roller/__init__.py", rec["version"], rec["source_sha256"]], out
+        assert "board_config" not in out and "main.py" not in out, out  # the store's files at most
         reachable, _ = frozen_functions()
         out = _exec(emu.port, _CALL_ALL % ([(m, c, n) for m, c, n, _ in reachable],))
         assert out.split("\n")[:-1] == ["ok %s %s %s" % f[:3] for f in reachable], out
-        # deploy puts only main.py, boot.py, board_config and the manifest (with the `.frozen` line)
+        # deploy puts only board_config and the manifest (with the `.frozen` line)
         code, text = _deploy(emu.port, tmp_path / "fs")
         assert code == 0 and "frozen image of these sources" in text, text
         assert "answers info with firmware %s" % rec["version"] in text, text
@@ -175,6 +179,66 @@ def test_frozen_image_on_the_emulated_pico(tmp_path):
     finally:
         err = emu.stop()
     assert "error" not in err, err
+
+
+class Bench:
+    """The image on the emulated Pico in this process, with a hand on the button: the emulator
+    and the pty bridge of `emu` (host_tools/cmd_emu.py), served from a thread."""
+
+    def __init__(self, uf2, flash, load_ohm=0):
+        from host_tools.cmd_emu import Bridge
+        from host_tools.emu_link import FrontEnd, Pico
+
+        self.pico = Pico(str(flash), FrontEnd(load_ohm), uf2=uf2, paced=True)
+        self.bridge = Bridge(self.pico)
+        self.port = self.bridge.path
+        self._stop = []
+        self.pico.start()
+        self._thread = threading.Thread(target=self.bridge.serve, args=(lambda: self._stop,), daemon=True)
+        self._thread.start()
+
+    def _wait_device_ms(self, ms):
+        end_ms, end = self.pico.ms + ms, time.monotonic() + _BOOT_S
+        while self.pico.ms < end_ms and time.monotonic() < end:
+            time.sleep(0.02)
+
+    def click(self):
+        self.pico.front_end.button = True
+        self._wait_device_ms(150)  # past the debounce, short of a long press
+        self.pico.front_end.button = False
+
+    def led(self):
+        return self.pico.front_end.pins[4:7]
+
+    def stop(self):
+        self._stop.append(1)
+        self._thread.join(15)
+        self.pico.stop()
+
+
+def test_the_uf2_alone_runs_the_app_on_a_blank_pico(tmp_path):
+    """(issue 16) An end user drags the release UF2 onto a Pico with erased flash: the app
+    answers, uncalibrated (the board's nominal board_config frozen in), and a click starts it."""
+    uf2, rec = _image(True)
+    bench = Bench(uf2, tmp_path / "flash.bin")  # no file: erased flash with the UF2 laid in
+    try:
+        link, info = device.wait_for_app(bench.port, _BOOT_S)
+        try:
+            assert info["fw"] == rec["version"] and info["calibrated"] is False, info
+            assert _settled(link, ("OFF",)) == "OFF"
+            bench.click()
+            assert _settled(link, ("STANDBY", "FAULT")) == "STANDBY"  # electrodes open: waiting
+            status = link.request({"cmd": "status"}, 10)
+            assert status["selftest"]["result"] == "passed" and status["fault"] is None, status
+            assert status["calibrated"] is False, status
+            end = time.monotonic() + _BOOT_S
+            while not (bench.led()[0] == 0 and bench.led()[2] > 0) and time.monotonic() < end:
+                time.sleep(0.05)  # standby breathes blue
+            assert bench.led()[0] == 0 and bench.led()[2] > bench.led()[1] > 0, bench.led()
+        finally:
+            link.close()
+    finally:
+        bench.stop()
 
 
 _CHECK = ("from hal.common import Flash\nfrom roller.integrity import Checker\n"
@@ -191,24 +255,34 @@ _FLIP = "edit(%r, lambda d: d[:%d] + bytes([d[%d] ^ 1]) + d[%d + 1:])"
 def _integrity_checks(port, source_sha256):
     assert _exec(port, _CHECK).split() == ["failed:", "None"]
     listing = _exec(port, "import os\nprint(sorted(os.listdir()))")
-    assert "'roller'" not in listing and "'hal'" not in listing, listing
+    for name in ("roller", "hal", "main.py", "boot.py"):  # all in the image
+        assert "'%s'" % name not in listing, listing
+    assert "'board_config.mpy'" in listing, listing
     manifest = _exec(port, "print(open('manifest.sha256').read())")
     assert "%s  .frozen" % source_sha256 in manifest, manifest
-    for path, at in (("main.py", 10), ("board_config.mpy", 40)):  # main.py: a byte of its docstring
-        assert _exec(port, _EDIT + _FLIP % (path, at, at, at) + "\n" + _CHECK).split() == ["failed:", path]
-        _exec(port, _EDIT + _FLIP % (path, at, at, at))  # flipped back
-    # a manifest for other frozen sources, and one without the `.frozen` line
-    other = "0" * 64
-    _exec(port, _EDIT + "edit('manifest.sha256', lambda d: d.replace(%r, %r))" % (source_sha256.encode(),
-                                                                                 other.encode()))
-    assert _exec(port, _CHECK).split() == ["failed:", ".frozen"]
-    _exec(port, _EDIT + "edit('manifest.sha256', lambda d: b''.join(l for l in d.splitlines(True) "
-          "if b'.frozen' not in l))")
-    assert _exec(port, _CHECK).split() == ["failed:", ".frozen", "not", "in", "manifest.sha256"]
-    # end to end: main.py with a flipped docstring byte boots, and the self-test stops it
-    line = ("%s  .frozen\n" % source_sha256).encode()
-    _exec(port, _EDIT + "edit('manifest.sha256', lambda d: d + %r)\n" % line
-          + _FLIP % ("main.py", 10, 10, 10))
+    assert _exec(port, _EDIT + _FLIP % ("board_config.mpy", 40, 40, 40) + "\n" + _CHECK).split() == [
+        "failed:", "board_config.mpy"]
+    _exec(port, _EDIT + _FLIP % ("board_config.mpy", 40, 40, 40))  # flipped back
+    # what a deploy onto an older image left: its `.frozen` line, main.py and boot.py (which the
+    # image's own frozen ones outrank): the unit keeps working, and those files are still checked
+    lines = "".join("%s  %s\n" % (hashlib.sha256(open(os.path.join(paths.FIRMWARE, n), "rb").read())
+                                  .hexdigest(), n) for n in ("main.py", "boot.py"))
+    for name in ("main.py", "boot.py"):
+        assert _mpremote(port, "fs", "cp", os.path.join(paths.FIRMWARE, name), ":" + name).returncode == 0
+    _exec(port, _EDIT + "edit('manifest.sha256', lambda d: d.replace(%r, %r) + %r)" % (
+        source_sha256.encode(), b"0" * 64, lines.encode()))
+    assert _exec(port, _CHECK).split() == ["failed:", "None"]
+    assert _exec(port, _EDIT + _FLIP % ("boot.py", 10, 10, 10) + "\n" + _CHECK).split() == ["failed:", "boot.py"]
+    _exec(port, _EDIT + _FLIP % ("boot.py", 10, 10, 10))
+    # end to end: a flipped calibration byte, and the self-test stops the app after a reset
+    _exec(port, _EDIT + _FLIP % ("board_config.mpy", 40, 40, 40))
+    status = _selftest_after_reset(port)
+    assert status.get("state") == "FAULT", status
+    assert status["selftest"] == {"result": "failed", "reason": "integrity: board_config.mpy"}, status
+
+
+def _selftest_after_reset(port):
+    """Reset the board, run the self-test; the status once it is over."""
     assert _mpremote(port, "reset").returncode == 0
     link, info = device.wait_for_app(port, _BOOT_S)
     try:
@@ -221,8 +295,55 @@ def _integrity_checks(port, source_sha256):
             time.sleep(0.5)
     finally:
         link.close()
-    assert status.get("state") == "FAULT", status
-    assert status["selftest"] == {"result": "failed", "reason": "integrity: main.py"}, status
+    return status
+
+
+def test_a_new_uf2_over_an_older_deploy_keeps_its_calibration_and_store(tmp_path):
+    """(issue 16) A Pico deployed the older way (the stock MicroPython, the firmware as .mpy on
+    littlefs, its board_config and settings there), updated by dragging the release UF2 onto it
+    (`emu --update`): the new image runs (its frozen code, not the stale .mpy files), keeps the
+    calibration and the store, and passes its self-test; the calibration is still checked."""
+    uf2, rec = _image(True)
+    flash = tmp_path / "flash.bin"
+    emu = Emu(None, flash)
+    try:
+        code, text = _deploy(emu.port, tmp_path / "fs")
+        assert code == 0, text
+        link, _ = device.wait_for_app(emu.port, _BOOT_S)
+        try:
+            assert link.request({"cmd": "set", "level": 3, "program": "eye"}, 10)["ok"]
+            _wait_device_s(link, 1.5)  # the store writes the settings (at most once a second)
+            before = link.request({"cmd": "log"}, 10)
+        finally:
+            link.close()
+        calibration = _exec(emu.port, "import hashlib, binascii\n"
+                            "print(binascii.hexlify(hashlib.sha256(open('board_config.mpy','rb').read())"
+                            ".digest()).decode())").strip()
+    finally:
+        emu.stop()
+    emu = Emu(uf2, flash, "--update")
+    try:
+        link, info = device.wait_for_app(emu.port, _BOOT_S)
+        try:
+            assert info["fw"] == rec["version"] and info["calibrated"] is True, info
+            settings = link.request({"cmd": "status"}, 10)
+            assert (settings["level"], settings["program"]) == (3, "eye"), settings
+            log = link.request({"cmd": "log"}, 10)
+            assert log["boot"] == before["boot"] + 1 and log["entries"][:len(before["entries"])] == before[
+                "entries"], (before, log)
+        finally:
+            link.close()
+        status = _selftest_after_reset(emu.port)
+        assert status["state"] == "OFF" and status["selftest"]["result"] == "passed", status
+        out = _exec(emu.port, "import os, hashlib, binascii, roller\nprint(roller.__file__, 'roller' in "
+                    "os.listdir(), binascii.hexlify(hashlib.sha256(open('board_config.mpy','rb').read())"
+                    ".digest()).decode())")
+        assert out.split() == ["roller/__init__.py", "True", calibration], out  # frozen, stale files beside
+        assert _exec(emu.port, _EDIT + _FLIP % ("board_config.mpy", 40, 40, 40) + "\n" + _CHECK).split() == [
+            "failed:", "board_config.mpy"]
+    finally:
+        err = emu.stop()
+    assert "error" not in err, err
 
 
 @pytest.mark.slow
@@ -286,7 +407,7 @@ def _wait_device_s(link, seconds):
 
 
 def _story(port):
-    """What the app answers to _SCRIPT and to a flipped byte in main.py, with the fields that
+    """What the app answers to _SCRIPT and to a flipped calibration byte, with the fields that
     follow the wall clock left out: the same for the same firmware, whatever image holds it."""
     def plain(doc):
         if isinstance(doc, dict):
@@ -307,7 +428,7 @@ def _story(port):
         _wait_device_s(link, 1.5)  # the store writes the last `set` (at most once a second)
     finally:
         link.close()
-    _exec(port, _EDIT + _FLIP % ("main.py", 10, 10, 10))
+    _exec(port, _EDIT + _FLIP % ("board_config.mpy", 40, 40, 40))
     assert _mpremote(port, "reset").returncode == 0
     link, _ = device.wait_for_app(port, _BOOT_S)
     try:
@@ -344,7 +465,7 @@ def test_frozen_and_deployed_answer_alike(tmp_path):
             emu.stderr.close()
     assert stories["frozen"] == stories["deployed"]
     assert stories["frozen"][-3] == "FAULT", stories["frozen"]
-    assert stories["frozen"][-2]["selftest"] == {"result": "failed", "reason": "integrity: main.py"}
+    assert stories["frozen"][-2]["selftest"] == {"result": "failed", "reason": "integrity: board_config.mpy"}
 
 
 def test_perf_figures_are_cached_by_what_they_depend_on(tmp_path, monkeypatch):
