@@ -1,6 +1,7 @@
 """`make release`: dist/ with what a user flashes, checksummed, and release notes from the version.
 
-- roller-rp2040_pico-<version>.uf2: the production image (make uf2), drag-and-drop in BOOTSEL mode
+- roller-rp2040_pico-<version>.uf2: the production image (make uf2), drag-and-drop in BOOTSEL mode;
+  it runs the app on its own
 - roller-esp32_devkitc-<version>/: the ESP32 file system as `deploy` writes it (.mpy, main.py,
   boot.py, the self-test manifest) with a mip package.json beside it (urls relative to it),
   and the same as roller-esp32_devkitc-<version>.tar.gz
@@ -67,9 +68,12 @@ def notes(version, rec, esp32, tarball):
         "`%s`. Image %s of %s bytes of flash (%s KB stay for the file system)." % (
             os.path.basename(rec["uf2"]), rec["source_sha256"], format(rec["image_bytes"], ","),
             format(rec["image_limit_bytes"], ","), format(fs_kb, ",")),
-        "Hold BOOTSEL while plugging the Pico in and copy the UF2 onto the RPI-RP2 drive; then "
-        "`python -m host_tools deploy --board rp2040_pico --port PORT` puts main.py, boot.py, "
-        "the board's calibration and the self-test manifest on it (docs/flashing.md).",
+        "Hold BOOTSEL while plugging the Pico in and copy the UF2 onto the RPI-RP2 drive: the "
+        "Pico reboots into the app. A blank unit runs on the board's nominal calibration and "
+        "says `\"calibrated\": false` in `info` and `status`; calibrate it, then "
+        "`python -m host_tools deploy --board rp2040_pico --port PORT` puts its board_config "
+        "and the self-test manifest on it. An update is the new UF2 alone: the unit keeps its "
+        "calibration, settings and history (docs/flashing.md).",
         "",
         "## ESP32 DevKitC",
         "`%s/` (and `%s`): the file system as `deploy` writes it, %d files, %s bytes of .mpy "

@@ -4,8 +4,9 @@ Built offline from the source kit in ../shared/micropython (checked by its pinne
 extracted under build/uf2/kit/, never into the repository. The manifest is
 boards/rp2040_pico/manifest.py plus two staged modules: roller_build (the build identity, R10) and
 board_config, the board's board.py with NOMINAL = True (the design values a blank unit runs on,
-and `info` reports uncalibrated; a board_config on the file system comes first). Cached: a rebuild happens only when the hash of the frozen sources, the
-manifest, the kit or this file changes. `--no-patch` builds with the kit's NO_PATCH=1 (stock
+and `info` reports uncalibrated; a board_config on the file system comes first). Cached: a
+rebuild happens only when the hash of the frozen sources, the manifest, the kit or this file
+changes. `--no-patch` builds with the kit's NO_PATCH=1 (stock
 mpy-tool.py, docs/frozen-native-alignment.md): for the test that proves the guard can fail.
 
 Writes build/uf2/roller-rp2040_pico-<version>.uf2, the .elf beside it, and a .json with the

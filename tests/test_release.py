@@ -39,6 +39,7 @@ def test_release_writes_the_files_and_their_checksums(tmp_path):
     assert uf2_build.record(str(dist / ("roller-rp2040_pico-%s.uf2" % version))) is None  # no build record
     rec = uf2_build.build(log=lambda line: None)
     assert rec["cached"] and rec["source_sha256"] in notes
+    assert "reboots into the app" in notes and "calibrated" in notes  # no deploy needed to run it
     # a corrupted file is caught
     with open(dist / esp32 / "main.py", "a") as f:
         f.write("#")
