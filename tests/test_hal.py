@@ -72,13 +72,44 @@ def test_enable_pin_is_driven_low_first(module_name, board_dir, monkeypatch):
     assert board.name == board_dir
 
 
-def test_boot_py_drives_enable_low(monkeypatch):
+def _boot(monkeypatch):
     machine = fake_machine.new()
     monkeypatch.setitem(sys.modules, "machine", machine)
-    monkeypatch.setitem(sys.modules, "board_config", load_config("esp32_devkitc"))
+    monkeypatch.delitem(sys.modules, "board_config", raising=False)
     with open(os.path.join(paths.FIRMWARE, "boot.py")) as f:
         exec(compile(f.read(), "boot.py", "exec"), {})
-    assert machine.events == [("init", sys.modules["board_config"].ENABLE_PIN, 0)]
+    return machine.events, sys.modules["board_config"]
+
+
+def test_boot_py_drives_enable_low(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [""] + sys.path)
+    with open(os.path.join(paths.ROOT, "boards", "esp32_devkitc", "board.py")) as f:
+        (tmp_path / "board_config.py").write_text(f.read())
+    events, cfg = _boot(monkeypatch)
+    assert events == [("init", cfg.ENABLE_PIN, 0)] and cfg.ENABLE_PIN == 23
+
+
+def test_boot_py_picks_the_units_board_config_else_the_images(monkeypatch, tmp_path):
+    """On a frozen image (".frozen" on sys.path, here a folder): the unit's file, else the nominal
+    one frozen in (make uf2 adds NOMINAL), also when a flipped byte lost one of the unit's names;
+    after boot.py, frozen code comes first on sys.path."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", ["", ".frozen"] + sys.path)
+    with open(os.path.join(paths.ROOT, "boards", "rp2040_pico", "board.py")) as f:
+        nominal = f.read()
+    (tmp_path / ".frozen").mkdir()
+    (tmp_path / ".frozen" / "board_config.py").write_text(nominal + "NOMINAL = True\n")
+    events, cfg = _boot(monkeypatch)
+    assert cfg.NOMINAL and events == [("init", 20, 0)] and sys.path[0] == ".frozen"  # a blank unit
+    monkeypatch.setattr(sys, "path", ["", ".frozen"] + sys.path[2:])
+    (tmp_path / "board_config.py").write_text(nominal.replace("const(20)", "const(7)"))
+    events, cfg = _boot(monkeypatch)
+    assert not hasattr(cfg, "NOMINAL") and events == [("init", 7, 0)]  # the unit's
+    monkeypatch.setattr(sys, "path", ["", ".frozen"] + sys.path[2:])
+    (tmp_path / "board_config.py").write_text(nominal.replace("ENABLE_PIN = const(20)", "ENABLD_PIN = 7"))
+    events, cfg = _boot(monkeypatch)
+    assert cfg.NOMINAL and events == [("init", 20, 0)]  # a name lost: the nominal one
 
 
 def test_output_on_writes_setpoint_and_leg_then_enable_last(hal):
