@@ -114,3 +114,20 @@ def test_deploy_onto_a_frozen_image_writes_only_the_calibration(tmp_path):
     assert lines[-1] == manifest_line(FROZEN, source).strip() and len(lines) == 2
     frozen = {dev for _, dev in firmware_build.frozen_sources(board)}
     assert {"roller/app.py", "hal/rp2040.py", "main.py", "boot.py", "board_config.py"} <= frozen
+
+
+def test_deploy_onto_a_frozen_image_removes_the_files_an_older_deploy_left(tmp_path):
+    """(d) The prepare step clears the firmware an older deploy put there (.mpy folders, main.py,
+    boot.py: the image's own frozen ones run), then copies board_config and the manifest, last."""
+    from host_tools import cmd_deploy
+
+    board = firmware_build.board("rp2040_pico")
+    build = firmware_build.build(board, str(tmp_path / "out"),
+                                 frozen=firmware_build.frozen_source_sha256(board))
+    copy, _, _ = cmd_deploy.plan(build)
+    removed = copy[2].split("for p in ")[1].split(":")[0]
+    stale = (MANIFEST, "roller", "hal", "main.py", "boot.py", "board_config.py")
+    assert all(repr(name) in removed for name in stale), removed
+    assert [a for a in copy if a.startswith(":")] == [":board_config.mpy", ":" + MANIFEST]
+    full = cmd_deploy.plan(firmware_build.build(board, str(tmp_path / "full")))[0]
+    assert "'main.py'" not in full[2].split("for p in ")[1].split(":")[0]  # a deployed build copies it
