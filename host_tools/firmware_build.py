@@ -101,9 +101,10 @@ _UNFROZEN = ("board_config.py",)
 
 
 def frozen_sources(b):
-    """(source, device path) of the files a frozen image holds: all of them (make uf2 freezes
-    boards/<name>/manifest.py's roller/, hal/, main.py and boot.py, and the nominal board_config)."""
-    return sources(b)
+    """(source, device path) of the code a frozen image holds: roller/, hal/, main.py and boot.py
+    (boards/<name>/manifest.py). Its nominal board_config is frozen too but not part of the
+    identity: a unit's own board.py, calibrated, deploys onto the image it came with."""
+    return [(src, dev) for src, dev in sources(b) if dev not in _UNFROZEN]
 
 
 def unfrozen_sources(b):

@@ -61,6 +61,12 @@ def identity_source(version, source_sha256):
             'VERSION = %r\nSOURCE_SHA256 = %r\n' % (version, source_sha256))
 
 
+def _nominal_source():
+    """The image's board_config: the board's board.py, marked as its nominal values."""
+    with open(os.path.join(paths.ROOT, firmware_build.board(BOARD).config)) as f:
+        return f.read() + _NOMINAL
+
+
 def image_name(version, patched=True):
     return "roller-%s-%s%s.uf2" % (BOARD, version, "" if patched else "-nopatch")
 
@@ -89,10 +95,11 @@ def verified(uf2):
 
 
 def cache_key(patched, version, source_sha256):
-    """What the image is made of: the kit, the variant, the frozen sources, both manifests."""
+    """What the image is made of: the kit, the variant, the frozen code, both manifests, the
+    nominal board_config."""
     h = hashlib.sha256()
     for part in (KIT_SHA256, "patched" if patched else "nopatch", identity_source(version, source_sha256),
-                 _STAGED_MANIFEST, _NOMINAL):
+                 _STAGED_MANIFEST, _nominal_source()):
         h.update(part.encode() + b"\n")
     with open(MANIFEST, "rb") as f:
         h.update(f.read())
@@ -177,10 +184,8 @@ def build(patched=True, log=print):
     os.makedirs(stage, exist_ok=True)
     with open(os.path.join(stage, IDENTITY_MODULE + ".py"), "w") as f:
         f.write(identity_source(version, source_sha256))
-    with open(os.path.join(paths.ROOT, firmware_build.board(BOARD).config)) as f:
-        nominal = f.read()
     with open(os.path.join(stage, "board_config.py"), "w") as f:
-        f.write(nominal + _NOMINAL)
+        f.write(_nominal_source())
     with open(os.path.join(stage, "manifest.py"), "w") as f:
         f.write(_STAGED_MANIFEST % (MANIFEST, IDENTITY_MODULE + ".py", stage, stage))
     env = dict(os.environ, JOBS=str(os.cpu_count() or 2))

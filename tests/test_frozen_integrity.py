@@ -113,7 +113,16 @@ def test_deploy_onto_a_frozen_image_writes_only_the_calibration(tmp_path):
     lines = (tmp_path / "out" / MANIFEST).read_text().splitlines()
     assert lines[-1] == manifest_line(FROZEN, source).strip() and len(lines) == 2
     frozen = {dev for _, dev in firmware_build.frozen_sources(board)}
-    assert {"roller/app.py", "hal/rp2040.py", "main.py", "boot.py", "board_config.py"} <= frozen
+    assert {"roller/app.py", "hal/rp2040.py", "main.py", "boot.py"} <= frozen
+    assert "board_config.py" not in frozen  # a calibrated board.py still deploys onto the image
+
+
+def test_the_nominal_board_config_rebuilds_the_image(monkeypatch):
+    from host_tools import uf2_build
+
+    key = uf2_build.cache_key(True, "0", SOURCE)
+    monkeypatch.setattr(uf2_build, "_nominal_source", lambda: "NAME = 'other'\n")
+    assert uf2_build.cache_key(True, "0", SOURCE) != key
 
 
 def test_deploy_onto_a_frozen_image_removes_the_files_an_older_deploy_left(tmp_path):
