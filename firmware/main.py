@@ -15,6 +15,18 @@ HALS = {
 }
 
 
+def nominal_config():
+    """The image's nominal board_config (make uf2 freezes it), or None on a deployed build."""
+    unit = sys.modules.pop("board_config")
+    try:
+        import board_config as nominal  # .frozen is first on sys.path (boot.py)
+    except ImportError:
+        nominal = None
+    finally:
+        sys.modules["board_config"] = unit
+    return nominal if getattr(nominal, "NOMINAL", False) else None
+
+
 def main():
     module = HALS.get(board_config.NAME)
     if module is None:
@@ -23,7 +35,16 @@ def main():
         print("main.py: no HAL for board_config.NAME %r (known: %s)"
               % (board_config.NAME, ", ".join(sorted(HALS))), file=sys.stderr)
         return
-    board = __import__(module, None, None, ("Board",)).Board()  # output-enable low first
+    hal = __import__(module, None, None, ("Board",))
+    try:
+        board = hal.Board()  # output-enable low first
+    except Exception:
+        # a value a flipped byte made unusable: run on the nominal one so that the self-test
+        # (R10) stops the app on the unit's file; a deployed build has none to fall back on
+        nominal = nominal_config()
+        if nominal is None:
+            raise
+        board = hal.Board(nominal)
     from roller.app import App
 
     board.run(App(board))

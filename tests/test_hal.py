@@ -387,6 +387,24 @@ def test_main_picks_the_hal_by_board_name(board_dir, monkeypatch, tmp_path):
     assert machine.levels[cfg.ENABLE_PIN] == 0  # Ctrl-C left the output off
 
 
+def test_main_runs_on_the_nominal_config_when_the_units_is_unusable(monkeypatch, tmp_path):
+    """A flipped byte that leaves a value the HAL cannot use (here LED_PINS): on a frozen image
+    (".frozen" first on sys.path, as boot.py leaves it) the app runs on the nominal board_config,
+    so its self-test can stop it in FAULT (R10); on a deployed build the error stands."""
+    cfg = load_config("rp2040_pico")
+    cfg.LED_PINS = None
+    with pytest.raises(TypeError):
+        _run_main(monkeypatch, tmp_path, cfg)
+    with open(os.path.join(paths.ROOT, "boards", "rp2040_pico", "board.py")) as f:
+        nominal = f.read()
+    (tmp_path / ".frozen").mkdir()
+    (tmp_path / ".frozen" / "board_config.py").write_text(nominal + "NOMINAL = True\n")
+    monkeypatch.setattr(sys, "path", [".frozen"] + sys.path)
+    machine, printed = _run_main(monkeypatch, tmp_path, cfg)
+    assert printed == "" and [w.timeout for w in machine.wdts] == [250]
+    assert sys.modules["board_config"] is cfg  # the unit's file stays what the self-test checks
+
+
 def test_a_second_board_on_a_port_gets_its_own_hal(monkeypatch, tmp_path):
     """Same platform, another name: main.py goes by the name, not by sys.platform."""
     cfg = load_config("rp2040_pico")  # an RP2040 board ...
