@@ -64,7 +64,8 @@ def notes(version, rec, esp32, tarball):
         "Built from commit %s on %s." % (_commit(), _MPY_LABEL),
         "",
         "## Raspberry Pi Pico (RP2040)",
-        "`%s`: MicroPython with the firmware frozen in (roller/ and hal/), frozen source hash "
+        "`%s`: MicroPython with the firmware frozen in (roller/, hal/, main.py, boot.py and the "
+        "board's nominal board_config), frozen source hash "
         "`%s`. Image %s of %s bytes of flash (%s KB stay for the file system)." % (
             os.path.basename(rec["uf2"]), rec["source_sha256"], format(rec["image_bytes"], ","),
             format(rec["image_limit_bytes"], ","), format(fs_kb, ",")),
