@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cksum < requirements-dev.txt | cut -d' ' -f1
 NODE_STAMP := node_modules/.installed-$(shell cksum < package-lock.json | cut -d' ' -f1)
 BUILD := build
 
-.PHONY: setup valgrind browser sim test lint bench build deploy devsim emu web screenshots clean
+.PHONY: setup valgrind browser sim test lint bench build deploy devsim emu web screenshots uf2 uf2-tools release clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -31,7 +31,9 @@ lint: setup
 	$(VENV)/bin/ruff check firmware boards host_tools tests
 	$(PY) -m host_tools.typecheck
 
-test: setup valgrind browser lint
+# the frozen Pico image first (cached; skipped in one line without ../shared's kit)
+test: setup valgrind browser lint uf2-tools
+	$(PY) -m host_tools.uf2_build --if-kit
 	$(PY) -m pytest -n 2 -q
 
 # valgrind gives the deterministic instruction counts (perf, tests/test_perf.py); a fresh CI
@@ -75,6 +77,21 @@ web: setup
 # the page during a session on devsim, desktop and phone, for the README
 screenshots: setup browser
 	$(PY) -m tests.web_screens docs/screenshots
+
+# the production image: roller/ and hal/ frozen into the rp2 MicroPython for the Pico, built
+# offline from ../shared/micropython's source kit (cached by the hash of the sources and the kit)
+UF2_DEBS := gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib cmake build-essential
+
+uf2-tools:
+	@dpkg -s $(UF2_DEBS) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq $(UF2_DEBS); }
+
+uf2: setup uf2-tools
+	$(PY) -m host_tools.uf2_build
+
+# dist/: the Pico UF2, the ESP32 .mpy bundle + mip package.json, SHA256SUMS, release notes
+release: uf2
+	$(PY) -m host_tools.release
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .hypothesis

@@ -1,4 +1,7 @@
-"""Device entry point: pick the HAL by the board's name (board_config.NAME), run the app forever."""
+"""Device entry point: pick the HAL by the board's name (board_config.NAME), run the app forever.
+
+Frozen into the Pico image (make uf2), where the port runs it instead of a main.py on the file
+system; boot.py has imported board_config (the unit's, else the image's nominal one)."""
 import sys
 
 import board_config
@@ -13,6 +16,18 @@ HALS = {
 }
 
 
+def nominal_config():
+    """The image's nominal board_config (make uf2 freezes it), or None on a deployed build."""
+    unit = sys.modules.pop("board_config")
+    try:
+        import board_config as nominal  # .frozen is first on sys.path (boot.py)
+    except ImportError:
+        nominal = None
+    finally:
+        sys.modules["board_config"] = unit
+    return nominal if getattr(nominal, "NOMINAL", False) else None
+
+
 def main():
     module = HALS.get(board_config.NAME)
     if module is None:
@@ -21,7 +36,16 @@ def main():
         print("main.py: no HAL for board_config.NAME %r (known: %s)"
               % (board_config.NAME, ", ".join(sorted(HALS))), file=sys.stderr)
         return
-    board = __import__(module, None, None, ("Board",)).Board()  # output-enable low first
+    hal = __import__(module, None, None, ("Board",))
+    try:
+        board = hal.Board()  # output-enable low first
+    except Exception:
+        # a value a flipped byte made unusable: run on the nominal one so that the self-test
+        # (R10) stops the app on the unit's file; a deployed build has none to fall back on
+        nominal = nominal_config()
+        if nominal is None:
+            raise
+        board = hal.Board(nominal)
     from roller.app import App
 
     app = App(board)

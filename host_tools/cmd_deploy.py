@@ -75,8 +75,11 @@ def plan(build):
     files = build.files
     # every folder a file sits in, parents first (boards, boards/sim)
     dirs = sorted({f.rsplit("/", i)[0] for f in files for i in range(1, f.count("/") + 1)})
-    tops = [d for d in dirs if "/" not in d]
+    # every top folder of the board's firmware, also those a frozen image holds (nothing shadows it)
+    tops = sorted({dev.split("/")[0] for _, dev in firmware_build.sources(build.board) if "/" in dev})
     shadows = [f[:-4] + ".py" for f in files if f.endswith(".mpy") and "/" not in f]
+    if "main.py" not in files:  # a frozen image runs its own main.py and boot.py: these are stale
+        shadows += ["main.py", "boot.py"]
     copy = ["resume", "exec", _PREPARE % ([firmware_build.MANIFEST] + tops + shadows, dirs)]
     for name in files:  # the manifest is last in build.files
         copy += ["+", "fs", "cp", build.local(name), ":" + name]
@@ -97,17 +100,30 @@ def mismatch(identity, build):
         arch or "(no native code)", identity, " (--board %s?)" % fits.name if fits else "")
 
 
+def frozen_mismatch(identity, board):
+    """Why a deploy onto the device's frozen image cannot vouch for it (one line), or None."""
+    local = firmware_build.frozen_source_sha256(board)
+    if identity.frozen == local:
+        return None
+    return ("the device runs a frozen image of other sources (%s..., these are %s...): flash this "
+            "version's UF2 first (make uf2, docs/flashing.md): nothing copied"
+            % (identity.frozen[:12], local[:12]))
+
+
 def check_device(port, build):
-    """Refuse a device that cannot load the build, leaving its app running if it was."""
+    """Refuse a device that cannot load the build, leaving its app running if it was; returns
+    (refusal or None, the device's Identity)."""
     try:
         was_running = device.app_answers(port)
     except AppStopped:
         was_running = False  # at the REPL: mpremote's home
     identity = device.identify(port)  # stops the app
     refusal = mismatch(identity, build)
+    if refusal is None and identity.frozen:
+        refusal = frozen_mismatch(identity, build.board)
     if refusal and was_running:
         device.restart_app(port, identity)
-    return refusal
+    return refusal, identity
 
 
 def check_hashes(build, output):
@@ -115,6 +131,7 @@ def check_hashes(build, output):
     with open(build.local(firmware_build.MANIFEST)) as f:
         expected = {path: digest for digest, path in (line.split() for line in f if line.strip())}
     seen = {}
+    expected.pop(firmware_build.FROZEN, None)  # the image's identity, checked before the copy
     for line in output.splitlines():
         parts = line.split()
         if len(parts) == 2:
@@ -186,13 +203,17 @@ def run(args):
         for step in steps:
             print(shlex.join(["mpremote", "connect", args.port or "PORT"] + step))
         return 0
-    copy, verify, restart = steps
     try:
-        refusal = check_device(args.port, build)
+        refusal, identity = check_device(args.port, build)
     except (LinkError, OSError) as exc:
         return fail("cannot ask the device what it runs: %s" % exc, 2)
     if refusal:
         return fail(refusal, 2)
+    if identity.frozen:  # roller/ and hal/ are in the image: only the file-system files
+        build = firmware_build.build(board, out_dir, frozen=identity.frozen)
+        print("the device runs the frozen image of these sources: %s" % firmware_build.size_line(build),
+              flush=True)
+    copy, verify, restart = plan(build)
     try:
         device.mpremote(args.port, copy)
     except LinkError as exc:

@@ -30,6 +30,9 @@ def register(sub):
                    "checked against the pinned SHA-256)")
     p.add_argument("--flash", metavar="FILE", help="flash image file, kept across runs (default: a "
                    "temporary one, a fresh chip); created from the UF2 when missing")
+    p.add_argument("--update", action="store_true",
+                   help="write the UF2 onto an existing --flash image as dragging it onto the Pico's "
+                   "BOOTSEL drive does (the file system on it stays)")
     p.add_argument("--link", metavar="PATH", help="also make PATH a symlink to the device")
     p.add_argument("--load-ohm", type=int, default=DUMMY_LOAD_OHM,
                    help="dummy load on the electrodes in ohm, 0 = open (default %d)" % DUMMY_LOAD_OHM)
@@ -88,7 +91,7 @@ def run(args):
     try:
         pico = Pico(flash, FrontEnd(args.load_ohm), uf2=args.uf2,
                     on_reset=lambda cause: sys.stderr.write("emu: the Pico reset (%s)\n" % cause),
-                    paced=True)
+                    paced=True, update=args.update)
         bridge = Bridge(pico)
         if args.link:
             if os.path.islink(args.link):

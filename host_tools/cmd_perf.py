@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from host_tools import paths, perf_budget, perf_probe
+from host_tools import paths, perf_budget, perf_frozen, perf_probe
 
 ALLOC_TICKS = 10_000
 COUNT_TICKS = 1000  # callgrind is deterministic: n vs 2n of 1000 is exact
@@ -15,7 +15,8 @@ TIME_REPS = 5
 # measurement; docs/performance.md gives the reasoning and how to calibrate on a board. The
 # RP2040 is measured on the emulated Pico instead (--rp2040, host_tools/emu_perf.py)
 CORES = {"esp32": (240, 1.5)}
-TARGETS = {"run_tick_empty_loops": 40, "sim_unix_x": 300, "demo_heap_kb": 64, "mpy_kb": 48}
+TARGETS = {"run_tick_empty_loops": 40, "sim_unix_x": 300, "demo_heap_kb": 64, "mpy_kb": 48,
+           "frozen_heap_kb": 32, "frozen_run_tick_vs_deployed": 1.10}  # issue 16: the frozen Pico image
 
 
 def register(sub):
@@ -104,6 +105,9 @@ def measure(quick=False, rp2040=False):
         from host_tools import emu_perf
 
         report["rp2040"] = emu_perf.measure(_progress)
+    if not quick:  # the production image on the emulated Pico (make uf2 builds it), cached
+        _progress("frozen image and deployed build on the emulated Pico (cached by their sources)")
+        report.setdefault("rp2040", {}).update(perf_frozen.report())
     report["targets"] = targets(report)
     return report
 
@@ -114,7 +118,12 @@ def targets(report):
     by = ratios["by_instructions"] or ratios["by_us"]
     run_worst = max(r for state, r in by.items() if state.startswith("RUN"))
     heap_kb = report["min_heapsize_kb"]
-    return {
+    frozen = report.get("rp2040", {}).get("frozen", {})
+    met = {} if "heap_after_boot_bytes" not in frozen else {
+        "frozen_heap_kb": frozen["heap_after_boot_bytes"] <= TARGETS["frozen_heap_kb"] * 1024,
+        "frozen_run_tick_vs_deployed": (report["rp2040"]["run_tick_frozen_vs_deployed"] or 99)
+        <= TARGETS["frozen_run_tick_vs_deployed"]}
+    return met | {
         "alloc_free": report["alloc_free"]["all"],
         "run_tick_empty_loops": run_worst <= TARGETS["run_tick_empty_loops"],
         "sim_unix_x": report["sim_realtime_factor"]["micropython"] >= TARGETS["sim_unix_x"],
@@ -156,7 +165,7 @@ def format_report(report):
                          " (%.1f cycles/instruction, docs/performance.md)"
                          % (board, mhz, worst, estimate[board]["service_idle"], cpi))
     rp2040 = report.get("rp2040")
-    if rp2040:
+    if rp2040 and "real_hal" in rp2040:
         hal, board = rp2040["real_hal"], rp2040["virtual_board"]
         lines.append("RP2040, emulated (%s)" % rp2040["emulated"])
         lines.append("  %-28s %9s  %13s" % ("tick us", "real HAL", "virtual board"))
@@ -172,6 +181,16 @@ def format_report(report):
         lines.append("  %-28s %s" % ("alloc-free (10,000 ticks)", ", ".join(
             "%s %s" % (name, "yes" if all(part["alloc_free"].values()) else "NO")
             for name, part in (("real HAL", hal), ("virtual board", board)))))
+    if rp2040 and "skipped" in rp2040.get("frozen", {}):
+        lines.append("frozen image on the emulated Pico  not measured: " + rp2040["frozen"]["skipped"])
+    elif rp2040 and "frozen" in rp2040:
+        for name in ("frozen", "deployed"):
+            r = rp2040[name]
+            ticks = ", ".join("%s %.0f us" % kv for kv in r["tick_us"].items())
+            lines.append("rp2040 %-8s (emulated)       heap %d bytes after boot, imports + App %.0f ms, "
+                         "START to STANDBY %.0f ms, tick %s" % (
+                             name, r["heap_after_boot_bytes"], r["imports_and_app_ms"],
+                             r["start_to_standby_ms"], ticks))
     met = report["targets"]
     lines.append("targets met                      " + ", ".join(
         "%s %s" % (name, "yes" if ok else "NO") for name, ok in met.items()))

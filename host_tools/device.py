@@ -14,7 +14,9 @@ from host_tools.serial_link import AppStopped, Link, LinkError, NoResponse
 MPREMOTE_TIMEOUT_S = 120
 START_S = 10.0  # a restarted app answers within this: a board resets, boots and starts its self-test
 _RETRY_S = 0.2
-_IDENTIFY = "import sys\nprint(sys.platform, getattr(sys.implementation, '_mpy', 0))"
+# the third word: the source hash of a frozen roller image (make uf2), or "-"
+_IDENTIFY = ("import sys\ntry:\n from roller_build import SOURCE_SHA256 as f\nexcept ImportError:\n f = '-'\n"
+             "print(sys.platform, getattr(sys.implementation, '_mpy', 0), f)")
 
 
 def set_clock(link):
@@ -23,13 +25,13 @@ def set_clock(link):
     link.request({"cmd": "clock", "unix": int(time.time())})
 
 
-def mpremote(port, args):
+def mpremote(port, args, timeout_s=MPREMOTE_TIMEOUT_S):
     """`mpremote connect PORT ARGS`; returns its output, raises LinkError with its last line."""
     cmd = [paths.tool_exe("mpremote"), "connect", port] + args
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=MPREMOTE_TIMEOUT_S)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        raise LinkError("mpremote gave no answer within %d s on %s" % (MPREMOTE_TIMEOUT_S, port)) from None
+        raise LinkError("mpremote gave no answer within %d s on %s" % (timeout_s, port)) from None
     if proc.returncode:
         lines = (proc.stderr + proc.stdout).strip().splitlines() or ["exit %d" % proc.returncode]
         raise LinkError(lines[-1].strip())
@@ -39,8 +41,9 @@ def mpremote(port, args):
 class Identity:
     """The MicroPython port on the device: sys.platform and the .mpy files it loads."""
 
-    def __init__(self, platform, mpy):
+    def __init__(self, platform, mpy, frozen=None):
         self.platform = platform
+        self.frozen = frozen  # roller_build.SOURCE_SHA256 of a frozen image, else None
         self.arch = firmware_build.arch_name(mpy >> 10)  # None: no native code
         self.mpy_version = (mpy & 0xFF, mpy >> 8 & 3)
 
@@ -52,9 +55,9 @@ class Identity:
 def identify(port):
     """Ask MicroPython (this stops a running app: mpremote's Ctrl-C)."""
     words = mpremote(port, ["resume", "exec", _IDENTIFY]).split()
-    if len(words) != 2 or not words[1].isdigit():
+    if len(words) != 3 or not words[1].isdigit():
         raise LinkError("%s does not say what MicroPython it runs (it printed %r)" % (port, " ".join(words)))
-    return Identity(words[0], int(words[1]))
+    return Identity(words[0], int(words[1]), None if words[2] == "-" else words[2])
 
 
 def app_answers(port):

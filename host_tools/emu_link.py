@@ -60,7 +60,12 @@ def _checked(path, digest, what):
 
 
 def uf2_path(given=None):
-    """The Pico UF2: --uf2, else ../shared/micropython; always the pinned SHA-256."""
+    """The Pico UF2: --uf2, else ../shared/micropython; always the pinned SHA-256, or for a
+    frozen image from `make uf2` the SHA-256 its build recorded (host_tools/uf2_build.py)."""
+    from host_tools import uf2_build
+
+    if given and uf2_build.verified(given):
+        return given
     return _checked(given or os.path.join(SHARED, UF2_NAME), UF2_SHA256, "MicroPython UF2")
 
 
@@ -111,10 +116,29 @@ def uf2_blocks(path):
     return blocks
 
 
-def prepare_flash(path, uf2):
+_SECTOR = 4096  # the flash's erase unit
+
+
+def prepare_flash(path, uf2, update=False):
     """The flash image file: a fresh chip with the UF2 if it is missing; else it must be 2 MB
-    and hold exactly this UF2 (what a board with other firmware would refuse to run)."""
+    and hold exactly this UF2 (what a board with other firmware would refuse to run). update:
+    write the UF2 onto it as the Pico's boot ROM does when one is dragged onto its BOOTSEL drive
+    (each 4 KB sector the UF2 touches erased, then written; the file system beyond stays)."""
     blocks = uf2_blocks(uf2)
+    if update and os.path.exists(path):
+        with open(path, "r+b") as f:
+            image = bytearray(f.read(FLASH_BYTES + 1))
+            if len(image) != FLASH_BYTES:
+                raise EmuError("%s is not a Pico flash image (%d bytes, not %d)"
+                               % (path, len(image), FLASH_BYTES))
+            for sector in sorted({at // _SECTOR for offset, payload in blocks
+                                  for at in (offset, offset + len(payload) - 1)}):
+                image[sector * _SECTOR:(sector + 1) * _SECTOR] = b"\xff" * _SECTOR
+            for offset, payload in blocks:
+                image[offset:offset + len(payload)] = payload
+            f.seek(0)
+            f.write(image)
+        return
     if not os.path.exists(path):
         image = bytearray(b"\xff" * FLASH_BYTES)
         for offset, payload in blocks:
@@ -202,10 +226,10 @@ class Pico:
     through the front end (and to on_ms), resets to on_reset."""
 
     def __init__(self, flash, front_end, uf2=None, on_serial=None, on_ms=None, on_reset=None, paced=False,
-                 on_probe=None, before_step=None, on_enable=None):
+                 on_probe=None, before_step=None, on_enable=None, update=False):
         self.uf2 = uf2_path(uf2)
         self.command = node_command() + [bootrom_path(), os.path.abspath(flash)]
-        prepare_flash(flash, self.uf2)
+        prepare_flash(flash, self.uf2, update)
         self.front_end = front_end
         self.on_serial = on_serial
         self.on_ms = on_ms

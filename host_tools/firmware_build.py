@@ -15,6 +15,7 @@ from host_tools import paths
 
 MPY_LIMIT_BYTES = 64 * 1024  # per board: what the smallest flash partition leaves for the app
 MANIFEST = "manifest.sha256"  # roller.integrity.MANIFEST
+FROZEN = ".frozen"  # roller.integrity.FROZEN: the manifest line that vouches for a frozen image
 
 # mpy-cross -march names by the native-arch number in sys.implementation._mpy >> 10
 _ARCH_BY_NUMBER = {1: "x86", 2: "x64", 3: "armv6", 4: "armv6m", 5: "armv7m", 6: "armv7em",
@@ -109,6 +110,40 @@ def lib_sources(b):
     return [(local, dev) for dev, local in mplib.aioble_files()]
 
 
+# per unit: stays on the file system of a frozen image (the image holds the nominal one)
+_UNFROZEN = ("board_config.py",)
+
+
+def frozen_sources(b):
+    """(source, device path) of the code a frozen image holds: roller/, hal/, main.py and boot.py
+    (boards/<name>/manifest.py). Its nominal board_config is frozen too but not part of the
+    identity: a unit's own board.py, calibrated, deploys onto the image it came with."""
+    return [(src, dev) for src, dev in sources(b) if dev not in _UNFROZEN]
+
+
+def unfrozen_sources(b):
+    """What `deploy` copies onto a frozen image: the unit's board_config."""
+    return [(src, dev) for src, dev in sources(b) if dev in _UNFROZEN]
+
+
+def frozen_line(source_sha256):
+    paths.use_firmware_on_cpython()
+    from roller.integrity import manifest_line
+
+    return manifest_line(FROZEN, source_sha256)
+
+
+def frozen_source_sha256(b):
+    """The frozen image's source identity: SHA-256 of the manifest-format lines of its sources
+    (roller_build.SOURCE_SHA256 in the image, the `.frozen` line of a deploy onto it)."""
+    paths.use_firmware_on_cpython()
+    from roller.integrity import manifest_line
+
+    lines = "".join(manifest_line(dev, _sha256(os.path.join(paths.ROOT, src)))
+                    for src, dev in sorted(frozen_sources(b), key=lambda f: f[1]))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
 def compile_mpy(src, dst, source_name, arch):
     """mpy-cross one file; raises CalledProcessError with mpy-cross's message."""
     os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
@@ -145,15 +180,17 @@ class Build:
         return version, sub, arch
 
 
-def build(b, out_dir):
-    """Compile board b into out_dir (emptied first); returns the Build, raises CalledProcessError."""
+def build(b, out_dir, frozen=None):
+    """Compile board b into out_dir (emptied first); returns the Build, raises CalledProcessError.
+    frozen: the source hash of the device's frozen image, which holds roller/ and hal/ (only the
+    file-system files are built, and the manifest's `.frozen` line vouches for the image)."""
     shutil.rmtree(out_dir, ignore_errors=True)
     os.makedirs(out_dir)
     arch = b.arch or host_arch()
     files = []
     jobs = []
-    libs = lib_sources(b)
-    for src, dev in sources(b) + libs:
+    libs = lib_sources(b) if frozen is None else []
+    for src, dev in (sources(b) if frozen is None else unfrozen_sources(b)) + libs:
         src = os.path.join(paths.ROOT, src)
         if dev in ("main.py", "boot.py"):
             files.append(dev)
@@ -168,6 +205,8 @@ def build(b, out_dir):
     mpy_bytes = sum(os.path.getsize(job[1]) for job in jobs if not job[2].startswith("lib/"))
     with open(os.path.join(out_dir, MANIFEST), "w") as f:
         f.write(manifest_text(out_dir, files))
+        if frozen is not None:
+            f.write(frozen_line(frozen))
     return Build(b, out_dir, files + [MANIFEST], mpy_bytes)
 
 

@@ -43,6 +43,26 @@ def test_foreign_flash_image_is_refused(tmp_path):
     assert "not a Pico flash image" in _emu_fails("--flash", str(flash))
     flash.write_bytes(b"\0" * emu_link.FLASH_BYTES)  # right size, another firmware
     assert "holds another firmware" in _emu_fails("--flash", str(flash))
+    flash.write_bytes(b"\xff" * 1000)
+    assert "not a Pico flash image" in _emu_fails("--update", "--flash", str(flash))
+
+
+@needs_emu
+def test_update_writes_the_uf2_and_keeps_the_rest(tmp_path):
+    """`emu --update`: the UF2's sectors erased and written, as the boot ROM does for a UF2 dragged
+    onto the BOOTSEL drive; what lies beyond (littlefs) stays."""
+    uf2 = emu_link.uf2_path()
+    blocks = emu_link.uf2_blocks(uf2)
+    end = max(offset + len(payload) for offset, payload in blocks)
+    image = bytearray(b"\x5a" * emu_link.FLASH_BYTES)
+    flash = tmp_path / "flash.bin"
+    flash.write_bytes(bytes(image))
+    emu_link.prepare_flash(str(flash), uf2, update=True)
+    got = flash.read_bytes()
+    assert all(got[offset:offset + len(payload)] == payload for offset, payload in blocks)
+    sector_end = -(-end // 4096) * 4096
+    assert set(got[end:sector_end]) <= {0xff} and got[sector_end:] == bytes(image[sector_end:])
+    emu_link.prepare_flash(str(flash), uf2)  # it now holds this UF2
 
 
 @needs_emu

@@ -72,13 +72,44 @@ def test_enable_pin_is_driven_low_first(module_name, board_dir, monkeypatch):
     assert board.name == board_dir
 
 
-def test_boot_py_drives_enable_low(monkeypatch):
+def _boot(monkeypatch):
     machine = fake_machine.new()
     monkeypatch.setitem(sys.modules, "machine", machine)
-    monkeypatch.setitem(sys.modules, "board_config", load_config("esp32_devkitc"))
+    monkeypatch.delitem(sys.modules, "board_config", raising=False)
     with open(os.path.join(paths.FIRMWARE, "boot.py")) as f:
         exec(compile(f.read(), "boot.py", "exec"), {})
-    assert machine.events == [("init", sys.modules["board_config"].ENABLE_PIN, 0)]
+    return machine.events, sys.modules["board_config"]
+
+
+def test_boot_py_drives_enable_low(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [""] + sys.path)
+    with open(os.path.join(paths.ROOT, "boards", "esp32_devkitc", "board.py")) as f:
+        (tmp_path / "board_config.py").write_text(f.read())
+    events, cfg = _boot(monkeypatch)
+    assert events == [("init", cfg.ENABLE_PIN, 0)] and cfg.ENABLE_PIN == 23
+
+
+def test_boot_py_picks_the_units_board_config_else_the_images(monkeypatch, tmp_path):
+    """On a frozen image (".frozen" on sys.path, here a folder): the unit's file, else the nominal
+    one frozen in (make uf2 adds NOMINAL), also when a flipped byte lost one of the unit's names;
+    after boot.py, frozen code comes first on sys.path."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", ["", ".frozen"] + sys.path)
+    with open(os.path.join(paths.ROOT, "boards", "rp2040_pico", "board.py")) as f:
+        nominal = f.read()
+    (tmp_path / ".frozen").mkdir()
+    (tmp_path / ".frozen" / "board_config.py").write_text(nominal + "NOMINAL = True\n")
+    events, cfg = _boot(monkeypatch)
+    assert cfg.NOMINAL and events == [("init", 20, 0)] and sys.path[0] == ".frozen"  # a blank unit
+    monkeypatch.setattr(sys, "path", ["", ".frozen"] + sys.path[2:])
+    (tmp_path / "board_config.py").write_text(nominal.replace("const(20)", "const(7)"))
+    events, cfg = _boot(monkeypatch)
+    assert not hasattr(cfg, "NOMINAL") and events == [("init", 7, 0)]  # the unit's
+    monkeypatch.setattr(sys, "path", ["", ".frozen"] + sys.path[2:])
+    (tmp_path / "board_config.py").write_text(nominal.replace("ENABLE_PIN = const(20)", "ENABLD_PIN = 7"))
+    events, cfg = _boot(monkeypatch)
+    assert cfg.NOMINAL and events == [("init", 20, 0)]  # a name lost: the nominal one
 
 
 def test_output_on_writes_setpoint_and_leg_then_enable_last(hal):
@@ -373,6 +404,24 @@ def test_a_firmware_without_bluetooth_runs_usb_only(monkeypatch, tmp_path):
     machine, printed = _run_main(monkeypatch, tmp_path, cfg, None)
     assert printed.startswith("main.py: no Bluetooth (") and printed.endswith("); USB only\n")
     assert [w.timeout for w in machine.wdts] == [250]  # the app ran all the same
+
+
+def test_main_runs_on_the_nominal_config_when_the_units_is_unusable(monkeypatch, tmp_path):
+    """A flipped byte that leaves a value the HAL cannot use (here LED_PINS): on a frozen image
+    (".frozen" first on sys.path, as boot.py leaves it) the app runs on the nominal board_config,
+    so its self-test can stop it in FAULT (R10); on a deployed build the error stands."""
+    cfg = load_config("rp2040_pico")
+    cfg.LED_PINS = None
+    with pytest.raises(TypeError):
+        _run_main(monkeypatch, tmp_path, cfg)
+    with open(os.path.join(paths.ROOT, "boards", "rp2040_pico", "board.py")) as f:
+        nominal = f.read()
+    (tmp_path / ".frozen").mkdir()
+    (tmp_path / ".frozen" / "board_config.py").write_text(nominal + "NOMINAL = True\n")
+    monkeypatch.setattr(sys, "path", [".frozen"] + sys.path)
+    machine, printed = _run_main(monkeypatch, tmp_path, cfg)
+    assert printed == "" and [w.timeout for w in machine.wdts] == [250]
+    assert sys.modules["board_config"] is cfg  # the unit's file stays what the self-test checks
 
 
 def test_a_second_board_on_a_port_gets_its_own_hal(monkeypatch, tmp_path):

@@ -1,9 +1,14 @@
 # Frozen firmware image for the Raspberry Pi Pico (micropython-lib manifest conventions).
 # In a MicroPython checkout:
 #   make -C ports/rp2 BOARD=RPI_PICO FROZEN_MANIFEST=$PWD/boards/rp2040_pico/manifest.py
-# roller/ and hal/ become bytecode in the image. main.py, boot.py and board_config.py (per-unit
-# calibration) stay on the file system, where `deploy` puts them with the self-test manifest.
-# ruff: noqa: F821 (include/package are defined by the manifest tool)
+# roller/, hal/, main.py and boot.py become bytecode in the image: the port runs a frozen
+# main.py and boot.py before any on the file system, so the UF2 alone runs the app. Only
+# board_config.py (per-unit calibration) goes on the file system, with the self-test manifest
+# (`deploy`). make uf2 also freezes this board's board.py as board_config (the nominal values,
+# for a unit that has none) and the build identity roller_build (docs/flashing.md).
+# ruff: noqa: F821 (include/package/module are defined by the manifest tool)
 include("$(PORT_DIR)/boards/manifest.py")
+module("main.py", base_path="../../firmware")
+module("boot.py", base_path="../../firmware")
 package("roller", base_path="../../firmware")
 package("hal", files=("__init__.py", "common.py", "rp2040.py"), base_path="../../firmware")

@@ -32,6 +32,7 @@ class SimBoard:
     deployed = ()  # names of the firmware files checked against the hash manifest
     head_bands_mv = _model.HEAD_BANDS_MV  # the head ID's thresholds (roller.heads)
     head_open_mv = _model.HEAD_OPEN_MV
+    calibrated = True  # the model's own sense conversions (no board_config to calibrate)
 
     def __init__(self, model, flash, trace, elapsed_ms=0, reset_cause="power"):
         self.model = model
