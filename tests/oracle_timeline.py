@@ -220,6 +220,8 @@ class Timeline:
         self._note(t, "skin %s" % ("off" if not ohm else "%dk%s" % (ohm // 1000, " %dnF" % nf if nf else "")))
 
     def _on_stim_head(self, t, value):
+        if len(self.head_ch) > 1 and self.head_ch[-1][0] == t:
+            self.head_ch.pop()  # the last head of a ms decides: the firmware reads it once per ms
         if value != self.head_ch[-1][1]:
             self.head_ch.append((t, value))
             self._note(t, "head %s" % value)

@@ -413,6 +413,15 @@ def test_head_rules_no_current_without_a_settled_known_head():
     expect(judge(t, d), "uA with head face, not known and settled")
 
 
+def test_the_last_head_of_a_ms_decides():
+    """"unknown" then "face" in one ms (the hunt's find): the face head never left, so a session
+    under it goes on; "face" then "unknown" in one ms: it did leave."""
+    t, d = session(extra=[(2.0, "head", "unknown"), (2.0, "head", "face"), (2.001, "head", "face")])
+    absent(judge(t, d), "heads")
+    t, d = session(extra=[(2.0, "head", "face"), (2.0, "head", "unknown")])
+    expect(judge(t, d), "uA with head unknown, not known and settled")
+
+
 def test_head_rules_cap_by_the_eye_head():
     t, d = session(extra=[(0.06, "head", "eye")])
     found = judge(t, d)
