@@ -1,7 +1,6 @@
 """devsim as a device: real mpremote, deploy, hil, monitor (also on a terminal), the self-test on
 tampered files, and the tools on a stopped app, a wrong board and a missing port."""
 import os
-import select
 import shutil
 import signal
 import subprocess
@@ -13,6 +12,7 @@ from serial.tools import list_ports
 from host_tools import firmware_build, paths, serial_link
 from tests.conftest import run_cli
 from tests.terminal import Terminal
+from tests.webrig import Devsim
 
 PYTHON = os.path.join(os.path.dirname(paths.micropython_exe()), "python")
 HAS_PROTOCOL = os.path.exists(os.path.join(paths.FIRMWARE, "roller", "protocol.py"))
@@ -24,24 +24,12 @@ _TIMEOUT_S = 60
 def devsim(tmp_path):
     """A running devsim on its own flash folder: (device path, flash folder)."""
     flash = tmp_path / "flash"
-    proc = subprocess.Popen([PYTHON, "-m", "host_tools", "devsim", "--flash", str(flash)],
-                            cwd=paths.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    device = Devsim(flash)
     try:
-        ready, _, _ = select.select([proc.stdout], [], [], 30)
-        assert ready, "devsim printed no device path"
-        path = proc.stdout.readline().strip()
-        assert path.startswith("/dev/"), path
-        yield path, flash
+        assert device.path.startswith("/dev/"), device.path
+        yield device.path, flash
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-        proc.stdout.close()
-        proc.stderr.close()
+        device.close()
     assert not flash.exists() or (flash / firmware_build.MANIFEST).exists()
 
 
