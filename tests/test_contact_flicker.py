@@ -73,3 +73,19 @@ def test_flicker_on_both_runtimes(sim, runtime):
         events = sim(doc, runtime=runtime)
         assert unconfirmed_current(doc, events) == [], phase_ms
         assert np.abs(current_ua(events))[ms(3.0) + CONFIRM_MS:].max() > 100
+
+
+@pytest.mark.parametrize("program,ohm,nf", [("lift", 100_000, 100), ("lift", 150_000, 100),
+                                            ("tone", 100_000, 100), ("sculpt", 120_000, 220)])
+def test_dry_capacitive_skin_is_no_lift_off_and_wetter_skin_ramps_up(sim, program, ohm, nf):
+    """The review's find: the capacitance holds its voltage at compliance through a zero tick (no
+    current commanded), which is no open circuit; and once the skin is wetter the current ramps
+    up to the level (R5), not held at what the dry skin let through."""
+    doc = {"name": "dry", "duration_s": 8, "seed": 3, "events": [
+        {"t": 0.0, "serial": json.dumps({"cmd": "set", "level": 5, "program": program})},
+        {"t": 0.1, "serial": json.dumps({"cmd": "start"})},
+        {"t": 0.5, "skin": {"ohm": ohm, "nf": nf}},
+        {"t": 5.0, "skin": {"ohm": 20_000, "nf": nf}}]}
+    events = sim(doc)
+    assert "PAUSED" not in [e["state"] for e in events if e["kind"] == "state"]
+    assert np.abs(current_ua(events))[ms(7.0):].max() >= 380  # level 5: 400 uA

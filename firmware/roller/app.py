@@ -305,6 +305,8 @@ class App:
         # the LED: the pattern for now; played on only when what it shows can change
         state = self.state
         scale = 255
+        if state != _RUN:
+            led.poor_ms = 0  # shown only in the stretch of RUN it was seen in
         if state == _RUN:
             if session.cue_left_ms > 0:
                 pattern = _LED_CUE

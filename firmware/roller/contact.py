@@ -111,7 +111,9 @@ def update_contact(slots, current_ua: int, electrode_mv: int) -> int:
         lagging = True  # the current holds or falls, the voltage does not follow it at once
     s[_S_LAST_MV] = (electrode_mv << 1) | sign_v
     s[_S_LAST_COMMANDED_UA] = commanded_ua
-    open_circuit = current_ua < _OPEN_CIRCUIT_UA and at_compliance  # lifted, whatever the setpoint
+    # lifted, whatever the setpoint: a current was commanded and next to none flows at compliance
+    # (not at a zero tick: skin capacitance holds its voltage while no current is commanded)
+    open_circuit = at_compliance and current_ua < _OPEN_CIRCUIT_UA and current_ua * 2 < commanded_ua
     if not open_circuit and (commanded_ua < int(s[_L_IMPEDANCE_MIN_UA]) or current_ua < _OPEN_CIRCUIT_UA):
         # no reading this tick (zero crossing, burst gap): a good streak keeps counting time
         if s[_S_GOOD_MS]:
@@ -125,10 +127,10 @@ def update_contact(slots, current_ua: int, electrode_mv: int) -> int:
     elif ohm > int(s[_S_TRUSTED_OHM]):
         ohm = int(s[_S_TRUSTED_OHM])
     s[_S_OHM] = ohm
-    # current-limited: less than commanded at the compliance voltage; it stays so while the
-    # readings stay there (the app then holds the envelope at what flows, so the two agree)
-    poor = at_compliance and (current_ua * 10 < commanded_ua * 9 or s[_S_POOR])
-    s[_S_POOR] = 1 if poor else 0
+    # current-limited: less than commanded at the compliance voltage (the app holds the envelope
+    # at what flows); shown as poor while the readings stay at compliance (the LED)
+    limited = at_compliance and current_ua * 10 < commanded_ua * 9
+    s[_S_POOR] = 1 if limited or (at_compliance and s[_S_POOR]) else 0
     if ohm > int(s[_L_LIFTOFF_OHM]):
         s[_S_GOOD_MS] = 0
         s[_S_HIGH_READINGS] += 1
@@ -148,4 +150,4 @@ def update_contact(slots, current_ua: int, electrode_mv: int) -> int:
         s[_S_GOOD_MS] = 0
     if not s[_S_CONFIRMED]:
         return 0
-    return LIMITED if poor else CONFIRMED
+    return LIMITED if limited else CONFIRMED
