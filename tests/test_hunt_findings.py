@@ -1,6 +1,6 @@
-"""Open findings of the widened hunt (`pytest -m slow tests/test_stateful.py`), kept as strict
-expected failures until the firmware is fixed: each must still break the trace oracle, and an
-XPASS (fixed) fails the suite so the mark is removed with the fix."""
+"""Findings of the widened hunt (`pytest -m slow tests/test_stateful.py`), each replayed from its
+scenario and judged by the trace oracle: fixed ones as regression tests, open ones as strict
+expected failures (an XPASS fails the suite, so the mark goes with the fix)."""
 import json
 import os
 
@@ -16,8 +16,8 @@ def test_rc_skin_above_the_liftoff_impedance_drops_to_probe_within_5_ms(sim):
         sim(json.load(f))
 
 
-@pytest.mark.xfail(strict=True, reason="a stop at low battery then a history request: DC_IMBALANCE "
-                   "at 3113 ms on 20 kOhm skin without a cause (open finding)")
 def test_a_stop_at_low_battery_ends_without_a_false_imbalance(sim):
+    """The head lost in RUN cut a period; held at zero in PAUSED, the next period end overwrote the
+    pending discard, and OFF's first reading judged the cut period: DC_IMBALANCE at 3113 ms."""
     with open(os.path.join(SCENARIOS, "hunt_stop_imbalance.json")) as f:
         sim(json.load(f))

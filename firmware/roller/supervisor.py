@@ -216,7 +216,7 @@ def drive_output(slots, write, setpoint_ua: int, cap_ua: int, contact_confirmed:
         s[_S_ENABLE_TEST] = 0
         s[_S_LAST_MAG] = magnitude
         s[_S_LAST_NEG] = negative
-    if period_done:
+    if period_done and not s[_S_CLOSE_PERIOD]:  # a discard waiting (a cut) stands
         s[_S_CLOSE_PERIOD] = 1
 
 
@@ -267,6 +267,10 @@ def check_readings(slots, current_ua: int, electrode_mv: int) -> int:
             elif _vsense_stuck(slots, electrode_mv):
                 return _SENSE_FAULT
         s[_S_LAST_WAS_TEST] = 1
+        # a period closed (or cut) before this zero write is judged now, not at the next current
+        # reading: held at zero (no head, PAUSED), its next period end would overwrite a discard
+        if s[_S_CLOSE_PERIOD]:
+            return int(_judge_period(slots))
         return _NONE
     s[_S_LAST_WAS_TEST] = 0
     last_abs = int(s[_S_LAST_MAG])
@@ -300,21 +304,8 @@ def check_readings(slots, current_ua: int, electrode_mv: int) -> int:
         # no period closes while the output is off: sense noise must not run the sums to 2**31
         s[_S_CHARGE_POS] = 0
         s[_S_CHARGE_NEG] = 0
-    close = int(s[_S_CLOSE_PERIOD])
-    if close:
-        positive = int(s[_S_CHARGE_POS])
-        negative = int(s[_S_CHARGE_NEG])
-        # at the compliance voltage the load, not the source, sets the current: skin capacitance
-        # makes the halves differ for a period (the voltage is clamped both ways, so it cannot
-        # build up); polarity is still checked on every reading
-        if close == _DISCARD_PERIOD or s[_S_PERIOD_AT_COMPLIANCE]:
-            positive = negative = 0
-        s[_S_CLOSE_PERIOD] = s[_S_CHARGE_POS] = s[_S_CHARGE_NEG] = s[_S_PERIOD_AT_COMPLIANCE] = 0
-        net = positive - negative if positive >= negative else negative - positive
-        total = positive + negative
-        # net/total > permille/1000, in integers without a product near 2**31
-        if total >= _BALANCE_MIN_CHARGE and net > total * int(s[_L_IMBALANCE_PERMILLE]) // 1000:
-            return _DC_IMBALANCE
+    if s[_S_CLOSE_PERIOD] and _judge_period(slots):
+        return _DC_IMBALANCE
 
     # R8: the current and voltage sense must agree with the setpoint and each other
     sense_min_ua = int(s[_L_SENSE_MIN_UA])
@@ -341,6 +332,27 @@ def check_readings(slots, current_ua: int, electrode_mv: int) -> int:
         s[_S_VSENSE_WRONG] = 0
     s[S_READING_OK] = 1
     return _NONE
+
+
+@micropython.viper
+def _judge_period(slots) -> int:
+    """The period that closed (its last reading summed): _DC_IMBALANCE if its charge does not
+    net out, else 0; the sums restart either way."""
+    s = ptr32(slots)
+    positive = int(s[_S_CHARGE_POS])
+    negative = int(s[_S_CHARGE_NEG])
+    # at the compliance voltage the load, not the source, sets the current: skin capacitance
+    # makes the halves differ for a period (the voltage is clamped both ways, so it cannot
+    # build up); polarity is still checked on every reading
+    if int(s[_S_CLOSE_PERIOD]) == _DISCARD_PERIOD or s[_S_PERIOD_AT_COMPLIANCE]:
+        positive = negative = 0
+    s[_S_CLOSE_PERIOD] = s[_S_CHARGE_POS] = s[_S_CHARGE_NEG] = s[_S_PERIOD_AT_COMPLIANCE] = 0
+    net = positive - negative if positive >= negative else negative - positive
+    total = positive + negative
+    # net/total > permille/1000, in integers without a product near 2**31
+    if total >= _BALANCE_MIN_CHARGE and net > total * int(s[_L_IMBALANCE_PERMILLE]) // 1000:
+        return _DC_IMBALANCE
+    return 0
 
 
 @micropython.viper
