@@ -417,9 +417,19 @@ class Timeline:
     def head_text(self, t):
         return str(self.head_name[t])
 
+    def _reveal_ms(self, t):
+        """ms an R||C load onto which the roller moved at `t` takes to show its impedance: its
+        voltage climbs with time constant RC from where the last skin left it, so v/i reads low
+        until then (at most a half period: by then a half's swing shows |Z|). 0 for R or open."""
+        ohm, nf = float(self.skin_ohm[t]), float(self.skin_nf[t])
+        if ohm <= 0 or nf <= 0:
+            return 0
+        return int(min(ohm * nf * 1e-6, float(self.half_ms[t])))
+
     def _contact(self):
         """contact_ok: skin confirmable (<= 150 kOhm, noise allowed) for 150 ms, not lifted off
-        since (> 250 kOhm or open for 5 ms). lifted: 5 ms into a lift-off."""
+        since (> 250 kOhm or open for 5 ms). lifted: 5 ms into a lift-off (onto R||C skin: 5 ms
+        after its time constant, _reveal_ms)."""
         n = self.n
         ohm = self.skin_ohm.astype(float)
         hz = 500.0 / self.half_ms
@@ -433,10 +443,11 @@ class Timeline:
         lifted = np.zeros(n, dtype=bool)
         eligible_from = good_since = None
         for a, b, c in _runs(category):
-            if c == 0 and b - a >= spec.LIFTOFF_DROP_MS:  # a lift-off
+            drop_ms = spec.LIFTOFF_DROP_MS + self._reveal_ms(a)
+            if c == 0 and b - a >= drop_ms:  # a lift-off
                 if eligible_from is not None:
-                    ok[max(a, eligible_from):a + spec.LIFTOFF_DROP_MS] = True
-                lifted[a + spec.LIFTOFF_DROP_MS:b] = True
+                    ok[max(a, eligible_from):a + drop_ms] = True
+                lifted[a + drop_ms:b] = True
                 eligible_from = good_since = None
                 continue
             if c == 1:

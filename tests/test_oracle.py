@@ -123,6 +123,20 @@ def test_current_after_a_lift_off():
     expect(judge(t, d), "R4 100 uA more than 5 ms after a lift-off")
 
 
+@pytest.mark.parametrize("late_ms", [27 + 5, 27 + 6])
+def test_a_lift_onto_rc_skin_counts_from_its_time_constant(late_ms):
+    """581 kOhm || 47 nF (|Z| 292 kOhm at 10 Hz: away) shows its impedance after RC = 27 ms:
+    current is allowed until 5 ms after that, not one ms longer (the hunt's R||C lift-off)."""
+    t, d = session(extra=[(2.0, "skin", {"ohm": 581_000, "nf": 47})])
+    t.wave(2000, [0] * 2000)
+    t.wave(2000 + late_ms - 1, [100])
+    found = judge(t, d)
+    if late_ms <= 27 + 5:
+        absent(found, "R4")
+    else:
+        expect(found, "R4 100 uA more than 5 ms after a lift-off (skin 581000 ohm || 47 nF)")
+
+
 def test_dry_skin_is_not_contact():
     t, d = session()
     d["events"] = [{"t": 0.3, "skin": {"ohm": 400_000}}]
