@@ -35,6 +35,7 @@ def test_indices_read_across_modules_agree():
     assert app._CONTACT_POOR == contact._S_POOR
     assert contact._LIFTOFF_READINGS == limits.LIFTOFF_READINGS
     assert contact._OPEN_CIRCUIT_UA == limits.OPEN_CIRCUIT_UA
+    assert contact._SENSE_STEP_UA == limits.SENSE_STEP_UA
     assert supervisor._WRONG_POLARITY_TICKS == limits.WRONG_POLARITY_TICKS
     assert app._WAVE_INDEX == waveform._S_INDEX
     assert app._WAVE_WAIT_PERIOD_END == waveform.S_WAIT_PERIOD_END

@@ -232,6 +232,18 @@ def test_no_current_above_probe_without_confirmed_contact(sim):
     assert first(events, "state", state="RUN") is None
 
 
+@pytest.mark.parametrize("program", programs.NAMES)
+def test_skin_just_inside_the_confirm_limit_confirms_on_every_program(sim, program):
+    """140 kOhm (<= 150 kOhm, R4): at the probe's 10-15 uA one current-sense step moves v/i by
+    7-10 %, so on the eye program's sine a reading above 150 kOhm broke every 150 ms streak and
+    the session never began (the current source delivers its command unless compliance-limited)."""
+    head = [{"t": 0.1, "head": "eye"}] if program == "eye" else []
+    events = sim(doc("inside_" + program, 3, head + [{"t": CONTACT_S, "skin": {"ohm": 140_000}}],
+                     program=program, level=1))
+    entered = first(events, "state", state="RUN")
+    assert entered is not None and entered["t"] < CONTACT_S + 1.0, entered
+
+
 def test_poor_contact_is_shown_when_compliance_limited(sim):
     events = sim(doc("poor", 5, [{"t": CONTACT_S, "skin": {"ohm": 100000}}], level=5))
     ua = np.abs(current_ua(events))

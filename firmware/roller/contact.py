@@ -19,6 +19,7 @@ OPEN_OHM = const(1_000_000_000)  # what an open circuit reads as
 # roller.limits' values (tests/test_hot.py checks): viper folds only a module's own constants
 _LIFTOFF_READINGS = const(2)
 _OPEN_CIRCUIT_UA = const(2)
+_SENSE_STEP_UA = const(2)
 _VOLTAGE_MOVE_MV = const(40)  # a voltage moved by more than the sense noise (+-16 mV a reading)
 # what update_contact() returns, besides 0 (no contact): 1-3 mean confirmed
 CONFIRMED = const(1)
@@ -121,7 +122,12 @@ def update_contact(slots, current_ua: int, electrode_mv: int) -> int:
             if int(s[_S_GOOD_MS]) >= int(s[_L_CONFIRM_MS]):
                 s[_S_CONFIRMED] = 1
         return CONFIRMED if s[_S_CONFIRMED] else 0
-    ohm = OPEN_OHM if open_circuit else electrode_mv * 1000 // current_ua
+    # a current source delivers what it was told unless the compliance voltage limits it: a
+    # reading within the sense's step of that is the command (at 10-15 uA one step is 7-10 % of v/i)
+    divisor_ua = current_ua
+    if commanded_ua <= current_ua + _SENSE_STEP_UA and current_ua <= commanded_ua + _SENSE_STEP_UA:
+        divisor_ua = commanded_ua
+    ohm = OPEN_OHM if open_circuit else electrode_mv * 1000 // divisor_ua
     if ohm == OPEN_OHM or not lagging:
         s[_S_TRUSTED_OHM] = ohm
     elif ohm > int(s[_S_TRUSTED_OHM]):

@@ -26,6 +26,7 @@ LIFTOFF_OHM = const(250_000)
 LIFTOFF_READINGS = const(2)  # consecutive readings above LIFTOFF_OHM: lift-off within 2 ms
 IMPEDANCE_MIN_UA = const(10)  # smaller commanded currents give too coarse an impedance
 OPEN_CIRCUIT_UA = const(2)  # sense below this while driving = open circuit
+SENSE_STEP_UA = const(2)  # current-sense noise and step: a reading this close to the command is it
 COMPLIANCE_MV = const(15_000)
 POOR_CONTACT_MV = const(13_500)  # electrode voltage near compliance = current-limited
 
