@@ -102,7 +102,7 @@ def test_pairing_window_opens_on_the_gesture_and_closes_after_60_s(checks):
     assert opened["pairing"] and opened["bond"] is True and opened["led"] and opened["state"] == "OFF"
     assert opened["usb"]["pairing"] is True
     stored = one(checks, "bonded_stored")
-    assert stored["exists"] and stored["usb"]["bonds"] == 1
+    assert stored["exists"] and stored["stored"] == 1 and stored["usb"]["bonds"] == 1
     assert one(checks, "window_59s")["pairing"] is True
     closed = one(checks, "window_closed")
     assert closed["pairing"] is False and closed["bond"] is False and closed["led"]
@@ -111,9 +111,9 @@ def test_pairing_window_opens_on_the_gesture_and_closes_after_60_s(checks):
 def test_bonds_are_removable_from_the_device(checks):
     forgotten = one(checks, "forgotten")
     assert forgotten["usb"]["ok"] and forgotten["usb"]["bonds"] == 0
-    assert not forgotten["exists"] and forgotten["dropped"] == [8]  # the bonded central is dropped
+    assert forgotten["stored"] == 0 and forgotten["dropped"] == [8]  # the bonded central is dropped
     again = one(checks, "double_again")
-    assert again == {"pairing": False, "bonds": 0, "exists": False}
+    assert again == {"pairing": False, "bonds": 1, "stored": 1}  # a double click only closes it
 
 
 @pytest.mark.parametrize("port", ["esp32", "rp2w"])
