@@ -131,9 +131,11 @@ def test_ble_link_type_checks_against_the_port_stubs(port, tmp_path):
     assert code == 1 and "ble_uart.py" in output, output
 
 
-def test_double_click_in_off_without_bluetooth_changes_nothing(sim):
-    """The sim board has no radio: the pairing gesture is a no-op there, as on a USB-only Pico."""
-    trace = sim({"name": "off-double", "duration_s": 2, "events": [{"t": 0.5, "button": "double"}]})
+def test_double_click_and_hold_in_off_without_bluetooth_change_nothing(sim):
+    """The sim board has no radio: the pairing and forgetting gestures are no-ops there, as on a
+    USB-only Pico."""
+    trace = sim({"name": "off-double", "duration_s": 3.5,
+                 "events": [{"t": 0.5, "button": "double"}, {"t": 1.5, "button": "hold"}]})
     assert [r["state"] for r in trace if r["kind"] == "state"] == ["OFF"]
     assert all(r["rgb"] == [0, 0, 0] for r in trace if r["kind"] == "led")
 
