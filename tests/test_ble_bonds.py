@@ -78,6 +78,9 @@ def test_removed_bonds_are_gone_and_the_central_is_read_only_again(tmp_path, how
     assert not second["try:a1"]["bonded"] and not second["try:a1"]["set_ok"]
     bonds = stored(tmp_path)
     assert bonds.count() == 0 and [k for k, _ in bonds.secrets] == [OWN_IRK]  # the device's own key stays
+    for slot in SLOTS:  # no copy of a forgotten bond left in either slot
+        doc = decode((tmp_path / slot).read_bytes(), _valid)
+        assert [entry[0] for entry in doc["secrets"]] == [OWN_IRK], slot
     third = boot(tmp_path, "try:a1")
     assert third["boot"]["bonds"] == 0 and not third["try:a1"]["set_ok"]
 
