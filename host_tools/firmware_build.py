@@ -94,8 +94,8 @@ def sources(b):
         files.append(("firmware/boot.py", "boot.py"))
     files.append((b.config, "board_config.py"))
     for path in sorted(glob.glob(os.path.join(paths.FIRMWARE, "roller", "*.py"))):
-        if path.endswith("ble_uart.py") and not b.ble:
-            continue  # the Bluetooth link: only where there is a radio (4 KB of .mpy)
+        if os.path.basename(path).startswith("ble_") and not b.ble:
+            continue  # the Bluetooth link and its bonds: only where there is a radio (6 KB of .mpy)
         files.append(("firmware/roller/" + os.path.basename(path), "roller/" + os.path.basename(path)))
     files += [("firmware/hal/__init__.py", "hal/__init__.py"), ("firmware/hal/common.py", "hal/common.py")]
     return files + b.hal

@@ -31,7 +31,7 @@ check_untyped_defs = True
 warn_unused_ignores = True
 ignore_errors = True
 
-[mypy-hal.*,board_config,roller.ble_uart]
+[mypy-hal.*,board_config,roller.ble_uart,roller.ble_bonds]
 ignore_errors = False
 """
 
@@ -81,7 +81,7 @@ def check(port, firmware_dir=paths.FIRMWARE, work=None):
         from host_tools import mplib
 
         path.append(mplib.aioble_dir())
-        extra.append(os.path.join(firmware_dir, "roller", "ble_uart.py"))
+        extra += [os.path.join(firmware_dir, "roller", name) for name in ("ble_uart.py", "ble_bonds.py")]
     env = dict(os.environ, MYPYPATH=os.pathsep.join(path))
     cmd = [sys.executable, "-m", "mypy", "--config-file", ini, "--custom-typeshed-dir", stubs,
            "--cache-dir", os.path.join(work, "cache"),

@@ -36,8 +36,8 @@ def main(argv):
         for dev, local in mplib.aioble_files():
             mpremote(emu.port, "fs", "cp", local, ":" + dev)
         # the Pico (no radio) does not deploy the link: copy it, with the stand-in radio
-        mpremote(emu.port, "fs", "cp", os.path.join(paths.FIRMWARE, "roller", "ble_uart.py"),
-                 ":roller/ble_uart.py")
+        for name in ("ble_uart.py", "ble_bonds.py"):
+            mpremote(emu.port, "fs", "cp", os.path.join(paths.FIRMWARE, "roller", name), ":roller/" + name)
         standin = os.path.join(paths.ROOT, "tests", "mpy", "ble_standin", "bluetooth.py")
         mpremote(emu.port, "fs", "cp", standin, ":lib/bluetooth.py")
         print(mpremote(emu.port, "run", os.path.join(paths.ROOT, "tests", "mpy", "ble_jitter_device.py")))

@@ -102,7 +102,7 @@ def test_pairing_window_opens_on_the_gesture_and_closes_after_60_s(checks):
     assert opened["pairing"] and opened["bond"] is True and opened["led"] and opened["state"] == "OFF"
     assert opened["usb"]["pairing"] is True
     stored = one(checks, "bonded_stored")
-    assert stored["exists"] and stored["usb"]["bonds"] == 1
+    assert stored["exists"] and stored["stored"] == 1 and stored["usb"]["bonds"] == 1
     assert one(checks, "window_59s")["pairing"] is True
     closed = one(checks, "window_closed")
     assert closed["pairing"] is False and closed["bond"] is False and closed["led"]
@@ -111,9 +111,9 @@ def test_pairing_window_opens_on_the_gesture_and_closes_after_60_s(checks):
 def test_bonds_are_removable_from_the_device(checks):
     forgotten = one(checks, "forgotten")
     assert forgotten["usb"]["ok"] and forgotten["usb"]["bonds"] == 0
-    assert not forgotten["exists"] and forgotten["dropped"] == [8]  # the bonded central is dropped
+    assert forgotten["stored"] == 0 and forgotten["dropped"] == [8]  # the bonded central is dropped
     again = one(checks, "double_again")
-    assert again == {"pairing": False, "bonds": 0, "exists": False}
+    assert again == {"pairing": False, "bonds": 1, "stored": 1}  # a double click only closes it
 
 
 @pytest.mark.parametrize("port", ["esp32", "rp2w"])
@@ -131,9 +131,11 @@ def test_ble_link_type_checks_against_the_port_stubs(port, tmp_path):
     assert code == 1 and "ble_uart.py" in output, output
 
 
-def test_double_click_in_off_without_bluetooth_changes_nothing(sim):
-    """The sim board has no radio: the pairing gesture is a no-op there, as on a USB-only Pico."""
-    trace = sim({"name": "off-double", "duration_s": 2, "events": [{"t": 0.5, "button": "double"}]})
+def test_double_click_and_hold_in_off_without_bluetooth_change_nothing(sim):
+    """The sim board has no radio: the pairing and forgetting gestures are no-ops there, as on a
+    USB-only Pico."""
+    trace = sim({"name": "off-double", "duration_s": 3.5,
+                 "events": [{"t": 0.5, "button": "double"}, {"t": 1.5, "button": "hold"}]})
     assert [r["state"] for r in trace if r["kind"] == "state"] == ["OFF"]
     assert all(r["rgb"] == [0, 0, 0] for r in trace if r["kind"] == "led")
 

@@ -104,7 +104,8 @@ def test_every_table_row_has_a_scenario():
     covered_elsewhere = {("ACTIVE", "click"), ("ACTIVE", "double"), ("ACTIVE", "ramped down"),
                          ("RUN", "session end"),
                          ("SELFTEST", "selftest passed"), ("DONE", "5 s"),
-                         ("OFF", "double")}  # the pairing window: tests/test_ble.py
+                         ("OFF", "double"),  # the pairing window: tests/test_ble.py
+                         ("OFF", "hold")}  # forgetting the bonds: tests/test_ble_bonds.py
     slugs = " ".join(r[0] for r in ROWS)
     for source, event, _, _ in ui.TRANSITIONS:
         key = (ui.STATE_NAMES[source], statechart.EVENT_NAMES[event])

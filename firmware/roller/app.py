@@ -483,6 +483,11 @@ class App:
         if self.ble is not None:
             self.ble.open_pairing()
 
+    def _do_forget_bonds(self):
+        """Hold in OFF: with the pairing window open, every Bluetooth bond is forgotten."""
+        if self.ble is not None:
+            self.ble.hold()
+
     def _do_signal_low_battery(self):
         self.low_battery_signal_ms = _LOW_BATTERY_SIGNAL_MS
 

@@ -4,9 +4,11 @@ The same Protocol object as USB answers; each answer goes back on the link that 
 line buffer, its own notifications). A read-only status characteristic (8 bytes, STATUS_FORMAT)
 notifies changes. Rules (docs/security.md): only READ_ONLY requests from a link that is not
 bonded and encrypted; USB_ONLY never over BLE; bonds are made only while the pairing window is
-open (a double click in OFF opens it for PAIRING_WINDOW_MS, the LED blinks blue, fast; a second double
-click forgets every bond and closes it; `ble` over USB shows and forgets them). A dropped link
-changes nothing: the App never learns of it, and its session goes on under its own supervisor.
+open (a double click in OFF opens it for PAIRING_WINDOW_MS, the LED blinks blue, fast; another
+closes it). A hold of the button while it is open forgets every bond, as `ble` with "forget" over
+USB does; the LED confirms once that is on flash. The bonds are a record of their own
+(roller.ble_bonds), not aioble's file. A dropped link changes nothing: the App never learns of
+it, and its session goes on under its own supervisor.
 
 The loop (run): the control tick stays king. One asyncio task runs the paced loop; after each
 tick and service it yields once (await sleep(0), no allocation) so aioble's tasks move bytes
@@ -25,7 +27,9 @@ import bluetooth
 from micropython import const
 
 from roller import faults, programs, ui
+from roller.ble_bonds import Bonds
 from roller.jsonline import dumps
+from roller.led import LED_BONDS_FORGOTTEN
 from roller.limits import LINE_MAX_BYTES, PAIRING_WINDOW_MS, STREAM_PERIOD_MS
 from roller.linebuf import LONG, LineBuffer
 from roller.protocol import COMMANDS
@@ -36,7 +40,6 @@ TX_UUID = bluetooth.UUID("6e400003-b5a3-f393-e0a9-e50e24dcca9e")  # we notify li
 STATUS_UUID = bluetooth.UUID("b9e40002-4d2c-4a8e-9f5f-2f4a3c6a7e10")  # read, notify
 READ_ONLY = ("info", "status", "history")
 USB_ONLY = ("bench", "ble")
-BONDS_FILE = "ble_bonds.json"
 # version, state, level, program, fault, flags (1 contact, 2 usb, 4 pairing), battery mV
 STATUS_FORMAT = "<BBBBBBH"
 STATUS_VERSION = const(1)
@@ -66,7 +69,10 @@ class BleLink:
         self._status = b""
         self._written = False
         self._out = None  # memoryview of an answer still being notified
-        aioble.security.load_secrets(BONDS_FILE)  # before the stack starts: it asks for them
+        self._confirm = False  # bonds forgotten: the LED says so once that is on flash
+        self.bonds = Bonds(app.board.fs)
+        self.bonds.load()
+        self.bonds.install(aioble.security)  # before the stack starts: it asks for them
         service = aioble.Service(NUS_UUID)
         self.rx = aioble.BufferedCharacteristic(service, RX_UUID, write=True, write_no_response=True,
                                                 max_len=_RX_BUFFER_BYTES, append=True)
@@ -92,9 +98,8 @@ class BleLink:
         return None
 
     def open_pairing(self):
-        """The button's double click in OFF: open the window; open already, forget the bonds."""
+        """The button's double click in OFF: open the window; open already, close it."""
         if self.pairing:
-            self.forget_bonds()
             self.close_pairing()
             return
         self.pairing = True
@@ -106,15 +111,22 @@ class BleLink:
         aioble.config(bond=False)
 
     def forget_bonds(self):
-        """Every bond gone, from RAM and flash; a bonded link now is dropped."""
-        aioble.security._secrets.clear()
-        self.app.board.fs.remove(BONDS_FILE)
+        """Every bond gone: at once for the stack, on flash at the next service() (the LED
+        confirms it then); a bonded link now is dropped; the window closes."""
+        self.bonds.forget()
+        self._confirm = True
+        self.close_pairing()
         conn = self.connection
         if conn is not None and conn.bonded:
             aioble.core.ble.gap_disconnect(conn._conn_handle)
 
+    def hold(self):
+        """The button's hold in OFF: while the window is open, forget every bond."""
+        if self.pairing:
+            self.forget_bonds()
+
     def bond_count(self):
-        return len(aioble.security._secrets)
+        return self.bonds.count()
 
     def _cmd_ble(self, request):
         forget = request.get("forget", False)
@@ -129,7 +141,8 @@ class BleLink:
 
     # --- in the paced loop, after App.service -----------------------------------------------------
     def service(self):
-        """At most one request line and a few notifications; the window's end; the status."""
+        """At most one request line and a few notifications; the window's end; the status; the
+        bonds' record when they changed."""
         conn = self.connection
         out = self._out
         if out is not None:
@@ -153,6 +166,10 @@ class BleLink:
         if now - self._status_ms >= _STATUS_EVERY_MS:
             self._status_ms = now
             self._update_status(conn)
+        bonds = self.bonds
+        if (bonds.changed or bonds.dirty) and bonds.service(now) and self._confirm:
+            self._confirm = False
+            self.app.signal(LED_BONDS_FORGOTTEN)
 
     def _answer(self, line):
         protocol = self.protocol

@@ -37,6 +37,7 @@ LED_REFUSED = const(16)  # a program the head cannot run was asked for
 LED_WEEK_ON_TRACK = const(17)  # at switch-on: this week's sessions have reached the target
 LED_WEEK_DUE = const(18)  # at switch-on: fewer sessions this week than the target
 LED_PAIRING = const(19)  # roller.ble_uart's pairing window, in OFF
+LED_BONDS_FORGOTTEN = const(20)  # roller.ble_uart: every bond forgotten, on flash
 
 # (r, g, b, mode, period_ms), in pattern-number order
 PATTERNS = (
@@ -61,6 +62,7 @@ PATTERNS = (
     (0, 255, 0, DOUBLE_BLINK, 1000),  # week on track: two green flashes a second
     (0, 200, 255, DOUBLE_BLINK, 1000),  # week behind: two cyan flashes a second
     (0, 0, 255, BLINK, 200),  # Bluetooth pairing window open: fast blue
+    (0, 0, 255, DOUBLE_BLINK, 1000),  # Bluetooth bonds forgotten: two blue flashes a second
 )
 
 # UI state (roller.ui) -> pattern, where nothing else (RUN's cues, faults, battery) decides

@@ -66,6 +66,7 @@ STREAM_PERIOD_MS = const(100)  # telemetry at 10 Hz
 
 # Bluetooth LE (roller.ble_uart, docs/security.md)
 PAIRING_WINDOW_MS = const(60_000)  # a double click in OFF opens it: new bonds only meanwhile
+BONDS_MAX = const(4)  # bonded centrals kept (roller.ble_bonds): one more drops the oldest
 
 # R14: persistence
 STORE_WRITE_MIN_MS = const(1000)  # flash wear: at most one write per second, faults excepted

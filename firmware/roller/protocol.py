@@ -126,7 +126,7 @@ class Protocol:
         s = app.settings
         active = ui.superstate(app.state) is not None
         ohm = app.contact.ohm
-        return {
+        answer = {
             "ok": True,
             "led": self._led_status(),
             "state": _state_name(app),
@@ -150,6 +150,11 @@ class Protocol:
             "clock": app.record.unix_at_boot is not None,
             "unix": app.unix_now(),
         }
+        ble = app.ble
+        if ble is not None:  # Bluetooth boards (roller.ble_uart): the window, the bonds kept
+            answer["pairing"] = ble.pairing
+            answer["bonds"] = ble.bond_count()
+        return answer
 
     def _cmd_set(self, request):
         changes = {}

@@ -80,8 +80,9 @@ def encode(doc):
     return _header(body) + body
 
 
-def decode(data):
-    """The record document in `data`, or None when torn, corrupt or not ours."""
+def decode(data, valid=None):
+    """The record document in `data`, or None when torn, corrupt or not ours. `valid`: the
+    layout check of another record of this scheme (roller.ble_bonds); the store's by default."""
     nl = data.find(b"\n")
     if nl < 0:
         return None
@@ -92,7 +93,7 @@ def decode(data):
         doc = json.loads(body)
     except ValueError:
         return None
-    return doc if _valid(doc) else None
+    return doc if (valid or _valid)(doc) else None
 
 
 class Store:

@@ -45,6 +45,7 @@ TRANSITIONS = (
     (OFF, START, SELFTEST, None),
     (OFF, USB_IN, CHARGING, None),
     (OFF, DOUBLE, None, "pairing"),  # Bluetooth boards: the pairing window (roller.ble_uart)
+    (OFF, HOLD, None, "forget_bonds"),  # Bluetooth boards, the window open: no bonds left
     (SELFTEST, SELFTEST_PASSED, STANDBY, "new_session"),
     (SELFTEST, BATTERY_TOO_LOW, OFF, "signal_low_battery"),
     (SELFTEST, USB_IN, CHARGING, None),

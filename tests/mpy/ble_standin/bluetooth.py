@@ -6,7 +6,11 @@ _IRQ_CENTRAL_CONNECT = const(1)
 _IRQ_CENTRAL_DISCONNECT = const(2)
 _IRQ_GATTS_WRITE = const(3)
 _IRQ_ENCRYPTION_UPDATE = const(28)
+_IRQ_GET_SECRET = const(29)
 _IRQ_SET_SECRET = const(30)
+_OUR_SEC = const(1)  # NimBLE's secret types, as modbluetooth_nimble.c hands them to Python
+_PEER_SEC = const(2)
+_OUR_IRK = const(10)
 FLAG_NOTIFY = const(0x0010)
 
 
@@ -38,13 +42,23 @@ class BLE:
         self.connected = set()
         self.disconnected = []  # conn handles the device dropped
         self.full = False  # gatts_notify raises OSError (the stack's buffers full) while True
+        self.started = 0  # activations: NimBLE's load_irk runs at each
 
     # --- the port's API, as aioble calls it ---------------------------------------------------
     def active(self, on=None):
         if on is None:
             return self._active
+        if on and not self._active:
+            self.started += 1
+            self._load_irk()
         self._active = bool(on)
         return None
+
+    def _load_irk(self):
+        """NimBLE at start: its own IRK from the secret store, or a new one stored there."""
+        irk = self._irq(_IRQ_GET_SECRET, (_OUR_IRK, 0, b"irk"))
+        if irk is None or len(irk) != 16:
+            self._irq(_IRQ_SET_SECRET, (_OUR_IRK, b"irk", bytes(range(16))))
 
     def irq(self, handler):
         self._irq = handler
@@ -122,3 +136,27 @@ class BLE:
     def store_secret(self, key, value):
         """What the stack does when a pairing makes a bond."""
         return self._irq(_IRQ_SET_SECRET, (1, key, value))
+
+    def pair(self, conn, addr):
+        """A central pairs (Just Works), as NimBLE goes about it: with bonding configured, the
+        two keys of the bond stored under the central's address (7 bytes: type, address),
+        then the link encrypted and bonded; without, encrypted only."""
+        bonded = bool(self._config.get("bond"))
+        if bonded:
+            for kind in (_OUR_SEC, _PEER_SEC):
+                if not self._irq(_IRQ_SET_SECRET, (kind, addr, _sec_value(kind, addr))):
+                    bonded = False  # the store refused: NimBLE does not bond
+        self.encryption(conn, True, bonded)
+
+    def resume(self, conn, addr):
+        """A central that kept a bond encrypts with its key: NimBLE asks the store for the
+        central's; found, the link is encrypted and bonded; not found, the central pairs anew."""
+        if self._irq(_IRQ_GET_SECRET, (_PEER_SEC, 0, addr)) == _sec_value(_PEER_SEC, addr):
+            self.encryption(conn, True, True)
+        else:
+            self.pair(conn, addr)
+
+
+def _sec_value(kind, addr):
+    """A ble_store_value_sec's worth of bytes (80) for this central and type."""
+    return bytes((kind,)) + addr + bytes(i * 7 & 0xFF for i in range(72))
