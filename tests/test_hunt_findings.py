@@ -4,6 +4,8 @@ expected failures (an XPASS fails the suite, so the mark goes with the fix)."""
 import json
 import os
 
+import pytest
+
 
 SCENARIOS = os.path.join(os.path.dirname(__file__), "scenarios")
 
@@ -21,3 +23,20 @@ def test_a_stop_at_low_battery_ends_without_a_false_imbalance(sim):
     pending discard, and OFF's first reading judged the cut period: DC_IMBALANCE at 3113 ms."""
     with open(os.path.join(SCENARIOS, "hunt_stop_imbalance.json")) as f:
         sim(json.load(f))
+
+
+def _skin_flicker_with_a_stuck_enable(offset_ms):
+    """OFF, enable_stuck_on, skin on for 25 ms of every 50 ms from 500 + `offset_ms` ms."""
+    events = [{"t": 0.5, "fault": "enable_stuck_on"}]
+    for t_ms in range(500 + offset_ms, 2500, 50):
+        events += [{"t": t_ms / 1000, "skin": {"ohm": 40_000}}, {"t": (t_ms + 25) / 1000, "skin": None}]
+    return {"name": "enable_stuck_flicker", "duration_s": 3.0, "seed": 9, "events": events}
+
+
+@pytest.mark.parametrize("offset_ms", range(0, 50, 5))
+def test_a_stuck_enable_is_caught_in_off_whatever_the_phase_of_a_flicker(sim, offset_ms):
+    """The hunt's find: OFF tested the enable switch every 50 ms, and skin touched on and off at
+    20 Hz was off at every test (half of these phases went uncaught): now every 10 ms."""
+    events = sim(_skin_flicker_with_a_stuck_enable(offset_ms))
+    faults = [e for e in events if e["kind"] == "fault"]
+    assert faults and faults[0]["code"] == "OUTPUT_STUCK" and faults[0]["t"] < 0.6 + offset_ms / 1000, faults

@@ -48,7 +48,10 @@ MIN_LOAD_OHM = const(500)  # below the 1 kOhm dummy load: a short or a stuck vol
 WATCHDOG_TIMEOUT_MS = const(250)
 SELFTEST_ZERO_UA = const(5)
 SELFTEST_ZERO_MV = const(300)
-ENABLE_CHECK_PERIOD_MS = const(50)  # output-off states test the enable switch this often
+ENABLE_CHECK_PERIOD_MS = const(50)  # a running waveform has a zero tick (an enable test) this often
+# OFF and DONE test the enable switch this often: the test current flows only if skin is there,
+# so a longer period can fall, test after test, in the gaps of skin touched on and off
+ENABLE_IDLE_CHECK_MS = const(10)
 
 # R11 / R12: sessions and idle
 SESSION_DEFAULT_S = const(600)

@@ -16,7 +16,7 @@ from micropython import const
 
 from roller import faults, hot
 from roller.limits import (
-    ENABLE_CHECK_PERIOD_MS,
+    ENABLE_IDLE_CHECK_MS,
     HARD_MAX_UA,
     IMBALANCE_MAX_PERMILLE,
     IMPLAUSIBLE_MS,
@@ -109,7 +109,7 @@ class Supervisor:
             (_L_POOR_CONTACT_MV, POOR_CONTACT_MV),
             (_L_MIN_LOAD_OHM, MIN_LOAD_OHM),
             (_L_IMPLAUSIBLE_MS, IMPLAUSIBLE_MS),
-            (_L_ENABLE_CHECK_MS, ENABLE_CHECK_PERIOD_MS),
+            (_L_ENABLE_CHECK_MS, ENABLE_IDLE_CHECK_MS),
             (_S_HEAD_MAX_UA, HARD_MAX_UA),  # a board without heads; the App sets the head's at once
         ):
             slots[index] = value
@@ -222,7 +222,7 @@ def drive_output(slots, write, setpoint_ua: int, cap_ua: int, contact_confirmed:
 
 @micropython.viper
 def idle_output(slots, write):
-    """Output off (OFF, DONE): every ENABLE_CHECK_PERIOD_MS one tick tests the enable switch."""
+    """Output off (OFF, DONE): every ENABLE_IDLE_CHECK_MS one tick tests the enable switch."""
     s = ptr32(slots)
     s[_S_IDLE_MS] += 1
     if s[_S_LATCHED] or int(s[_S_IDLE_MS]) < int(s[_L_ENABLE_CHECK_MS]):
