@@ -473,8 +473,11 @@ class Timeline:
         stimuli say the device was on. Until then, the device is off at t unless it speaks at
         or after t before the next power-on reset."""
         windows = []
+        back = -1
         for w in self.torn_at:
-            back = next((r for r in self.unexplained_resets if r > w), n)
+            # a tear asked for while an earlier one's cut is still to come (or has cut the power)
+            # cuts only after the reset that ends the earlier one: a power-on, then a write
+            back = next((r for r in self.unexplained_resets if r > w and r > back), n)
             windows.append((w, back))
         maybe = _mask(n, windows)
         if not maybe.any():

@@ -271,6 +271,24 @@ def test_a_torn_write_excuses_only_the_silence_before_the_next_power_on():
     expect(run(spoke_at_ms=2500), "enable_stuck_on injected at 1000 not caught")
 
 
+def test_a_second_tear_asked_for_while_the_first_cut_the_power_cuts_after_the_next_power_on():
+    """The hunt's find: the first tear cut the power at a write; a second, asked for while off,
+    cut it again at the first write after the next power-on; the silence from there to the
+    following power-on is the device off, not a hung loop the watchdog failed to reset."""
+    def run(second_tear):
+        t = Trace()
+        events = [{"t": 0.05, "skin": {"ohm": 20000}}, {"t": 0.5, "power": "cut_during_write"}]
+        events += [{"t": 1.0, "power": "cut_during_write"}] if second_tear else []
+        events += [{"t": 1.5, "power": "on"}, {"t": 2.0, "fault": "loop_hang"}, {"t": 3.0, "fault": None},
+                   {"t": 3.0, "power": "on"}]
+        t.add(1500, "reset", cause="power").state(1500, "OFF")  # then silent: cut again
+        t.add(3000, "reset", cause="power").state(3000, "OFF")
+        return judge(t, {"name": "synthetic", "duration_s": 4, "events": events})
+
+    absent(run(second_tear=True), "R9")
+    expect(run(second_tear=False), "R9 loop hung for 1000 ms")
+
+
 def test_the_last_power_stimulus_of_a_ms_decides():
     """"on" (already on), "cut", "on" in one ms: the device ends it powered, and the program set
     in that ms counts (the hunt's find); "on", "cut" while off: it ends unpowered."""
