@@ -1,10 +1,10 @@
 """A stand-in `machine` module for the HAL tests: records every pin write in order.
 
 For the rp2 port (`new("rp2")`) it also has the RP2040 registers the HAL reads and writes
-directly (hal/rp2040.py): `m.mem32` is the register file, with the side effects the HAL relies on
-(SIO GPIO_IN/OUT_SET/OUT_CLR, ADC CS/RESULT, PWM CC/TOP), and the machine objects go through the
-same registers, the way ports/rp2/machine_adc.c, machine_pin.c and machine_pwm.c do. `install()`
-lets viper's ptr32(address) reach them on CPython.
+directly (hal/rp2040.py): `m.mem32` is the register file, with the side effects the HAL relies
+on (SIO GPIO_IN/OUT_SET/OUT_CLR, ADC CS/RESULT, PWM CC/TOP, WATCHDOG LOAD), and the machine
+objects go through the same registers, the way ports/rp2/machine_adc.c, machine_pin.c and
+machine_pwm.c do. `install()` lets viper's ptr32(address) reach them on CPython.
 """
 import builtins
 import importlib
@@ -15,6 +15,7 @@ WDT_RESET = 3
 PWRON_RESET = 1
 
 RP2_WATCHDOG_REASON = 0x4005_8008
+RP2_WATCHDOG_LOAD = 0x4005_8004
 SIO_GPIO_IN = 0xD000_0004
 SIO_GPIO_OUT_SET = 0xD000_0014
 SIO_GPIO_OUT_CLR = 0xD000_0018
@@ -76,6 +77,11 @@ class Registers:
                 if value >> pin & 1:
                     m.events.append(("value", pin, int(address == SIO_GPIO_OUT_SET)))
                     m.levels[pin] = int(address == SIO_GPIO_OUT_SET)
+            return
+        if address == RP2_WATCHDOG_LOAD:
+            for wdt in m.wdts:  # WDT.feed reloads what WDT(timeout) loaded (pico-sdk: 2 counts per us)
+                if value == wdt.timeout * 2000:
+                    wdt.fed += 1
             return
         if address == ADC_CS:
             if value & ADC_START_ONCE:

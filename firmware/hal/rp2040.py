@@ -1,11 +1,12 @@
 """Raspberry Pi Pico board (docs/board.md): PWM + RC filter setpoint, ADC0-2 sense (ADC2 shared by the
 battery and the head ID through an analog switch), PWM LED.
 
-The two calls of every tick, sample() and write_output(), are viper code on the registers: the
-machine calls they replace cost 160 of a 250 us RUN tick (docs/performance.md). The machine objects
-still configure the pins, the ADC and the PWM slices at construction; what is read and written
-then is what ADC.read_u16, Pin.value and PWM.duty_u16 would (ports/rp2/machine_adc.c and
-machine_pwm.c of MicroPython v1.28.0).
+The three calls of every tick, sample(), write_output() and wdt_feed(), are viper code on the
+registers: the machine calls they replace cost over 120 us of a 250 us RUN tick
+(docs/performance.md). The machine objects still configure the pins, the ADC, the PWM slices and
+the watchdog at construction; what is read and written then is what ADC.read_u16, Pin.value,
+PWM.duty_u16 and WDT.feed would (ports/rp2/machine_adc.c, machine_pwm.c, machine_wdt.c of
+MicroPython v1.28.0).
 """
 from array import array
 
@@ -23,6 +24,10 @@ _WDT_KEEPER_MS = const(100)  # feeds while parked at the REPL
 # through the watchdog's FORCE trigger, which machine.reset_cause() also calls WDT_RESET.
 _WATCHDOG_REASON = const(0x4005_8008)
 _REASON_TIMER = const(1)
+_WATCHDOG_LOAD = const(0x4005_8004)  # 4.7.6 WATCHDOG: LOAD, a write restarts the count from it
+# the count falls by 2 each us (erratum RP2040-E1): WDT(timeout=ms) loads ms * 2000 (pico-sdk's
+# watchdog_enable), and WDT.feed writes that again (watchdog_update)
+_WDT_COUNTS_PER_MS = const(2000)
 
 # --- registers (RP2040 datasheet) ---------------------------------------------------------------
 _SIO_GPIO_IN = const(0xD000_0004)  # 2.3.1.7 SIO: GPIO_IN, the input levels of GPIO0-29
@@ -64,7 +69,9 @@ _K_PERIOD = const(29)  # the setpoint slice's TOP + 1
 _K_CC_KEEP = const(30)  # the bits of the CC register that belong to the slice's other channel
 _K_CC_SHIFT = const(31)
 _K_LEG = const(32)  # the leg driven: 0 none, 1 A (positive), 2 B (negative)
-_HW_WORDS = const(33)
+_K_WDT_LOAD_AT = const(33)
+_K_WDT_LOAD = const(34)  # what WDT.feed writes; 0 until wdt_start
+_HW_WORDS = const(35)
 _I32_MAX = const(0x7FFF_FFFF)
 
 
@@ -171,6 +178,14 @@ class Board(common.Board):
 
     def wdt_start(self, timeout_ms):
         self._wdt = WDT(timeout=timeout_ms)
+        self._hw[_K_WDT_LOAD] = timeout_ms * _WDT_COUNTS_PER_MS
+
+    @micropython.viper
+    def wdt_feed(self):
+        """WDT.feed on the register, once per tick: the method call and its lookups cost 16 us."""
+        hw = ptr32(self._hw)
+        if hw[_K_WDT_LOAD]:
+            ptr32(hw[_K_WDT_LOAD_AT])[0] = hw[_K_WDT_LOAD]
 
     def reset_cause(self):
         # only a timeout is the watchdog biting: a deploy's `mpremote reset` is a FORCE reboot
@@ -189,6 +204,7 @@ def _registers(cfg):
     hw[_K_OUT_CLR] = _SIO_GPIO_OUT_CLR
     hw[_K_ADC_CS] = _ADC_CS
     hw[_K_ADC_RESULT] = _ADC_RESULT
+    hw[_K_WDT_LOAD_AT] = _WATCHDOG_LOAD
     sense = (
         (cfg.ISENSE_PIN, cfg.ISENSE_ZERO_U16, cfg.ISENSE_UA_PER_32768, 15, 0),
         (cfg.VSENSE_PIN, cfg.VSENSE_ZERO_U16, cfg.VSENSE_MV_PER_32768, 15, 1),
