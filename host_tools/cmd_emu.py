@@ -89,9 +89,10 @@ def run(args):
         signal.signal(sig, lambda *_: stop.append(1))
     pico = None
     try:
-        pico = Pico(flash, FrontEnd(args.load_ohm), uf2=args.uf2,
+        front = FrontEnd(args.load_ohm)
+        pico = Pico(flash, front, uf2=args.uf2,
                     on_reset=lambda cause: sys.stderr.write("emu: the Pico reset (%s)\n" % cause),
-                    paced=True, update=args.update)
+                    paced=True, update=args.update, on_probe=lambda us, text: bench(front, text))
         bridge = Bridge(pico)
         if args.link:
             if os.path.islink(args.link):
@@ -118,6 +119,22 @@ def run(args):
         sys.stderr.write("emu: error: %s\n" % problem)
         return 2
     return 0
+
+
+def bench(front, text):
+    """What an operator does at the bench, asked by a script on the emulated Pico through the
+    emulation probe (boards/rp2040_pico/emu_probe.py: perf --rp2040 walks the states so):
+    "bench skin OHM" (0 = lifted off) and "bench usb 0|1". Any other probe line is telemetry."""
+    words = text.split()
+    if len(words) != 3 or words[0] != "bench" or not words[2].isdigit():
+        return
+    if words[1] == "skin":
+        front.model.set_skin(int(words[2]))
+    elif words[1] == "usb":
+        front.model.usb = words[2] == "1"
+    else:
+        return
+    front.model.settle()
 
 
 def howto(port, load_ohm, flash, own_flash):

@@ -3,8 +3,9 @@
 Two runs on the emulated Pico (rp2040js at 125 MHz: instruction cycles, no flash-cache misses
 or wait states, so close to a real chip, not equal to it):
 - the real HAL: boards/rp2040_pico/emu_perf.py on the deployed image (sim --runtime pico's
-  cached image), the app stopped, a 20 kOhm dummy load: tick µs per state it reaches, 10,000
-  ticks per state under heap_lock, tick jitter over 10 s of RUN, gc.mem_alloc() after boot;
+  cached image), the app stopped, a 20 kOhm dummy load it lifts and USB it plugs in through
+  `emu`'s bench probe: tick µs in every state of the perf rig's tour, 10,000 ticks per state
+  under heap_lock, tick jitter over 10 s of RUN, gc.mem_alloc() after boot;
 - the virtual board: boards/sim/perf_run.py's timing, alloc and heap on the armv6m code
   (sim --runtime pico-sim's cached image): every state of the perf rig, the empty loop.
 """
@@ -54,7 +55,7 @@ def _mpremote(image, load_ohm, args):
 
 def real_hal(log):
     image, _ = emu_sim.cached_image(log=log)
-    log("the tick on the real HAL on the emulated RP2040 (about 3 minutes)")
+    log("the tick on the real HAL on the emulated RP2040 (about 5 minutes)")
     out = json.loads(_mpremote(image, SKIN_OHM, ["run", _DEVICE_SCRIPT])[-1])
     out["tick_us"] = {state: round(us, 1) for state, us in out["tick_us"].items()}
     return out

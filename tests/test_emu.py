@@ -71,6 +71,24 @@ def test_missing_node_is_one_line(tmp_path):
     assert "node not found" in _emu_fails("--flash", str(tmp_path / "f.bin"), env=env)
 
 
+def test_the_bench_probe_moves_the_load_and_usb():
+    """`perf --rp2040` walks the states through the probe (boards/rp2040_pico/emu_perf.py): the
+    skin and USB change as asked; telemetry and malformed lines change nothing."""
+    from host_tools.cmd_emu import bench
+
+    front = emu_link.FrontEnd(20_000)
+    model = front.model
+    for line in ("state RUN 3 lift", "bench skin", "bench skin x", "bench usb 1 2", "bench lamp 1"):
+        bench(front, line)
+        assert (model.skin_ohm, model.usb) == (20_000, False), line
+    bench(front, "bench skin 0")
+    bench(front, "bench usb 1")
+    assert (model.skin_ohm, model.usb) == (0, True)
+    bench(front, "bench skin 4700")
+    bench(front, "bench usb 0")
+    assert (model.skin_ohm, model.usb) == (4700, False)
+
+
 class Emu:
     """A running `emu` on a flash file: its pty path, and its Node child."""
 

@@ -7,7 +7,8 @@ import pytest
 from host_tools import emu_link
 
 MISSING = emu_link.missing()
-HAL_STATES = ["OFF", "RUN_lift", "RUN_tone", "RUN_eye", "RUN_sculpt", "DONE", "FAULT"]
+HAL_STATES = ["OFF", "CHARGING", "STANDBY", "RUN_lift", "RUN_tone", "RUN_eye", "RUN_sculpt", "PAUSED", "DONE",
+              "FAULT"]
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(MISSING is not None, reason="emulated Pico: %s" % MISSING)]
 
 
@@ -32,7 +33,6 @@ def test_rp2040_figures_are_sound_and_the_tick_allocation_free(rp2040):
     assert 0 < rp2040["empty_loop_us"] < 20 and rp2040["targets"]["alloc_free"] is True
 
 
-@pytest.mark.xfail(strict=True, reason="RUN tick 250 us on the real HAL: its machine calls (performance.md)")
 def test_rp2040_run_tick_meets_150_us_on_the_real_hal(rp2040):
     from host_tools import emu_perf
 

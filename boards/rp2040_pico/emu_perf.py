@@ -2,9 +2,11 @@
 tick on the real HAL, timed with time.ticks_us in emulated time. Run with `mpremote run` on the
 deployed image (the app stopped), the emulator's dummy load on the electrodes. Prints one JSON line.
 
-For each state the device reaches on its own (the host drives no input here: the dummy load is
-contact, no USB, no button), 10,000 paced ticks under heap_lock: a tick that allocates raises
-MemoryError. The paced loop is the HAL's (common.run_paced) without service(), which allocates.
+Every state of the perf rig's tour (boards/sim/perf_rig.py), reached as a user would: USB in and
+out, the skin on and off (asked of `emu` through the probe: "bench usb 1", "bench skin 0"), the
+`start` command, the programs in turn, the session's last second, a fault. In each, 10,000 paced
+ticks under heap_lock: a tick that allocates raises MemoryError. The paced loop is the HAL's
+(common.run_paced) without service(), which allocates.
 """
 import gc
 import json
@@ -24,6 +26,7 @@ _LOCKED_TICKS = const(10_000)
 _CHUNK_TICKS = const(1000)  # between two rewinds of the state timers, as the perf rig's hold()
 _SETTLE_MS = const(3000)  # past the self-test and the soft start
 _TICK_US = const(1000)
+_SKIN_OHM = const(20_000)  # as emu's dummy load
 
 # the image's boot.py imported emu_probe, whose telemetry formats strings: put back the HAL's own
 # hooks (from a second load of hal.common) and App.__init__, so what runs is what a board runs
@@ -103,13 +106,27 @@ def measure(label):
 app.apply_settings({"level": 3, "session_s": 600, "cue_s": 10})
 paced(100)
 measure("OFF")
-app.dispatch(ui.START)  # as the `start` command does
+emu_probe._put("bench usb 1")
+paced(100)
+measure("CHARGING")
+emu_probe._put("bench usb 0")
+emu_probe._put("bench skin 0")
+paced(100)
+app.dispatch(ui.START)  # as the `start` command does: the self-test, then STANDBY
+paced(_SETTLE_MS)
+measure("STANDBY")
+emu_probe._put("bench skin %d" % _SKIN_OHM)
 for program in ("lift", "tone", "eye", "sculpt"):
     app.apply_settings({"program": program})
     paced(_SETTLE_MS)
     jitter = measure("RUN_" + program)
     if program == "lift":
         report["run_jitter_us"] = jitter  # max - min time between tick starts, 10 s of RUN
+emu_probe._put("bench skin 0")
+paced(100)
+measure("PAUSED")
+emu_probe._put("bench skin %d" % _SKIN_OHM)
+paced(_SETTLE_MS)
 session = app.session
 session.contact_ms = session.limit_ms - 1000  # the session's last second
 paced(2000)

@@ -123,7 +123,8 @@ def run_paced(tick, service):
 class Board:
     """docs/board.md for a board with an enable switch, an H-bridge and 16-bit ADC reads.
 
-    Subclasses set the setpoint (`_write_setpoint`), the watchdog and the reset cause.
+    Subclasses set the setpoint (`_write_setpoint`, or write_output and sample of their own on the
+    registers, as rp2040.py), the watchdog and the reset cause.
     """
 
     name = ""
