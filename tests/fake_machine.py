@@ -79,11 +79,14 @@ def new():
 
     m.Pin, m.PWM, m.DAC, m.ADC, m.WDT, m.Timer = Pin, PWM, DAC, ADC, WDT, Timer
     m.reset_cause = lambda: m.cause
-    m.mem32 = {RP2_WATCHDOG_REASON: 0}  # rp2: the watchdog's REASON register (TIMER 1, FORCE 2)
+    # rp2: the watchdog's REASON (TIMER 1, FORCE 2), CTRL (ENABLE bit 30) and SCRATCH1 registers
+    m.mem32 = {RP2_WATCHDOG_REASON: 0, RP2_WATCHDOG_CTRL: 0, RP2_WATCHDOG_SCRATCH1: 0}
     return m
 
 
+RP2_WATCHDOG_CTRL = 0x4005_8000
 RP2_WATCHDOG_REASON = 0x4005_8008
+RP2_WATCHDOG_SCRATCH1 = 0x4005_8010
 
 
 class FakeTime:

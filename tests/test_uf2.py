@@ -185,11 +185,14 @@ class Bench:
     """The image on the emulated Pico in this process, with a hand on the button: the emulator
     and the pty bridge of `emu` (host_tools/cmd_emu.py), served from a thread."""
 
-    def __init__(self, uf2, flash, load_ohm=0):
+    def __init__(self, uf2, flash, load_ohm=0, button=False):
         from host_tools.cmd_emu import Bridge
         from host_tools.emu_link import FrontEnd, Pico
 
-        self.pico = Pico(str(flash), FrontEnd(load_ohm), uf2=uf2, paced=True)
+        self.enabled = []  # (us, level) of each edge of the output-enable pin
+        self.pico = Pico(str(flash), FrontEnd(load_ohm), uf2=uf2, paced=True,
+                         on_enable=lambda us, level: self.enabled.append((us, level)))
+        self.pico.front_end.button = button  # held from power-on
         self.bridge = Bridge(self.pico)
         self.port = self.bridge.path
         self._stop = []
@@ -241,6 +244,33 @@ def test_the_uf2_alone_runs_the_app_on_a_blank_pico(tmp_path):
         bench.stop()
 
 
+def test_maintenance_boot_on_the_emulated_pico(tmp_path):
+    """(issue 16) The button held from power-on, or the host's request before a reset (once):
+    the frozen main.py ends at the REPL without the app, the output never enabled, the LED steady
+    cyan; the next reset starts the app. A reset with the button released starts it too."""
+    from host_tools import perf_frozen
+
+    uf2, _ = _image(True)
+    bench = Bench(uf2, tmp_path / "flash.bin", button=True)
+    try:
+        bench._wait_device_ms(3000)  # boot, and the 2 s hold: a host's Ctrl-C would end it early
+        assert bench.led() == (0, 65535, 65535), bench.led()
+        assert _exec(bench.port, perf_frozen._UP).split() == ["up", "False"]  # roller.app not imported
+        bench.pico.front_end.button = False
+        assert _mpremote(bench.port, "reset").returncode == 0
+        link, _ = _app(bench.port)
+        link.close()
+        perf_frozen.maintenance_reset(bench.port)  # waits for main.py's line
+        assert _exec(bench.port, perf_frozen._UP).split() == ["up", "False"]
+        assert bench.led() == (0, 65535, 65535), bench.led()
+        assert _mpremote(bench.port, "reset").returncode == 0  # the request held for one reset
+        link, info = _app(bench.port)
+        link.close()
+    finally:
+        bench.stop()
+    assert [level for _, level in bench.enabled] == [False] * len(bench.enabled), bench.enabled
+
+
 _CHECK = ("from hal.common import Flash\nfrom roller.integrity import Checker\n"
           "c = Checker(Flash())\nwhile c.step():\n    pass\nprint('failed:', c.failed)")
 _EDIT = """def edit(path, fn):
@@ -280,6 +310,15 @@ def _integrity_checks(port, source_sha256):
     status = _selftest_after_reset(port)
     assert status.get("state") == "FAULT", status
     assert status["selftest"] == {"result": "failed", "reason": "integrity: board_config.mpy"}, status
+    _exec(port, _EDIT + _FLIP % ("board_config.mpy", 40, 40, 40))
+    # a flipped byte in the unit's NAME: no HAL by that name, yet the app runs (on the nominal
+    # board) and its self-test stops it in FAULT, where the host reads it
+    _exec(port, _EDIT + "edit('board_config.mpy', lambda d: d.replace(b'rp2040_pico', b'rp2040_pibo', 1))")
+    assert _exec(port, "print(b'rp2040_pibo' in open('board_config.mpy', 'rb').read())").split() == ["True"]
+    status = _selftest_after_reset(port)
+    assert status.get("state") == "FAULT", status
+    assert status["selftest"] == {"result": "failed", "reason": "integrity: board_config.mpy"}, status
+    assert status["fault"] == "SELFTEST", status
 
 
 def _app(port):
