@@ -155,9 +155,9 @@ def measure(uf2=None, preludes=("",), ticks=RUN_MS):
     with tempfile.TemporaryDirectory(prefix="perf-frozen-") as tmp:
         image = ["--uf2", uf2] if uf2 else []
         flash = os.path.join(tmp, "flash.bin")
+        err = open(os.path.join(tmp, "emu.err"), "w")  # not a pipe: one nobody reads could fill
         proc = subprocess.Popen([python, "-m", "host_tools", "emu", *image, "--flash", flash], cwd=paths.ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)
+                                stdout=subprocess.PIPE, stderr=err, text=True, start_new_session=True)
         try:
             ready, _, _ = select.select([proc.stdout], [], [], _START_S)
             port = proc.stdout.readline().strip() if ready else ""
@@ -183,7 +183,7 @@ def measure(uf2=None, preludes=("",), ticks=RUN_MS):
             proc.send_signal(signal.SIGTERM)
             proc.wait(15)
             proc.stdout.close()
-            proc.stderr.close()
+            err.close()
     return reports if len(preludes) > 1 else reports[0]
 
 
