@@ -427,10 +427,11 @@ def test_the_guard_fails_on_the_unpatched_kit(tmp_path):
 # the log and a check-only self-test.
 _SCRIPT = [line for line in (e.get("serial") for e in json.load(open(os.path.join(
     paths.ROOT, "host_tools", "scenarios", "protocol.json")))["events"]) if line]
-# what follows the wall clock: the load's reading, the session's clock, log times, and the
-# session count (STANDBY also ends a session after 120 s, which a slower run reaches first)
+# what follows the wall clock: the load's reading, the session's clock, log times, the session
+# count (STANDBY also ends a session after 120 s, which a slower run reaches first), the device's
+# clock, and the LED (a cue's flash or the week's signal shows for a while in RUN)
 _VOLATILE = ("ohm", "battery_v", "session_s", "elapsed_s", "stim_s", "sessions", "t", "ms", "uptime_s",
-             "wall_s", "unix")
+             "wall_s", "unix", "led")
 
 
 def _settled(link, want, timeout_s=_BOOT_S):
