@@ -29,7 +29,13 @@ def nominal_config():
 
 
 def main():
+    cfg = None  # the unit's board_config
     module = HALS.get(board_config.NAME)
+    if module is None:
+        # a flipped byte in NAME: on a frozen image, the nominal one's board, so that the
+        # self-test (R10) stops the app on the unit's file
+        cfg = nominal_config()
+        module = HALS.get(cfg.NAME) if cfg is not None else None
     if module is None:
         # one line, then the REPL: output-enable stays low (boot.py) and nothing else runs.
         # Not SystemExit: it ends main.py without a word.
@@ -38,14 +44,17 @@ def main():
         return
     hal = __import__(module, None, None, ("Board",))
     try:
-        board = hal.Board()  # output-enable low first
+        board = hal.Board() if cfg is None else hal.Board(cfg)  # output-enable low first
     except Exception:
-        # a value a flipped byte made unusable: run on the nominal one so that the self-test
-        # (R10) stops the app on the unit's file; a deployed build has none to fall back on
-        nominal = nominal_config()
-        if nominal is None:
+        # a value a flipped byte made unusable: as for NAME; a deployed build has no nominal one
+        cfg = nominal_config()
+        if cfg is None:
             raise
-        board = hal.Board(nominal)
+        board = hal.Board(cfg)
+    if getattr(board, "maintenance", None) is not None and board.maintenance():
+        print("main.py: maintenance boot: output off, the app not started; reset to start it",
+              file=sys.stderr)
+        return
     from roller.app import App
 
     app = App(board)

@@ -138,6 +138,10 @@ function boot(reason) {
   mcu.core.PC = 0x10000000; // boot2 at the start of flash, as the ROM would enter it
 }
 
+function scratch() {
+  return mcu.peripherals[0x40058].scratchData;
+}
+
 // gap 2: the ROM's flash routines, done on the image and written through to the file
 function onBreak(kind) {
   const core = mcu.core;
@@ -287,7 +291,11 @@ async function main() {
       send('R ' + resetCause);
       chipStartUs += Math.floor(mcu.clock.nanos / 1000);
       off = resetCause === 'off'; // a new chip that does not run: its pins at their reset levels
+      // the watchdog's SCRATCH1-3 survive its own resets, as on the chip (a power cut clears
+      // them; 0 is the probe's channel, 4-7 the boot ROM's): the maintenance boot's request
+      const kept = resetCause === 'watchdog' || resetCause === 'software' ? scratch().slice(1, 4) : null;
       boot(resetCause === 'watchdog' ? 1 : resetCause === 'software' ? 2 : 0);
+      if (kept) scratch().set(kept, 1);
       resetCause = null;
       probe = '';
       if (inputs) applyInputs(inputs);

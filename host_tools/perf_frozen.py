@@ -2,17 +2,20 @@
 comparison, the stock MicroPython UF2 with the firmware deployed as .mpy, on the emulated Pico.
 
 Boots the image on a fresh flash, deploys onto it (only the file-system files onto the frozen
-image), sets main.py aside and resets the chip (a hard reset: the app's watchdog survives a soft
-one, and .mpy imports outlast its timeout), then builds the app as main.py does and measures on
-the device: gc.mem_alloc() after the imports and after constructing the App, the
-emulated ms the imports and the App take, the emulated ms from START (the button's click in OFF)
-to STANDBY (the LED's blue), and the control tick's µs per state over the paced ticks of that
-run. Times are the emulator's cycle counts (docs/emulation.md).
+image), and resets the chip into a maintenance boot (docs/flashing.md: main.py ends at the REPL
+with the output off, the app not started). Then it builds the app as main.py does and measures on
+the device, each step in a raw-REPL exec of its own (the code of an exec is on the heap while it
+runs: a few lines each, so that the heap is the firmware's): gc.mem_alloc() after the imports and
+after constructing the App, the emulated ms the imports and the App take, then OFF_MS paced ticks
+in OFF, a START (the button's click) and RUN_MS more: the emulated ms from START to STANDBY (the
+LED's blue) and the control tick's µs per state. Times are the emulator's cycle counts
+(docs/emulation.md).
 
 Two emulator runs take minutes: the figures are cached in build/perf/rp2040-<key>.json, keyed by
 both images, the deployed sources and this measurement; `python -m host_tools.perf_frozen`
 measures afresh (docs/performance.md).
 """
+import ast
 import hashlib
 import json
 import os
@@ -26,33 +29,45 @@ import time
 from host_tools import device, paths
 from host_tools.serial_link import LinkError
 
+OFF_MS = 200  # paced ticks in OFF before START
 RUN_MS = 3000  # paced ticks after START: SELFTEST, STANDBY and, on the dummy load, RUN
 _START_S = 30
 CACHE = os.path.join(paths.ROOT, "build", "perf")
-_RESET_TRIES = 10
 _MEASURE_S = 900  # the emulator runs at 0.1-0.6 x real time, by the machine's load
+# what `perf --json` must report for each image (tests/test_uf2.py, tests/test_perf.py)
+FIGURES = ("heap_after_imports_bytes", "heap_after_boot_bytes", "imports_and_app_ms", "start_to_standby_ms")
+TICK_STATES = ("OFF", "STANDBY", "RUN")
 
-# Device side, after a reset: the app as main.py builds it, measured; one JSON line.
-_MEASURE = """import gc, time
-t_boot = time.ticks_us()
+# Device side, after a maintenance boot: the app as main.py builds it, measured in three execs.
+_IMPORTS = """import gc, time
+t = time.ticks_us()
 import board_config
 from hal.rp2040 import Board
 from roller.app import App
 from roller import ui
+t = time.ticks_diff(time.ticks_us(), t)
 gc.collect()
-imports = gc.mem_alloc()
+print('IMPORTS', gc.mem_alloc(), t)
+"""
+# the App starts the watchdog: kept quiet (as after Ctrl-C) until the next exec ticks
+_APP = """t = time.ticks_us()
 app = App(Board())
+t = time.ticks_diff(time.ticks_us(), t)
 gc.collect()
-built = gc.mem_alloc()
-boot_ms = time.ticks_diff(time.ticks_us(), t_boot) / 1000
+m = gc.mem_alloc()
+app.board._keep_watchdog_quiet(app.board._wdt)
+print('APP', m, t)
+"""
+_TICKS = """app.board._keeper.deinit()
 n = len(ui.STATE_NAMES)
 us = [0] * n
 ticks = [0] * n
 ready_ms = -1
-t0 = time.ticks_us()
-app.dispatch(ui.START)
-deadline = t0
+deadline = time.ticks_us()
 for i in range(%d):
+    if i == %d:
+        t0 = time.ticks_us()
+        app.dispatch(ui.START)
     s = app.state
     t = time.ticks_us()
     app.tick()
@@ -67,11 +82,11 @@ for i in range(%d):
         time.sleep_us(w)
 app.board.write_output(False, 0, 0)
 app.board._keep_watchdog_quiet(app.board._wdt)  # as after Ctrl-C: the next reset is ours
-print('RESULT', {'heap_after_imports_bytes': imports, 'heap_after_boot_bytes': built,
-      'imports_and_app_ms': boot_ms, 'start_to_standby_ms': ready_ms,
-      'tick_us': {ui.STATE_NAMES[k]: round(us[k] / ticks[k], 1)
-      for k in range(n) if ticks[k]}, 'ticks': {ui.STATE_NAMES[k]: ticks[k] for k in range(n) if ticks[k]}})
+print('RESULT', {'start_to_standby_ms': ready_ms,
+      'tick_us': {ui.STATE_NAMES[k]: round(us[k] / ticks[k], 1) for k in range(n) if ticks[k]},
+      'ticks': {ui.STATE_NAMES[k]: ticks[k] for k in range(n) if ticks[k]}})
 """
+_MEASURE = _IMPORTS + _APP + _TICKS  # what the figures depend on (the cache key)
 
 
 class FrozenError(Exception):
@@ -85,46 +100,64 @@ def _cli(*args, timeout=300):
     return proc.returncode, proc.stdout + proc.stderr
 
 
-_ASIDE = "import os\nos.rename(%r, %r)"
+# the host's request for a maintenance boot (docs/flashing.md), typed at the REPL with the reset
+_REQUEST = b"import hal.rp2040, machine; hal.rp2040.maintenance_next(); machine.reset()\r"
+MAINTENANCE_LINE = b"main.py: maintenance boot"  # what main.py prints (firmware/main.py)
+_PROMPT = b">>> "
+_UP = "import sys\nprint('up', 'roller.app' in sys.modules)"
 
 
-def _reset(port):
-    """machine.reset() with main.py set aside (boot.py runs, the app does not), then main.py put
-    back for the self-test's integrity check."""
-    device.mpremote(port, ["resume", "exec", _ASIDE % ("main.py", "main.off")])
-    device.mpremote(port, ["resume", "reset"])
-    for _ in range(_RESET_TRIES):
-        try:
-            back = _ASIDE % ("main.off", "main.py") + "\nprint('up')"
-            if "up" in device.mpremote(port, ["resume", "exec", back], _START_S):
+def maintenance_reset(port, timeout_s=_START_S):
+    """Stop the app (Ctrl-C), ask for a maintenance boot and reset, and wait for main.py's line
+    and the REPL's prompt after it: sooner, a host's Ctrl-C would stop main.py before it decides.
+    One serial connection throughout, so the line cannot be missed or be an older boot's."""
+    from host_tools.serial_link import open_port
+
+    s = open_port(port)
+    try:
+        s.write(b"\r\x03\x03\x02")  # stop the app; out of a raw REPL (Ctrl-B)
+        time.sleep(0.5)
+        s.reset_input_buffer()
+        s.write(_REQUEST)
+        seen = b""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            seen += s.read(256)
+            at = seen.find(MAINTENANCE_LINE)
+            if at >= 0 and seen.find(_PROMPT, at) >= 0:
                 return
-        except LinkError:
-            time.sleep(1)
-    raise FrozenError("the Pico did not come back after a reset")
+    finally:
+        s.close()
+    raise FrozenError("no maintenance boot within %d s of the reset (the device printed %r)"
+                      % (timeout_s, seen[-200:].decode("latin-1")))
+
+
+def _parse(out, tag):
+    line = [x for x in out.splitlines() if x.startswith(tag + " ")]
+    if not line:
+        raise FrozenError("the device printed no %s line: %r" % (tag, out[-300:]))
+    return line[0][len(tag) + 1:]
 
 
 def measure(uf2=None, preludes=("",), ticks=RUN_MS):
     """The figures as a dict; raises FrozenError. uf2=None: the stock MicroPython UF2 with the
     firmware deployed as .mpy (the same measurement, for comparison). With several preludes
-    (device code run first, after each soft reset): a list, one dict per prelude."""
+    (device code run first, after each reset): a list, one dict per prelude."""
     from host_tools import emu_link, uf2_build
 
     if uf2 is not None and not uf2_build.verified(uf2):
         raise FrozenError("no image from make uf2 at %s" % os.path.relpath(uf2, paths.ROOT))
-    if uf2 is not None:  # _reset sets the file system's main.py aside: the image runs its own
-        raise FrozenError("the image's frozen main.py starts the app at every reset: this measurement "
-                          "needs a way to boot it without the app (not built yet, docs/performance.md)")
     problem = emu_link.missing()
     if problem:
         raise FrozenError(problem)
     python = os.path.join(os.path.dirname(paths.micropython_exe()), "python")
-    outs = []
+    reports = []
     with tempfile.TemporaryDirectory(prefix="perf-frozen-") as tmp:
         image = ["--uf2", uf2] if uf2 else []
         flash = os.path.join(tmp, "flash.bin")
+        err = open(os.path.join(tmp, "emu.err"), "w")  # not a pipe: one nobody reads could fill
         proc = subprocess.Popen([python, "-m", "host_tools", "emu", *image, "--flash", flash], cwd=paths.ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)
+                                stdout=subprocess.PIPE, stderr=err, text=True, start_new_session=True)
         try:
             ready, _, _ = select.select([proc.stdout], [], [], _START_S)
             port = proc.stdout.readline().strip() if ready else ""
@@ -135,24 +168,38 @@ def measure(uf2=None, preludes=("",), ticks=RUN_MS):
             if code:
                 raise FrozenError("deploy failed: %s" % text.strip().splitlines()[-1])
             for prelude in preludes:
-                _reset(port)
-                outs.append(device.mpremote(port, ["resume", "exec", prelude + _MEASURE % ticks], _MEASURE_S))
+                maintenance_reset(port)
+                imports, imports_us = _parse(device.mpremote(port, ["resume", "exec", prelude + _IMPORTS],
+                                                             _MEASURE_S), "IMPORTS").split()
+                built, app_us = _parse(device.mpremote(port, ["resume", "exec", _APP], _MEASURE_S),
+                                       "APP").split()
+                out = device.mpremote(port, ["resume", "exec", _TICKS % (OFF_MS + ticks, OFF_MS)], _MEASURE_S)
+                report = ast.literal_eval(_parse(out, "RESULT"))
+                report.update(heap_after_imports_bytes=int(imports), heap_after_boot_bytes=int(built),
+                              imports_and_app_ms=round((int(imports_us) + int(app_us)) / 1000, 1),
+                              uf2=os.path.basename(uf2 or emu_link.UF2_NAME))
+                reports.append(report)
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(15)
             proc.stdout.close()
-            proc.stderr.close()
-    reports = []
-    for out in outs:
-        line = [x for x in out.splitlines() if x.startswith("RESULT ")]
-        if not line:
-            raise FrozenError("the device printed no result: %r" % out[-300:])
-        import ast
-
-        report = ast.literal_eval(line[0][len("RESULT "):])
-        report["uf2"] = os.path.basename(uf2 or emu_link.UF2_NAME)
-        reports.append(report)
+            err.close()
     return reports if len(preludes) > 1 else reports[0]
+
+
+def missing_figures(rp2040):
+    """What `perf --json`'s "rp2040" lacks of this measurement's figures: [] when complete."""
+    gaps = []
+    for name in ("frozen", "deployed"):
+        r = rp2040.get(name, {})
+        if "skipped" in r:
+            gaps.append("%s: %s" % (name, r["skipped"]))
+            continue
+        gaps += ["%s.%s" % (name, k) for k in FIGURES if not isinstance(r.get(k), (int, float)) or r[k] <= 0]
+        gaps += ["%s.tick_us.%s" % (name, k) for k in TICK_STATES if not r.get("tick_us", {}).get(k)]
+    if not isinstance(rp2040.get("run_tick_frozen_vs_deployed"), float):
+        gaps.append("run_tick_frozen_vs_deployed")
+    return gaps
 
 
 # Shifts the qstr numbers of everything interned after it (the .mpy files' names) by k: getattr
@@ -176,7 +223,7 @@ def _key(uf2):
     for src, _ in firmware_build.sources(firmware_build.board("rp2040_pico")):
         with open(os.path.join(paths.ROOT, src), "rb") as f:
             h.update(f.read())
-    h.update(("%s %d" % (_MEASURE, RUN_MS)).encode())
+    h.update(("%s %d %d" % (_MEASURE, OFF_MS, RUN_MS)).encode())
     return h.hexdigest()
 
 
@@ -206,6 +253,8 @@ def report(fresh=False):
         return {"frozen": {"skipped": "the device: %s" % exc}}
     frozen, deployed = (figures[k]["tick_us"].get("RUN") for k in ("frozen", "deployed"))
     figures["run_tick_frozen_vs_deployed"] = round(frozen / deployed, 3) if frozen and deployed else None
+    if missing_figures(figures):
+        return figures  # not cached: measured again next time
     os.makedirs(CACHE, exist_ok=True)
     with open(path, "w") as f:
         json.dump(figures, f, indent=1, sort_keys=True)
@@ -220,7 +269,11 @@ def main(argv=None):
         return 0
     figures = report(fresh=True)
     print(json.dumps(figures, indent=1, sort_keys=True))
-    return 1 if "skipped" in figures["frozen"] else 0
+    gaps = missing_figures(figures)
+    if gaps:
+        print("perf_frozen: error: not measured: %s" % "; ".join(gaps), file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ WDT_RESET = 3
 PWRON_RESET = 1
 
 RP2_WATCHDOG_REASON = 0x4005_8008
+RP2_WATCHDOG_CTRL = 0x4005_8000
+RP2_WATCHDOG_SCRATCH1 = 0x4005_8010
 RP2_WATCHDOG_LOAD = 0x4005_8004
 SIO_GPIO_IN = 0xD000_0004
 SIO_GPIO_OUT_SET = 0xD000_0014
@@ -59,7 +61,8 @@ class Registers:
 
     def __init__(self, m):
         self.m = m
-        self.words = {RP2_WATCHDOG_REASON: 0}
+        # the watchdog's REASON (TIMER 1, FORCE 2), CTRL (ENABLE bit 30) and SCRATCH1
+        self.words = {RP2_WATCHDOG_REASON: 0, RP2_WATCHDOG_CTRL: 0, RP2_WATCHDOG_SCRATCH1: 0}
 
     def __getitem__(self, address):
         m = self.m

@@ -444,11 +444,12 @@ class _BleLinks(list):
         self.append(name)
 
 
-def _run_main(monkeypatch, tmp_path, config, ble=None):
+def _run_main(monkeypatch, tmp_path, config, ble=None, setup=None, port=None):
     """firmware/main.py on a fake machine with `config` as board_config; a Ctrl-C waiting on the
     console stops the app at its first service call. `ble`: a _BleLinks as roller.ble_uart, or
-    None for a firmware without it. Returns (machine, what main.py printed)."""
-    machine = fake_machine.new(PORTS.get(config.NAME, "esp32"))
+    None for a firmware without it; `setup(machine)` runs before main.py; `port`: the chip, when
+    NAME does not say it. Returns (machine, what main.py printed)."""
+    machine = fake_machine.new(port or PORTS.get(config.NAME, "esp32"))
     fake_machine.install(monkeypatch, machine)
     monkeypatch.setitem(sys.modules, "roller.ble_uart", ble)  # None: the import fails
     monkeypatch.setitem(sys.modules, "board_config", config)
@@ -458,6 +459,8 @@ def _run_main(monkeypatch, tmp_path, config, ble=None):
 
     monkeypatch.setattr(common, "time", fake_machine.FakeTime())
     monkeypatch.chdir(tmp_path)  # the flash
+    if setup is not None:
+        setup(machine)
     r, w = os.pipe()
     os.write(w, b"\x03")
     stderr = io.StringIO()
@@ -507,9 +510,93 @@ def test_main_runs_on_the_nominal_config_when_the_units_is_unusable(monkeypatch,
     (tmp_path / ".frozen").mkdir()
     (tmp_path / ".frozen" / "board_config.py").write_text(nominal + "NOMINAL = True\n")
     monkeypatch.setattr(sys, "path", [".frozen"] + sys.path)
-    machine, printed = _run_main(monkeypatch, tmp_path, cfg)
+    machine, printed = _run_main(monkeypatch, tmp_path, cfg, port="rp2")
     assert printed == "" and [w.timeout for w in machine.wdts] == [250]
     assert sys.modules["board_config"] is cfg  # the unit's file stays what the self-test checks
+
+
+def _nominal_image(monkeypatch, tmp_path):
+    """A frozen image's nominal board_config (make uf2), first on sys.path as boot.py leaves it."""
+    with open(os.path.join(paths.ROOT, "boards", "rp2040_pico", "board.py")) as f:
+        nominal = f.read()
+    (tmp_path / ".frozen").mkdir()
+    (tmp_path / ".frozen" / "board_config.py").write_text(nominal + "NOMINAL = True\n")
+    monkeypatch.setattr(sys, "path", [".frozen"] + sys.path)
+
+
+def test_a_flipped_byte_in_name_runs_the_app_on_the_nominal_board(monkeypatch, tmp_path):
+    """(issue 16) A unit's NAME that no HAL knows: on a frozen image the app runs on the nominal
+    board_config's board, so its self-test stops it in FAULT on the unit's file (R10)."""
+    cfg = load_config("rp2040_pico")
+    cfg.NAME = "rp2040_pibo"
+    _nominal_image(monkeypatch, tmp_path)
+    machine, printed = _run_main(monkeypatch, tmp_path, cfg, port="rp2")
+    assert printed == "" and [w.timeout for w in machine.wdts] == [250]
+    assert machine.events[0] == ("init", cfg.ENABLE_PIN, 0)
+    assert sys.modules["board_config"] is cfg  # the unit's file stays what the self-test checks
+
+
+_MAINTENANCE_LINE = "main.py: maintenance boot: output off, the app not started; reset to start it\n"
+
+
+def _maintenance_asked(machine):
+    import hal.rp2040
+
+    hal.rp2040.maintenance_next()  # what the host runs over the raw REPL before a reset
+
+
+@pytest.mark.parametrize("how", ["asked", "button held from power-on"])
+def test_a_maintenance_boot_leaves_the_repl_with_the_output_off(how, monkeypatch, tmp_path):
+    """(issue 16) The host's request (once) or the button held 2 s from a power-on: main.py ends
+    at the REPL without the app, the output off and the LED steady cyan."""
+    cfg = load_config("rp2040_pico")
+    clock = fake_machine.FakeTime()
+
+    def setup(machine):
+        from hal import common
+
+        monkeypatch.setattr(common, "time", clock)
+        if how == "asked":
+            _maintenance_asked(machine)
+        else:
+            machine.levels[cfg.BUTTON_PIN] = 0
+
+    machine, printed = _run_main(monkeypatch, tmp_path, cfg, setup=setup)
+    assert printed == _MAINTENANCE_LINE and machine.wdts == [] and machine.timers == []
+    assert machine.events[0] == ("init", cfg.ENABLE_PIN, 0)
+    assert machine.levels[cfg.ENABLE_PIN] == 0 and ("value", cfg.ENABLE_PIN, 1) not in machine.events
+    r, g, b = cfg.LED_PINS
+    assert [e for e in machine.events if e[0] == "duty" and e[1] in cfg.LED_PINS][-3:] == [
+        ("duty", r, 0), ("duty", g, 65535), ("duty", b, 65535)]
+    assert machine.mem32[fake_machine.RP2_WATCHDOG_SCRATCH1] == 0  # once: the next reset runs the app
+    assert clock.now_us >= (2_000_000 if how != "asked" else 0)
+
+
+def test_a_maintenance_boot_feeds_a_watchdog_a_soft_reset_left_running(monkeypatch, tmp_path):
+    def setup(machine):
+        machine.mem32[fake_machine.RP2_WATCHDOG_CTRL] = 1 << 30
+        _maintenance_asked(machine)
+
+    machine, printed = _run_main(monkeypatch, tmp_path, load_config("rp2040_pico"), setup=setup)
+    assert printed == _MAINTENANCE_LINE
+    assert [w.timeout for w in machine.wdts] == [8000] and [t.period for t in machine.timers] == [100]
+    machine.timers[0].callback(machine.timers[0])
+    assert machine.wdts[0].fed == 1
+
+
+@pytest.mark.parametrize("reason", [1, 2])  # the watchdog's TIMER, FORCE (machine.reset)
+def test_the_button_held_through_a_reset_in_a_session_starts_the_app(reason, monkeypatch, tmp_path):
+    """Only a power-on with the button held is a maintenance boot: a user holding the button
+    (a long press stops a session) when the watchdog or a software reset reboots the chip gets
+    the app, as after any reset."""
+    cfg = load_config("rp2040_pico")
+
+    def setup(machine):
+        machine.mem32[fake_machine.RP2_WATCHDOG_REASON] = reason
+        machine.levels[cfg.BUTTON_PIN] = 0
+
+    machine, printed = _run_main(monkeypatch, tmp_path, cfg, setup=setup)
+    assert printed == "" and [w.timeout for w in machine.wdts] == [250]
 
 
 def test_a_second_board_on_a_port_gets_its_own_hal(monkeypatch, tmp_path):

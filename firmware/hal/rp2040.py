@@ -73,6 +73,20 @@ _K_WDT_LOAD_AT = const(33)
 _K_WDT_LOAD = const(34)  # what WDT.feed writes; 0 until wdt_start
 _HW_WORDS = const(35)
 _I32_MAX = const(0x7FFF_FFFF)
+# maintenance boot (docs/flashing.md): WATCHDOG SCRATCH1 keeps the host's request through the
+# reset that follows (a power-on clears it; SCRATCH0 is the emulation probe's, 4-7 the boot ROM's)
+_WATCHDOG_CTRL = const(0x4005_8000)
+_CTRL_ENABLE = const(1 << 30)
+_SCRATCH_MAINTENANCE = const(0x4005_8010)
+_MAINTENANCE = const(0x2D61_696E)  # a word a cleared or random register is unlikely to hold
+_HOLD_MS = const(2000)  # the button held this long from power-on: deliberate, never a click
+_HOLD_POLL_US = const(10_000)
+_MAINTENANCE_WDT_MS = const(8000)  # the RP2040's longest is 8388
+
+
+def maintenance_next():
+    """Ask for a maintenance boot at the next reset (the host, over the raw REPL)."""
+    machine.mem32[_SCRATCH_MAINTENANCE] = _MAINTENANCE
 
 
 class Board(common.Board):
@@ -193,6 +207,31 @@ class Board(common.Board):
 
     def _keep_watchdog_quiet(self, wdt):
         self._keeper = Timer(-1, period=_WDT_KEEPER_MS, callback=lambda t: wdt.feed())
+
+    def maintenance(self):
+        """True for a maintenance boot, which main.py ends at the REPL without the app: asked for
+        by the host (maintenance_next, then a reset: once), or the button held from a power-on
+        reset for _HOLD_MS. The output is off (built so), the LED steady cyan, and a watchdog a
+        soft reset left running is fed."""
+        mem = machine.mem32
+        asked = mem[_SCRATCH_MAINTENANCE] == _MAINTENANCE
+        mem[_SCRATCH_MAINTENANCE] = 0  # once: the next reset starts the app
+        if not asked and not (mem[_WATCHDOG_REASON] == 0 and self._held(_HOLD_MS)):
+            return False
+        self.write_output(False, 0, 0)
+        self.set_led(0, 255, 255)
+        if mem[_WATCHDOG_CTRL] & _CTRL_ENABLE:
+            self._keep_watchdog_quiet(WDT(timeout=_MAINTENANCE_WDT_MS))
+        return True
+
+    def _held(self, ms):
+        """The button stays pressed for ms from now."""
+        start = self.ticks_ms()
+        while not self._button.value():  # active low
+            if self.ticks_diff(self.ticks_ms(), start) >= ms:
+                return True
+            common.time.sleep_us(_HOLD_POLL_US)
+        return False
 
 
 def _registers(cfg):
