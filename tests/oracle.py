@@ -38,6 +38,11 @@ RC_CONFIRM_OHM = limits.LIFTOFF_OHM  # R4: R||C skin with R up to this may be co
 # when |Z| at the program frequency is confirmable): its capacitance lowers what the sense sees
 CONFIRM_MS = limits.CONTACT_CONFIRM_MS  # R4: 150 ms of good skin before more than the probe
 LIFTOFF_DROP_MS = 5  # R4: at probe level within 5 ms of a lift-off (shorter gaps are glitches)
+# ... onto R||C skin, 5 ms from when the trace shows it: v/i of one sign above LIFTOFF_OHM with at
+# least this current, not fallen over the last few ms (a falling current makes a capacitance's
+# v/i read high), or at the compliance voltage; at the latest half a period after the lift-off
+REVEAL_MIN_UA = 10
+REVEAL_FALL_MS = 3
 USB_OFF_MS = 10  # R6: no current 10 ms after USB power appears
 WATCHDOG_RESET_MS = 300  # R9: a hung loop is reset within 300 ms
 SENSE_CATCH_MS = 15  # R8: a stuck sense is caught within 2 half periods + this of current flow

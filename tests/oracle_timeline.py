@@ -89,20 +89,19 @@ class Timeline:
     def _current(self, events):
         n = self.n
         ua = np.zeros(n, dtype=np.int64)
-        limited = np.zeros(n, dtype=bool)  # the electrode near the compliance voltage
-        clipped = np.zeros(n, dtype=bool)  # ... at it: the load, not the source, sets the current
+        mv = np.zeros(n, dtype=np.int64)  # the electrode voltage, signed
         last_t, last_ua, last_mv = 0, 0, 0
         for e in events:
             if e["kind"] == "out":
                 t = min(to_ms(e["t"]), n)
                 ua[last_t:t] = last_ua
-                limited[last_t:t] = last_mv >= limits.POOR_CONTACT_MV
-                clipped[last_t:t] = last_mv >= spec.CLIPPED_MV
-                last_t, last_ua, last_mv = t, e["ua"], abs(e.get("v", 0)) * 1000
+                mv[last_t:t] = last_mv
+                last_t, last_ua, last_mv = t, e["ua"], round(e.get("v", 0) * 1000)
         ua[last_t:] = last_ua
-        limited[last_t:] = last_mv >= limits.POOR_CONTACT_MV
-        clipped[last_t:] = last_mv >= spec.CLIPPED_MV
-        self.ua = ua
+        mv[last_t:] = last_mv
+        limited = np.abs(mv) >= limits.POOR_CONTACT_MV
+        clipped = np.abs(mv) >= spec.CLIPPED_MV
+        self.ua, self.mv = ua, mv
         self.limited_cum = np.concatenate([[0], np.cumsum(limited)])
         # the load driving the electrode into compliance mid-half clips the rest of that half
         self.compliance_entries = np.flatnonzero(clipped[1:] & ~clipped[:-1]) + 1
@@ -417,19 +416,25 @@ class Timeline:
     def head_text(self, t):
         return str(self.head_name[t])
 
-    def _reveal_ms(self, t):
-        """ms an R||C load onto which the roller moved at `t` takes to show its impedance: its
-        voltage climbs with time constant RC from where the last skin left it, so v/i reads low
-        until then (at most a half period: by then a half's swing shows |Z|). 0 for R or open."""
-        ohm, nf = float(self.skin_ohm[t]), float(self.skin_nf[t])
-        if ohm <= 0 or nf <= 0:
-            return 0
-        return int(min(ohm * nf * 1e-6, float(self.half_ms[t])))
+    def _revealed(self):
+        """Where a scope on the electrodes shows a load above the lift-off impedance: v/i of one
+        sign above it while the current does not fall (a falling current makes any capacitance's
+        v/i read high), or at the compliance voltage (the load, not the source, sets the current
+        there); an open circuit or a resistive load shows at once."""
+        abs_ua, abs_mv = self.abs_ua, np.abs(self.mv)
+        same = ((self.ua > 0) & (self.mv > 0)) | ((self.ua < 0) & (self.mv < 0))
+        ohm = abs_mv * 1000 // np.maximum(abs_ua, 1)
+        fall = spec.REVEAL_FALL_MS
+        earlier = np.concatenate([np.zeros(fall, dtype=abs_ua.dtype), abs_ua[:-fall]])
+        holds = (abs_ua >= earlier) & (abs_ua >= spec.REVEAL_MIN_UA)
+        at_compliance = abs_mv >= limits.POOR_CONTACT_MV
+        shown = same & (ohm > spec.LIFTOFF_OHM) & (holds | at_compliance) & (abs_ua > 0)
+        return shown | (self.skin_ohm == 0) | (self.skin_nf == 0)
 
     def _contact(self):
         """contact_ok: skin confirmable (<= 150 kOhm, noise allowed) for 150 ms, not lifted off
         since (> 250 kOhm or open for 5 ms). lifted: 5 ms into a lift-off (onto R||C skin: 5 ms
-        after its time constant, _reveal_ms)."""
+        after the trace shows it, _revealed)."""
         n = self.n
         ohm = self.skin_ohm.astype(float)
         hz = 500.0 / self.half_ms
@@ -442,8 +447,12 @@ class Timeline:
         ok = np.zeros(n, dtype=bool)
         lifted = np.zeros(n, dtype=bool)
         eligible_from = good_since = None
+        revealed = self._revealed()
         for a, b, c in _runs(category):
-            drop_ms = spec.LIFTOFF_DROP_MS + self._reveal_ms(a)
+            # onto R||C skin: once it shows (its capacitance charges, v/i reads low until then),
+            # within half a period at most
+            shown = np.flatnonzero(revealed[a:min(b, a + int(self.half_ms[a]))])
+            drop_ms = spec.LIFTOFF_DROP_MS + (int(shown[0]) if len(shown) else int(self.half_ms[a]))
             if c == 0 and b - a >= drop_ms:  # a lift-off
                 if eligible_from is not None:
                     ok[max(a, eligible_from):a + drop_ms] = True

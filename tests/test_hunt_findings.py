@@ -12,8 +12,8 @@ SCENARIOS = os.path.join(os.path.dirname(__file__), "scenarios")
 
 def test_rc_skin_above_the_liftoff_impedance_drops_to_probe_once_it_shows(sim):
     """A lift from 20 kOhm onto 581 kOhm || 47 nF: v/i climbs with RC = 27 ms and passes 250 kOhm
-    after 15 ms; the firmware drops to probe within 2 ms of that (the oracle allows 5 ms after
-    the time constant: no reading can tell the load sooner, docs/safety.md)."""
+    after 15 ms; the firmware drops to probe within 2 ms of that (the oracle allows 5 ms from
+    where the trace shows the load: no reading can tell it sooner, docs/safety.md)."""
     with open(os.path.join(SCENARIOS, "hunt_rc_liftoff.json")) as f:
         sim(json.load(f))
 
