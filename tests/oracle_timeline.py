@@ -517,7 +517,7 @@ class Timeline:
         self.latched = _mask(n, latched)
         self.maybe_off = self._torn_off(n)
         testable = np.isin(code, [S[s] for s in ("OFF", "DONE", "STANDBY", "RUN", "PAUSED")])
-        self.testable = testable & ~self.maybe_off
+        self.testable = testable & ~self.maybe_off & ~self.latched  # latched: no test pulse either
         self.ended = np.isin(code, [S[s] for s in ENDED])
         index = np.where(self.ended, np.arange(n), n)
         self.next_end = np.minimum.accumulate(index[::-1])[::-1]

@@ -248,6 +248,23 @@ def test_a_latched_fault_means_no_current():
     expect(judge(t, d), "fault latched but")
 
 
+@pytest.mark.parametrize("latched", [True, False])
+def test_off_with_a_fault_latched_is_no_place_for_an_enable_test(latched):
+    """After FAULT, OFF keeps the fault latched until a self-test passes: no test pulse may flow
+    (it would be current under a latch), so a stuck enable waits for that self-test (the hunt's
+    find: the oracle asked for both)."""
+    t, d = session(extra=[(1.9, "fault", "polarity_stuck"), (2.6, "fault", "enable_stuck_on")])
+    t.wave(2000, [0] * 2000)
+    if latched:
+        t.add(2000, "fault", code="DC_IMBALANCE").state(2000, "FAULT")
+    t.state(2500, "OFF")
+    found = judge(t, d)
+    if latched:
+        absent(found, "enable_stuck_on injected")
+    else:
+        expect(found, "enable_stuck_on injected at 2600 not caught")
+
+
 def test_a_fault_needs_a_cause():
     t, d = session(amps=ramp(10))
     t.add(2000, "fault", code="DC_IMBALANCE").state(2000, "FAULT")
