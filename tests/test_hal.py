@@ -417,12 +417,18 @@ def test_hal_runs_on_the_micropython_unix_port(module_name, board_dir):
     import subprocess
 
     script = os.path.join(paths.ROOT, "tests", "mpy", "hal_on_unix_port.py")
-    proc = subprocess.run([paths.micropython_exe(), script, paths.ROOT, board_dir, module_name],
-                          capture_output=True, text=True, timeout=30)
+    idle_in, keep_open = os.pipe()  # the console's stdin: open, nothing in it
+    try:
+        proc = subprocess.run([paths.micropython_exe(), script, paths.ROOT, board_dir, module_name],
+                              stdin=idle_in, capture_output=True, text=True, timeout=30)
+    finally:
+        os.close(idle_in)
+        os.close(keep_open)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines())
     cfg = load_config(board_dir)
     assert lines["first"] == "True"
+    assert lines["idle_console"] == "True"  # read every ms: no allocation, so no collection
     if module_name == "hal.rp2040":  # its registers are not on the unix port: only the run loop
         assert int(lines["registers"]) > 0
         assert lines["interrupted"] == "20 True ('output', False, 0, 0)"

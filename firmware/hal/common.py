@@ -96,9 +96,11 @@ class Console:
     def read(self):
         """Up to 64 received bytes (App.service takes one line per call), or None."""
         self.pump()
+        if not self._pending:  # idle (every ms): the slices below would allocate 96 bytes
+            return None
         data = self._pending[:_CONSOLE_READ_BYTES]
         self._pending = self._pending[_CONSOLE_READ_BYTES:]
-        return data or None
+        return data
 
     def write(self, line):
         self._out.write(line)

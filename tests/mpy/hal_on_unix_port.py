@@ -108,6 +108,28 @@ else:
     inputs = array("i", bytes(20))
     board.sample(inputs)
     print("current_ua", inputs[0])
+# an idle console (stdin a pipe with nothing in it) allocates nothing: it is read every ms
+import micropython  # noqa: E402
+
+from hal import common  # noqa: E402
+
+def idle_reads_allocate_nothing(console, count):
+    console.read()  # the first poll sets up its table (64 bytes, once)
+    micropython.heap_lock()
+    try:
+        for _ in range(count):
+            if console.read() is not None:
+                break
+        else:
+            micropython.heap_unlock()
+            return True
+    except MemoryError:
+        pass
+    micropython.heap_unlock()
+    return False
+
+
+print("idle_console", idle_reads_allocate_nothing(common.Console(), 100))
 board.wdt_start(250)
 app = App()
 try:
