@@ -11,7 +11,7 @@ from host_tools.paths import ROOT
 TREES = ("host_tools", "boards", "tests")
 # where the project's own top-level modules live: the repo, the firmware, the test helpers,
 # the CPython stand-in for `micropython`, and each board folder (a board's `board` module)
-LOCAL_DIRS = ["", "firmware", "tests", "host_tools/compat", "tests/mpy/ble_standin"] + [
+LOCAL_DIRS = ["", "firmware", "tests", "tests/mpy", "host_tools/compat", "tests/mpy/ble_standin"] + [
     os.path.relpath(d, ROOT) for d in glob.glob(os.path.join(ROOT, "boards", "*", ""))]
 
 

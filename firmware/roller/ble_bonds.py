@@ -19,7 +19,7 @@ import binascii
 from micropython import const
 
 from roller.limits import BONDS_MAX, STORE_WRITE_MIN_MS
-from roller.store import decode, encode
+from roller.store import encode, newest
 
 SLOTS = ("bonds.a", "bonds.b")
 OWN_IRK = const(10)  # NimBLE's SECRET_TYPE_OUR_IRK (extmod/nimble/modbluetooth_nimble.c)
@@ -85,19 +85,7 @@ class Bonds:
 
     def load(self):
         """The newest valid record's secrets, in their order; none valid: no bonds."""
-        best = None
-        for i in range(len(SLOTS)):
-            try:
-                with self.fs.open(SLOTS[i], "rb") as f:
-                    data = f.read(_MAX_BYTES + 1)
-            except OSError:
-                continue  # never written
-            doc = decode(data, _valid)
-            if doc is None:
-                self.skipped += 1
-            elif best is None or doc["seq"] > best["seq"]:
-                best = doc
-                self.slot = i
+        best, self.slot, self.skipped = newest(self.fs, SLOTS, _MAX_BYTES, _valid)
         if best is None:
             return
         self.seq = best["seq"]

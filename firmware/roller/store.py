@@ -96,6 +96,25 @@ def decode(data, valid=None):
     return doc if (valid or _valid)(doc) else None
 
 
+
+def newest(fs, slots, max_bytes, check=None):
+    """(the newest valid record of `slots`, its slot, how many were torn or corrupt): a record
+    scheme's load, shared by the store and roller.ble_bonds. None valid: (None, the last slot,
+    n), so the first write goes to the first slot."""
+    best, slot, skipped = None, len(slots) - 1, 0
+    for i in range(len(slots)):
+        try:
+            with fs.open(slots[i], "rb") as f:
+                data = f.read(max_bytes + 1)
+        except OSError:
+            continue  # never written
+        doc = decode(data, check)
+        if doc is None:
+            skipped += 1
+        elif best is None or doc["seq"] > best["seq"]:
+            best, slot = doc, i
+    return best, slot, skipped
+
 class Store:
     def __init__(self, fs):
         self.fs = fs
@@ -120,19 +139,7 @@ class Store:
 
     def load(self):
         """Take the newest valid record; torn or corrupt ones are counted and skipped."""
-        best = None
-        for i in range(len(SLOTS)):
-            try:
-                with self.fs.open(SLOTS[i], "rb") as f:
-                    data = f.read(_MAX_BYTES + 1)
-            except OSError:
-                continue  # never written
-            doc = decode(data)
-            if doc is None:
-                self.skipped += 1
-            elif best is None or doc["seq"] > best["seq"]:
-                best = doc
-                self.slot = i
+        best, self.slot, self.skipped = newest(self.fs, SLOTS, _MAX_BYTES)
         if best is not None:
             self.seq = best["seq"]
             self.boot = best["boot"] + 1

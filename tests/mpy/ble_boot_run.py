@@ -12,10 +12,9 @@ import json
 import os
 import sys
 
-root, aioble_dir, flash_dir = sys.argv[1], sys.argv[2], sys.argv[3]
-for path in (root + "/tests/mpy/ble_standin", aioble_dir, root + "/firmware", root):
-    sys.path.insert(0, path)
-os.chdir(flash_dir)  # the device's cwd is its flash: a file aioble wrote itself would be here
+import ble_env  # next to this script, on its path
+
+root, aioble_dir, flash_dir = ble_env.setup()
 
 import asyncio  # noqa: E402
 
