@@ -131,7 +131,6 @@ class Board:
 
     name = ""
     _wdt: "WDT | None" = None  # set by wdt_start
-    calibrated = True  # False: cfg is the board's nominal board_config frozen into the image
 
     def __init__(self, cfg, enable: "Pin", leg_a: "Pin", leg_b: "Pin", isense: "ADC",
                  vsense: "ADC", vbat: "ADC", usb: "Pin", button: "Pin", led: "tuple[PWM, PWM, PWM]",
@@ -154,7 +153,9 @@ class Board:
         self._head_scale = cfg.HEAD_MV_PER_65536
         self.head_bands_mv = cfg.HEAD_BANDS_MV
         self.head_open_mv = cfg.HEAD_OPEN_MV
-        self.calibrated = not getattr(cfg, "NOMINAL", False)  # make uf2 adds NOMINAL to its copy
+        # False: cfg is the board's nominal board_config frozen into the image (make uf2 adds
+        # NOMINAL to its copy); a unit's own deployed board_config is calibrated
+        self.calibrated = not getattr(cfg, "NOMINAL", False)
         self._setpoint_max = cfg.SETPOINT_MAX_CODE
         self._setpoint_full_ua = cfg.SETPOINT_FULL_UA
         self._i_zero = cfg.ISENSE_ZERO_U16

@@ -96,7 +96,6 @@ def decode(data, valid=None):
     return doc if (valid or _valid)(doc) else None
 
 
-
 def newest(fs, slots, max_bytes, check=None):
     """(the newest valid record of `slots`, its slot, how many were torn or corrupt): a record
     scheme's load, shared by the store and roller.ble_bonds. None valid: (None, the last slot,
@@ -114,6 +113,7 @@ def newest(fs, slots, max_bytes, check=None):
         elif best is None or doc["seq"] > best["seq"]:
             best, slot = doc, i
     return best, slot, skipped
+
 
 class Store:
     def __init__(self, fs):

@@ -80,7 +80,7 @@ _L_SENSE_MIN_UA = const(32)
 _L_POOR_CONTACT_MV = const(33)
 _L_MIN_LOAD_OHM = const(34)
 _L_IMPLAUSIBLE_MS = const(35)
-_L_ENABLE_CHECK_MS = const(36)
+_L_ENABLE_IDLE_CHECK_MS = const(36)
 _S_PERIOD_AT_COMPLIANCE = const(37)  # 1 when a reading of this period hit the compliance voltage
 _S_HEAD_MAX_UA = const(73)  # the attached head's limit; 0: no known head, no output
 # the session meter (roller.history), from the readings judged here: the largest |current|, no
@@ -109,7 +109,7 @@ class Supervisor:
             (_L_POOR_CONTACT_MV, POOR_CONTACT_MV),
             (_L_MIN_LOAD_OHM, MIN_LOAD_OHM),
             (_L_IMPLAUSIBLE_MS, IMPLAUSIBLE_MS),
-            (_L_ENABLE_CHECK_MS, ENABLE_IDLE_CHECK_MS),
+            (_L_ENABLE_IDLE_CHECK_MS, ENABLE_IDLE_CHECK_MS),
             (_S_HEAD_MAX_UA, HARD_MAX_UA),  # a board without heads; the App sets the head's at once
         ):
             slots[index] = value
@@ -225,7 +225,7 @@ def idle_output(slots, write):
     """Output off (OFF, DONE): every ENABLE_IDLE_CHECK_MS one tick tests the enable switch."""
     s = ptr32(slots)
     s[_S_IDLE_MS] += 1
-    if s[_S_LATCHED] or int(s[_S_IDLE_MS]) < int(s[_L_ENABLE_CHECK_MS]):
+    if s[_S_LATCHED] or int(s[_S_IDLE_MS]) < int(s[_L_ENABLE_IDLE_CHECK_MS]):
         halt_output(slots, write)
         return
     s[_S_IDLE_MS] = 0
