@@ -27,7 +27,10 @@ _CTRL_C = "\x03"
 BOOT_LIMIT_MS = 20_000  # emulated: from power-on to the app built, or the image is broken
 _DEPLOY_S = 600
 _CORRUPT_FILE = "roller/app.mpy"  # the largest file: in littlefs data blocks (no CRC there)
-_CORRUPT_WINDOW = 16
+# flash_corrupt flips a bit of this text (a refusal's, in app.mpy's constants): data nothing
+# reads before the self-test hashes the file. The middle byte, once chosen, fell in native code
+# after a change and crashed the app first (the watchdog, not the self-test, then ended it).
+_CORRUPT_TEXT = b"program %s needs"
 _BOUNCE_MS = 4  # as boards.sim.runner.BOUNCE_MS
 
 
@@ -139,11 +142,12 @@ def _manifest_names(out):
 
 
 def corrupt_offsets(image_path, deployed_file):
-    """Where the middle byte of a deployed file sits in the flash image (every copy)."""
+    """Where _CORRUPT_TEXT of a deployed file sits in the flash image (every copy)."""
     with open(deployed_file, "rb") as f:
         data = f.read()
-    mid = len(data) // 2
-    window = data[mid:mid + _CORRUPT_WINDOW]
+    if _CORRUPT_TEXT not in data:
+        raise PicoSimError("%s holds no %r for flash_corrupt" % (_CORRUPT_FILE, _CORRUPT_TEXT.decode()))
+    window = _CORRUPT_TEXT
     with open(image_path, "rb") as f:
         image = f.read()
     found, at = [], image.find(window)

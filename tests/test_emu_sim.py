@@ -29,6 +29,17 @@ SHORT = {
     "events": [
         {"t": 0.1, "button": "click"},
         {"t": 0.3, "skin": {"ohm": 20000}},
+        # requests in RUN (each a tick's work many times over on the RP2040): the tick runs
+        # between their slices (hal.common.Pacer), the store's write waits for a half's start
+        {"t": 2.05, "serial": '{"cmd": "status"}'},
+        {"t": 2.15, "serial": '{"cmd": "info"}'},
+        {"t": 2.2, "serial": '{"cmd": "stream", "on": true}'},
+        {"t": 2.3, "serial": '{"cmd": "set", "cue_s": 30}'},
+        {"t": 2.45, "serial": '{"cmd": "log"}'},
+        {"t": 2.55, "serial": '{"cmd": "history"}'},
+        {"t": 2.6, "serial": '{"cmd": "set", "level": NaN}'},
+        {"t": 2.8, "serial": '{"cmd": "stream", "on": false}'},
+        {"t": 2.9, "serial": '{"cmd": "status"}'},
         {"t": 3.6, "fault": "dac_stuck_high"},  # past the soft start on both (2.4 s from RUN)
         {"t": 3.9, "fault": None},
         {"t": 4.0, "fault": "loop_hang"},
@@ -114,6 +125,28 @@ def test_the_short_scenario_is_safe_on_the_real_hal(short):
 
 
 @needs_emu
+def test_requests_in_run_keep_the_waveforms_timing(short):
+    """As a scope sees it: with requests, telemetry and a store write in RUN, every half of the
+    lift square (10 Hz) lasts 50 ms to within the trace's ms. A tick late at a polarity change would
+    stretch one half and shorten the next (charge balance, R3)."""
+    events, _ = short
+    answered = [e for e in events if e["kind"] == "serial" and e["dir"] == "out"
+                and 2.0 <= e["t"] < 3.2 and e["line"].startswith("{")]
+    assert len(answered) >= 9 + 5, answered  # the nine answers, telemetry every 100 ms
+    assert {e["state"] for e in events if e["kind"] == "state" and 2.0 <= e["t"] < 3.2} <= {"RUN"}
+    changes, sign = [], 0
+    for e in events:
+        if e["kind"] == "out" and 2.0 <= e["t"] < 3.5 and e["ua"]:  # a zero tick (enable test) keeps the half
+            now = 1 if e["ua"] > 0 else -1
+            if now != sign:
+                changes.append(round(e["t"] * 1000))
+                sign = now
+    halves = [(a, b - a) for a, b in zip(changes[1:], changes[2:], strict=False)]
+    # within the trace's ms: a flip a fraction of a ms late may land on the next ms
+    assert len(halves) >= 25 and all(49 <= h <= 51 for _, h in halves), halves
+
+
+@needs_emu
 def test_over_current_and_hang_on_the_real_hal(short, tmp_path):
     events, run = short
     # the over-current trip: the output-enable pin falls within 1 ms of the onset
@@ -172,17 +205,9 @@ FAULTS = {
 }
 
 
-# A finding on the RP2040 (docs/emulation.md, "Found on the RP2040"): nothing runs the tick while
-# service() works. A serial request holds it 5-27 ms, and idle service() allocates (about 130 B a
-# call), so a 6.6 ms collection stalls it every 1.3 s; the output stays as it was, a phase runs
-# long and the oracle sees R3 broken. Strict: these pass once the firmware is fixed.
-_STALLS = pytest.mark.xfail(strict=True, reason="RP2040: the tick waits for service() and gc (R3)")
-
-
 @needs_emu
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["faults_and_resets", pytest.param("demo", marks=_STALLS),
-                                  pytest.param("protocol", marks=_STALLS), "pico_faults"])
+@pytest.mark.parametrize("name", ["faults_and_resets", "demo", "protocol", "pico_faults"])
 def test_scenarios_tell_the_unix_ports_story(name, tmp_path):
     if name == "pico_faults":
         doc = FAULTS

@@ -374,7 +374,7 @@ def test_run_paced_resyncs_after_a_long_stall(monkeypatch):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        common.run_paced(tick, None)
+        common.run_paced(common.Pacer(tick), None)
     gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
     assert gaps == [1000, 1000, 50_000, 1000, 1000]  # no burst of catch-up ticks
 

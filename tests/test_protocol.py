@@ -7,7 +7,7 @@ from simdevice import Device
 
 from host_tools import paths
 from roller import programs
-from roller.jsonline import dumps, parse
+from roller.jsonline import Milli, dumps, parse
 from roller.limits import HARD_MAX_UA, LINE_MAX_BYTES, PROBE_UA, RAMP_DOWN_MS, allowed_peak_ua
 from roller.linebuf import LONG, LineBuffer
 
@@ -103,6 +103,30 @@ def test_dumps_writes_thousandths_as_cpython_does_on_micropython(tmp_path):
                          check=True)
     assert out.stdout.strip() == json.dumps([m / 1000 for m in milli])
     assert dumps([m / 1000 for m in milli]) == out.stdout.strip()
+
+
+def test_dumps_writes_milli_exactly_on_both_runtimes(tmp_path):
+    """The firmware's own decimals (uptime, volts, Hz) are integers in thousandths: the boards'
+    32-bit floats would print an uptime of hours with wrong last digits."""
+    milli = [0, 1, -1, 999, 1000, -1000, 3912, -2500, 86_400_000, 2**31 - 1] + list(range(-3000, 3000, 7))
+    script = tmp_path / "milli.py"
+    script.write_text("import sys\nsys.path.insert(0, %r)\nfrom roller.jsonline import Milli, dumps\n"
+                      "print(dumps([Milli(m) for m in %r]))\n" % (paths.FIRMWARE, milli))
+    out = subprocess.run([paths.micropython_exe(), str(script)], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == json.dumps([m / 1000 for m in milli])
+    assert dumps([Milli(m) for m in milli]) == out.stdout.strip()
+
+
+def test_dumps_and_parse_call_pace_between_keys():
+    """The board's control tick runs there when due (hal.common.Pacer): a long answer never holds it."""
+    calls = []
+    text = dumps({"ok": True, "a": {"x": 1, "y": [2, {"z": None}]}, "b": "s"}, lambda: calls.append(1))
+    assert json.loads(text) == {"ok": True, "a": {"x": 1, "y": [2, {"z": None}]}, "b": "s"}
+    assert len(calls) == 8  # ok, a, x, y, 2, {z}, z, b
+    calls.clear()
+    assert parse(b'{"cmd": "set", "level": 3}', lambda: calls.append(1)) == ({"cmd": "set", "level": 3}, None)
+    assert len(calls) == 3  # the line, then each key
 
 
 def test_dumps_orders_keys():

@@ -14,7 +14,7 @@ import time
 from boards.sim import DUMMY_LOAD_OHM
 from boards.sim.board import SimBoard
 from boards.sim.model import Model
-from hal.common import Console, Flash, run_paced
+from hal.common import Console, Flash, Pacer, run_paced
 
 INJECT_FILE = "devsim-inject.json"
 _INJECT_POLL_MS = 100
@@ -115,8 +115,10 @@ class Board(SimBoard):
                 poll[0] = now
                 self._poll_inject()
 
+        pacer = Pacer(tick)
+        app.pace = pacer.pace  # real time here too: a long answer lets the tick in
         try:
-            run_paced(tick, service_and_inject)
+            run_paced(pacer, service_and_inject)
         finally:
             self.write_output(False, 0, 0)
             model.step()

@@ -107,19 +107,39 @@ class Console:
         self._out.write("\n")
 
 
-def run_paced(tick, service):
-    """tick() once per ms of time.ticks_us, then service() (if any) in the time left."""
-    deadline_us = time.ticks_us()
+class Pacer:
+    """The control tick once per ms of time.ticks_us. pace() runs it when its ms has come: the
+    main loop calls it, and so does service() between slices of a long answer (App.pace), so a
+    request never holds the tick for longer than one slice."""
+
+    def __init__(self, tick):
+        self._tick = tick
+        self._deadline_us = time.ticks_us()
+
+    def pace(self):
+        """The tick, if due; one per call, so missed ticks catch up a call at a time."""
+        late_us = time.ticks_diff(time.ticks_us(), self._deadline_us)
+        if late_us < 0:
+            return
+        if late_us > _RESYNC_US:
+            self._deadline_us = time.ticks_us()
+        self._deadline_us = time.ticks_add(self._deadline_us, _TICK_US)
+        self._tick()
+
+    def wait_us(self):
+        """µs until the next tick is due (<= 0: due now)."""
+        return time.ticks_diff(self._deadline_us, time.ticks_us())
+
+
+def run_paced(pacer, service):
+    """pacer.pace() then service() (if any) in the time left, forever."""
     while True:
-        tick()
+        pacer.pace()
         if service is not None:
             service()
-        deadline_us = time.ticks_add(deadline_us, _TICK_US)
-        wait_us = time.ticks_diff(deadline_us, time.ticks_us())
+        wait_us = pacer.wait_us()
         if wait_us > 0:
             time.sleep_us(wait_us)
-        elif wait_us < -_RESYNC_US:
-            deadline_us = time.ticks_us()
 
 
 class Board:
@@ -271,11 +291,13 @@ class Board:
     # --- the main loop ----------------------------------------------------------------------------
     def run(self, app):
         try:
+            pacer = Pacer(app.tick)
+            app.pace = pacer.pace  # service() lets the tick in between slices of its work
             ble = getattr(app, "ble", None)
             if ble is None:
-                run_paced(app.tick, getattr(app, "service", None))
+                run_paced(pacer, getattr(app, "service", None))
             else:  # its loop: the same pacing, with aioble's tasks in the slack (roller.ble_uart)
-                ble.run(app.tick, app.service)
+                ble.run(pacer, app.service)
         except KeyboardInterrupt:
             # Ctrl-C from the host (mpremote, deploy): with the output off, keep the watchdog
             # (which cannot be stopped) quiet so the REPL stays usable until the next reset.

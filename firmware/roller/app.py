@@ -12,6 +12,8 @@ runs (and the trace shows). A ramp-down, once started, always ends in OFF or DON
 array (roller.hot), few calls, no allocation. Nothing here imports machine: the board object is
 the only way out.
 """
+import gc
+
 import micropython
 from micropython import const
 
@@ -121,6 +123,10 @@ _CONTACT_LOST = const(4)
 _LOW_BATTERY_SIGNAL_MS = const(3000)
 _CHARGED_MV = const(4150)
 _RUN_BRIGHTNESS_PER_LEVEL = const(51)  # levels 1-5: 51..255
+# on a board, answers' garbage is collected when a half begins, not whenever an allocation finds
+# the heap full: a collection holds the loop (15 ms on the RP2040) and a square half holds its
+# level over it. Answers allocate many times their text (a status's 440 bytes took 6.9 KB).
+_COLLECT_AFTER_BYTES = const(4096)
 _STOP_MARGIN_MS = const(50)  # a ramp-down's backstop: RAMP_DOWN_MS + one period + this
 _SIGNAL_MS = const(2000)  # a refusal, or the week at switch-on, shows this long
 _POOR_SHOWN_MS = const(1000)  # two blinks of the poor-contact pattern at least
@@ -185,6 +191,8 @@ class App:
         self._up_ms = 0  # since boot, up to _up_ticks: uptime_ms() folds the clock in
         self._up_ticks = board.ticks_ms()
         self.protocol = Protocol(self)
+        self.pace = None  # the board's loop sets it where time is real (hal.common.Pacer)
+        self.answered_bytes = 0  # answer text since the last collection (roller.protocol counts)
         self._console_read = board.console_read
         self._feed = board.wdt_feed
         self.tick = _control_tick(self, slots, self.wave.tables, board.sample, board.write_output)
@@ -224,9 +232,20 @@ class App:
             protocol.service(None)
         if self.store.dirty:
             self._save()
+        if self.answered_bytes >= _COLLECT_AFTER_BYTES and self.pace is not None and self._level_held():
+            self.answered_bytes = 0
+            gc.collect()
+
+    def _level_held(self):
+        """Real time: a pause of the loop here costs no charge balance. The output is off, or a
+        half has just begun (a square half holds its level for the rest of it)."""
+        return not _STANDBY <= self.state <= _PAUSED or (self.slots[_WAVE_INDEX] - 1) % self.wave.half == 0
 
     def _save(self):
-        """service(), while the store has something to write: when due, it writes."""
+        """service(), while the store has something to write: when due, it writes. On a board,
+        where the output holds its level: a write holds the loop for ms (littlefs)."""
+        if self.pace is not None and not self._level_held():
+            return
         store = self.store
         if self.record.save_open:  # built here, not in the tick: it allocates
             self.record.save_open = False

@@ -48,9 +48,7 @@ _RX_BUFFER_BYTES = const(512)  # writes append here until service() takes them
 _NOTIFY_BYTES = const(20)  # ATT's default MTU less 3: every central takes it
 _NOTIFIES_PER_SERVICE = const(4)  # bounded work per ms; the rest waits for the next
 _STATUS_EVERY_MS = const(100)
-_TICK_US = const(1000)
 _YIELD_MIN_US = const(150)  # less left than this: no yield, the tick comes first
-_RESYNC_US = const(20_000)
 _IO_NO_INPUT_OUTPUT = const(3)  # no display, no keyboard: Just Works pairing in the window
 
 
@@ -159,7 +157,7 @@ class BleLink:
                 now = self.app.board.ticks_ms()
                 if self.app.board.ticks_diff(now, self._stream_ms) >= STREAM_PERIOD_MS:
                     self._stream_ms = now
-                    self._send(dumps(self.protocol._telemetry()))
+                    self._send(dumps(self.protocol._telemetry(), self.app.pace))
         now = self.app.uptime_ms()
         if self.pairing and now - self._pairing_ms >= PAIRING_WINDOW_MS:
             self.close_pairing()
@@ -183,9 +181,10 @@ class BleLink:
                 response = {"ok": False, "error": "out of memory"}
             finally:
                 protocol.link = None
-        self._send(dumps(response))
+        self._send(dumps(response, self.app.pace))
 
     def _send(self, text):
+        self.app.answered_bytes += len(text)  # garbage to collect (App.service)
         self._notify_some(self.connection, memoryview(text.encode() + b"\n"))
 
     def _notify_some(self, conn, out):
@@ -235,28 +234,24 @@ class BleLink:
             await self.rx.written()
             self._written = True
 
-    async def _paced(self, tick, service):
-        deadline_us = time.ticks_us()
+    async def _paced(self, pacer, service):
         link_service = self.service
         while True:
-            tick()
+            pacer.pace()
             service()
             link_service()
-            deadline_us = time.ticks_add(deadline_us, _TICK_US)
-            if time.ticks_diff(deadline_us, time.ticks_us()) > _YIELD_MIN_US:
+            if pacer.wait_us() > _YIELD_MIN_US:
                 await asyncio.sleep(0)  # aioble's tasks, in the rest of this ms (not sleep_ms(0): docs)
-            wait_us = time.ticks_diff(deadline_us, time.ticks_us())
+            wait_us = pacer.wait_us()
             if wait_us > 0:
                 time.sleep_us(wait_us)
-            elif wait_us < -_RESYNC_US:
-                deadline_us = time.ticks_us()
 
-    def run(self, tick, service):
+    def run(self, pacer, service):
         """The device's main loop with BLE: Board.run calls it instead of hal.common.run_paced."""
         async def main():
             asyncio.create_task(self._connections())
             asyncio.create_task(self._writes())
-            await self._paced(tick, service)
+            await self._paced(pacer, service)
 
         asyncio.run(main())
 

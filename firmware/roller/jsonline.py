@@ -20,13 +20,14 @@ _WORDS = ((b"true", True), (b"false", False), (b"null", None))
 _HEX = b"0123456789abcdefABCDEF"
 
 
-def parse(line):
-    """(object, None) for a request line (bytes), or (None, error text)."""
-    for c in line:
-        if c >= 0x80:
-            return None, "not ASCII"
+def parse(line, pace=None):
+    """(object, None) for a request line (bytes), or (None, error text). `pace` as for dumps."""
+    if line and max(line) >= 0x80:  # one pass in C: a loop here costs ms on a board
+        return None, "not ASCII"
+    if pace is not None:
+        pace()
     try:
-        return _object(line), None
+        return _object(line, pace), None
     except ValueError as exc:
         return None, exc.args[0]
 
@@ -38,7 +39,7 @@ def _skip(s, i):
     return i
 
 
-def _object(s):
+def _object(s, pace):
     n = len(s)
     i = _skip(s, 0)
     if i >= n or s[i] != 0x7B:
@@ -49,6 +50,8 @@ def _object(s):
         i += 1
     else:
         while True:
+            if pace is not None:
+                pace()
             key, i = _string(s, i)
             if key in obj:
                 raise ValueError("duplicate key")
@@ -132,6 +135,14 @@ def _string(s, i):
     if i >= n or s[i] != 0x22:
         raise ValueError(_BAD)
     i += 1
+    end = s.find(b'"', i)
+    if end < 0:
+        raise ValueError(_BAD)
+    if s.find(b"\\", i, end) < 0:  # no escape (nearly every string): found in C
+        text = s[i:end]
+        if text and min(text) < 0x20:
+            raise ValueError(_BAD)  # control characters must be escaped
+        return text.decode(), end + 1
     start = i
     parts = []
     while True:
@@ -163,21 +174,72 @@ def _string(s, i):
     return "".join(parts), i + 1
 
 
-def dumps(value):
+class Milli:
+    """An integer in thousandths, written as a number with at most three decimals: exact on
+    every port (the boards' 32-bit floats cannot hold the uptime's thousandths for long)."""
+
+    def __init__(self, thousandths):
+        self.thousandths = thousandths
+
+
+def dumps(value, pace=None):
     """JSON text: "ok" first, then keys sorted, so both runtimes write the same bytes.
 
-    Only ASCII strings and floats with at most three decimals are ever written.
+    Only ASCII strings are ever written; the firmware's own decimals come as Milli, a request's
+    floats with three decimals at most. `pace`, if any, is
+    called before each key and item: the board's control tick runs there when due
+    (hal.common.Pacer).
     """
-    if isinstance(value, dict):
+    parts = []
+    _write(parts, value, pace)
+    return "".join(parts)
+
+
+def _write(parts, value, pace):
+    kind = type(value)
+    if kind is str:
+        parts.append(json.dumps(value))
+    elif value is True:
+        parts.append("true")
+    elif value is False:
+        parts.append("false")
+    elif value is None:
+        parts.append("null")
+    elif kind is int:
+        parts.append(str(value))
+    elif kind is dict:
         keys = sorted(value)
         if "ok" in value:
             keys.remove("ok")
             keys.insert(0, "ok")
-        return "{" + ", ".join(json.dumps(k) + ": " + dumps(value[k]) for k in keys) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(dumps(v) for v in value) + "]"
-    if isinstance(value, float):
+        opening = "{"
+        for key in keys:
+            if pace is not None:
+                pace()
+            parts.append('%s"%s": ' % (opening, key))  # keys are ASCII names: nothing to escape
+            opening = ", "
+            _write(parts, value[key], pace)
+        parts.append("}" if keys else "{}")
+    elif kind is list or kind is tuple:
+        opening = "["
+        for item in value:
+            if pace is not None:
+                pace()
+            parts.append(opening)
+            opening = ", "
+            _write(parts, item, pace)
+        parts.append("]" if value else "[]")
+    elif kind is Milli:
+        n = value.thousandths
+        sign = ""
+        if n < 0:
+            sign = "-"
+            n = -n
+        text = ("%s%d.%03d" % (sign, n // 1000, n % 1000)).rstrip("0")
+        parts.append(text + "0" if text[-1] == "." else text)
+    elif kind is float:  # a request's own number, echoed: three decimals at most
         # MicroPython's repr may give 17 digits (0.9340000000000001) where CPython gives 0.934
         text = ("%.3f" % value).rstrip("0")
-        return text + "0" if text[-1] == "." else text
-    return json.dumps(value)
+        parts.append(text + "0" if text[-1] == "." else text)
+    else:
+        raise TypeError("not JSON: %s" % kind)

@@ -10,7 +10,7 @@ from micropython import const
 from roller import VERSION, faults, heads, history, programs, ui
 from roller.led import PATTERNS as LED_PATTERNS
 from roller.contact import OPEN_OHM
-from roller.jsonline import dumps, parse
+from roller.jsonline import Milli, dumps, parse
 from roller.limits import HARD_MAX_UA, HISTORY_ENTRIES, LINE_MAX_BYTES, PROBE_UA, STREAM_PERIOD_MS
 from roller.linebuf import LONG, LineBuffer
 from roller.selftest import FAILED, LOW_BATTERY, PASSED
@@ -37,11 +37,6 @@ _LED_MODES = ("solid", "blink", "breathe", "double")  # roller.led's modes, in n
 
 def _error(text):
     return {"ok": False, "error": text}
-
-
-def _milli(value):
-    """An integer in thousandths as a JSON number with at most three decimals."""
-    return value / 1000
 
 
 def _state_name(app):
@@ -74,21 +69,27 @@ class Protocol:
             now = board.ticks_ms()
             if board.ticks_diff(now, self._stream_ms) >= STREAM_PERIOD_MS:
                 self._stream_ms = now
-                board.console_write(dumps(self._telemetry()))
+                self._write(self._telemetry())
 
     def _answer(self, line):
         try:
             response = self.handle(line)
         except MemoryError:  # a fragmented heap on a small board: refuse, do not crash
             response = _error("out of memory")
-        self.app.board.console_write(dumps(response))
+        self._write(response)
+
+    def _write(self, response):
+        app = self.app
+        text = dumps(response, app.pace)
+        app.answered_bytes += len(text)  # garbage to collect (App.service)
+        app.board.console_write(text)
 
     def handle(self, line, link=None):
         """The response object for one request line (bytes, or LONG). `link`: another link
         than the console, whose rules (link.refuse) come before anything else."""
         if line is LONG:
             return _error("line too long (max %d bytes)" % LINE_MAX_BYTES)
-        request, error = parse(line)
+        request, error = parse(line, self.app.pace)
         if error:
             return _error(error)
         cmd = request.get("cmd")
@@ -104,7 +105,11 @@ class Protocol:
         for key in request:
             if key != "cmd" and key not in fields:
                 return _error("unknown field for " + cmd)
-        return getattr(self, "_cmd_" + cmd)(request)
+        command = getattr(self, "_cmd_" + cmd)
+        pace = self.app.pace
+        if pace is not None:
+            pace()  # a tick due runs before the command does
+        return command(request)
 
     # --- commands ---------------------------------------------------------------------------
     def _cmd_info(self, request):
@@ -122,34 +127,41 @@ class Protocol:
         }
 
     def _cmd_status(self, request):
+        """Built in three parts with the tick let in between (App.pace): read-only, so a tick in
+        between shows in the later part at most."""
         app = self.app
         s = app.settings
-        active = ui.superstate(app.state) is not None
-        ohm = app.contact.ohm
         answer = {
             "ok": True,
-            "led": self._led_status(),
             "state": _state_name(app),
             "level": s.level,
             "program": s.program_name(),
             "session_s": s.session_s,
             "cue_s": s.cue_s,
-            "elapsed_s": app.session.contact_ms // 1000,
-            "contact": active and app.contact.confirmed,
-            "ohm": ohm if active and ohm < OPEN_OHM else None,
-            "battery_v": _milli(app.battery.filtered_mv),
-            "usb": app.usb_present(),
-            "calibrated": app.board.calibrated,
-            "fault": faults.NAMES[app.fault] or None,
-            "bench": self._bench_status(),
-            "selftest": self._selftest_status(),
-            "stream": self.streaming,
-            "head": heads.NAMES[app.heads.on],
-            "sessions_7d": app.sessions_7d(),
             "week_target": s.week_target,
-            "clock": app.record.unix_at_boot is not None,
-            "unix": app.unix_now(),
+            "elapsed_s": app.session.contact_ms // 1000,
         }
+        pace = app.pace
+        if pace is not None:
+            pace()
+        active = ui.superstate(app.state) is not None
+        ohm = app.contact.ohm
+        answer["contact"] = active and app.contact.confirmed
+        answer["ohm"] = ohm if active and ohm < OPEN_OHM else None
+        answer["battery_v"] = Milli(app.battery.filtered_mv)
+        answer["usb"] = app.usb_present()
+        answer["calibrated"] = app.board.calibrated
+        answer["fault"] = faults.NAMES[app.fault] or None
+        answer["head"] = heads.NAMES[app.heads.on]
+        if pace is not None:
+            pace()
+        answer["led"] = self._led_status()
+        answer["bench"] = self._bench_status()
+        answer["selftest"] = self._selftest_status()
+        answer["stream"] = self.streaming
+        answer["sessions_7d"] = app.sessions_7d()
+        answer["clock"] = app.record.unix_at_boot is not None
+        answer["unix"] = app.unix_now()
         ble = app.ble
         if ble is not None:  # Bluetooth boards (roller.ble_uart): the window, the bonds kept
             answer["pairing"] = ble.pairing
@@ -271,7 +283,7 @@ class Protocol:
         half = half_ms(hz)
         return {
             "shape": programs.SHAPE_NAMES[shape],
-            "hz": _milli((1_000_000 + half) // (2 * half)),  # the generated period, rounded
+            "hz": Milli((1_000_000 + half) // (2 * half)),  # the generated period, rounded
             "ua": ua,
         }
 
@@ -298,10 +310,10 @@ class Protocol:
         app = self.app
         ohm = app.contact.ohm
         return {
-            "t": _milli(app.uptime_ms()),
+            "t": Milli(app.uptime_ms()),
             "state": _state_name(app),
             "ua": app.sense_ua(),
-            "v": _milli(app.sense_mv()),
+            "v": Milli(app.sense_mv()),
             "ohm": ohm if ui.superstate(app.state) is not None and ohm < OPEN_OHM else None,
             "level": app.settings.level,
         }

@@ -3,8 +3,10 @@
 Run by tests/ble_jitter.py through `mpremote run`. The Pico's rp2 firmware has no radio: the
 stand-in `bluetooth` (tests/mpy/ble_standin) takes its place, and a task plays a bonded central
 that writes a status request every 20 ms with telemetry on, so aioble's tasks, the link's
-service and its notifications all run. Lateness: how far after its 1 ms deadline each tick
-starts, in the Pico's own microseconds (emulated time: the host's speed does not enter).
+service and its notifications all run. The loops are the firmware's own (hal.common.run_paced,
+BleLink._paced) around hal.common.Pacer, whose tick is wrapped to measure: lateness (how far after
+its 1 ms deadline each tick starts) and the longest time between two tick starts, in the Pico's
+own microseconds (emulated time: the host's speed does not enter).
 """
 import gc
 import time
@@ -13,6 +15,7 @@ from array import array
 from micropython import const
 
 import asyncio
+from hal.common import Pacer, run_paced
 from hal.rp2040 import Board
 from roller import ui
 from roller.app import App
@@ -22,20 +25,41 @@ _TICKS = const(3000)
 _BINS = const(64)  # lateness histogram, 10 us per bin, the last one open
 _BIN_US = const(10)
 _TICK_US = const(1000)
-_RESYNC_US = const(20_000)  # as hal.common.run_paced: this far behind, drop the missed ticks
+_RESYNC_US = const(20_000)  # as hal.common.Pacer: this far behind, missed ticks are dropped
 
 board = Board()
 app = App(board)
 late = array("i", bytes(4 * _BINS))
-worst = array("i", [0, 0])  # max lateness, resyncs
+worst = array("i", [0, 0, 0])  # max lateness, resyncs, max time between tick starts
+left = array("i", [0, 0])  # ticks left in this row, the last tick's start
 
 
-def record(deadline_us):
-    us = time.ticks_diff(time.ticks_us(), deadline_us)
+class _Enough(Exception):
+    """The row's ticks are done: out of the firmware's endless loop."""
+
+
+def measured_tick():
+    now = time.ticks_us()
+    us = time.ticks_diff(now, pacer._deadline_us) + _TICK_US  # pace() has moved it on already
     if us > worst[0]:
         worst[0] = us
     b = us // _BIN_US if us > 0 else 0
     late[b if b < _BINS else _BINS - 1] += 1
+    if left[1]:
+        gap = time.ticks_diff(now, left[1])
+        if gap > worst[2]:
+            worst[2] = gap
+        if gap > _RESYNC_US:
+            worst[1] += 1
+    left[1] = now
+    app.tick()
+    left[0] -= 1
+    if left[0] <= 0:
+        raise _Enough
+
+
+pacer = Pacer(measured_tick)
+app.pace = pacer.pace  # as Board.run does
 
 
 def summary(name, ticks=_TICKS):
@@ -47,42 +71,36 @@ def summary(name, ticks=_TICKS):
             p50 = (i + 1) * _BIN_US
         if p99 == 0 and total >= ticks * 99 // 100:
             p99 = (i + 1) * _BIN_US
-    print("%s ticks %d p50_us <=%d p99_us <=%d over_100us %d over_500us %d max_us %d resyncs %d" % (
-        name, ticks, p50, p99, ticks - sum(late[i] for i in range(100 // _BIN_US)),
-        ticks - sum(late[i] for i in range(500 // _BIN_US)), worst[0], worst[1]))
+    print("%s ticks %d p50_us <=%d p99_us <=%d over_100us %d over_500us %d max_us %d "
+          "max_between_starts_us %d resyncs %d" % (
+              name, ticks, p50, p99, ticks - sum(late[i] for i in range(100 // _BIN_US)),
+              ticks - sum(late[i] for i in range(500 // _BIN_US)), worst[0], worst[2], worst[1]))
     reset()
 
 
 def reset():
     for i in range(_BINS):
         late[i] = 0
-    worst[0] = worst[1] = 0
+    worst[0] = worst[1] = worst[2] = 0
+    left[1] = 0
 
 
-def pace(deadline_us):
-    """Sleep to the next deadline; as the real loops, resync after a long stall."""
-    deadline_us = time.ticks_add(deadline_us, _TICK_US)
-    wait_us = time.ticks_diff(deadline_us, time.ticks_us())
-    if wait_us > 0:
-        time.sleep_us(wait_us)
-    elif wait_us < -_RESYNC_US:
-        worst[1] += 1
-        deadline_us = time.ticks_us()
-    return deadline_us
+def requests_every_20ms():
+    """App.service, and a status request every 20 ms: the work of one from the console (parse,
+    answer, encode, with the tick let in between), not the console's wait."""
+    if left[0] % 20 == 0:
+        dumps(app.protocol.handle(b'{"cmd": "status"}'), app.pace)
+    app.service()
 
 
-def plain(n, requests=False):
-    """hal.common.run_paced's loop, measured; `requests`: a status request on the console every
-    20 ms, as the BLE run gets them (the same protocol work, without the radio)."""
-    deadline_us = time.ticks_us()
-    for i in range(n):
-        record(deadline_us)
-        app.tick()
-        if requests and i % 20 == 0:
-            dumps(app.protocol.handle(b'{"cmd": "status"}'))  # the work, not the console's wait
-        else:
-            app.service()
-        deadline_us = pace(deadline_us)
+def plain(n, service=None):
+    """hal.common.run_paced for n ticks."""
+    left[0] = n
+    pacer._deadline_us = time.ticks_us()  # the row starts on time
+    try:
+        run_paced(pacer, service or app.service)
+    except _Enough:
+        pass
 
 
 def settle_in_run():
@@ -98,7 +116,7 @@ gc.collect()
 plain(_TICKS)
 summary("usb_idle")
 gc.collect()
-plain(_TICKS, True)
+plain(_TICKS, requests_every_20ms)
 summary("usb_status_every_20ms")
 
 from roller.ble_uart import BleLink  # noqa: E402
@@ -140,16 +158,13 @@ async def central():
 
 
 async def measured(n):
-    """roller.ble_uart.BleLink._paced, measured."""
-    deadline_us = time.ticks_us()
-    for _ in range(n):
-        record(deadline_us)
-        app.tick()
-        app.service()
-        link.service()
-        if time.ticks_diff(time.ticks_add(deadline_us, _TICK_US), time.ticks_us()) > 150:
-            await asyncio.sleep(0)
-        deadline_us = pace(deadline_us)
+    """roller.ble_uart.BleLink._paced for n ticks."""
+    left[0] = n
+    pacer._deadline_us = time.ticks_us()
+    try:
+        await link._paced(pacer, app.service)
+    except _Enough:
+        pass
 
 
 async def main():
