@@ -115,6 +115,9 @@ class Pacer:
     def __init__(self, tick):
         self._tick = tick
         self._deadline_us = time.ticks_us()
+        # made now: raised when the tick runs out of memory, which the protocol's own
+        # MemoryError handler (a refused request) must not take for its own
+        self._tick_failed = RuntimeError("control tick: out of memory")
 
     def pace(self):
         """The tick, if due; one per call, so missed ticks catch up a call at a time."""
@@ -124,7 +127,10 @@ class Pacer:
         if late_us > _RESYNC_US:
             self._deadline_us = time.ticks_us()
         self._deadline_us = time.ticks_add(self._deadline_us, _TICK_US)
-        self._tick()
+        try:
+            self._tick()
+        except MemoryError:  # in a transition: the loop ends, the output goes off, a reset follows
+            raise self._tick_failed  # noqa: B904 -- nothing to allocate a chain with
 
     def wait_us(self):
         """µs until the next tick is due (<= 0: due now)."""

@@ -123,10 +123,11 @@ _CONTACT_LOST = const(4)
 _LOW_BATTERY_SIGNAL_MS = const(3000)
 _CHARGED_MV = const(4150)
 _RUN_BRIGHTNESS_PER_LEVEL = const(51)  # levels 1-5: 51..255
-# on a board, answers' garbage is collected when a half begins, not whenever an allocation finds
-# the heap full: a collection holds the loop (15 ms on the RP2040) and a square half holds its
-# level over it. Answers allocate many times their text (a status's 440 bytes took 6.9 KB).
+# on a board, answers' garbage is collected where the output holds its level (App._level_held),
+# not whenever an allocation finds the heap full: a collection holds the loop (15 ms on the
+# RP2040). Answers allocate many times their text (a status's 440 bytes took 6.9 KB).
 _COLLECT_AFTER_BYTES = const(4096)
+_WRITE_STALL_MS = const(3)  # a store write, littlefs on the emulated RP2040 (2.5 ms)
 _STOP_MARGIN_MS = const(50)  # a ramp-down's backstop: RAMP_DOWN_MS + one period + this
 _SIGNAL_MS = const(2000)  # a refusal, or the week at switch-on, shows this long
 _POOR_SHOWN_MS = const(1000)  # two blinks of the poor-contact pattern at least
@@ -193,6 +194,8 @@ class App:
         self.protocol = Protocol(self)
         self.pace = None  # the board's loop sets it where time is real (hal.common.Pacer)
         self.answered_bytes = 0  # answer text since the last collection (roller.protocol counts)
+        self.collect_ms = 20  # how long the last collection held the loop (a board measures it)
+        self.transitions = 0  # states entered
         self._console_read = board.console_read
         self._feed = board.wdt_feed
         self.tick = _control_tick(self, slots, self.wave.tables, board.sample, board.write_output)
@@ -223,6 +226,8 @@ class App:
         Idle (no bytes, no line buffered, no telemetry, nothing to store) it costs one console
         read: it runs every ms besides the tick.
         """
+        if self.answered_bytes >= _COLLECT_AFTER_BYTES and self.pace is not None and not self._collect():
+            return  # requests wait (in the console's buffer) for the collection
         protocol = self.protocol
         if protocol.lines.chunk is None:  # the last chunk used up: the console's turn
             chunk = self._console_read()
@@ -232,19 +237,42 @@ class App:
             protocol.service(None)
         if self.store.dirty:
             self._save()
-        if self.answered_bytes >= _COLLECT_AFTER_BYTES and self.pace is not None and self._level_held():
-            self.answered_bytes = 0
-            gc.collect()
 
-    def _level_held(self):
-        """Real time: a pause of the loop here costs no charge balance. The output is off, or a
-        half has just begun (a square half holds its level for the rest of it)."""
-        return not _STANDBY <= self.state <= _PAUSED or (self.slots[_WAVE_INDEX] - 1) % self.wave.half == 0
+    def _collect(self):
+        """A board, after _COLLECT_AFTER_BYTES of answers: the collection where the output holds
+        its level for as long as the last one took. True: requests may go on (collected, or no
+        such moment in this waveform: then once the output is off); False: wait for it."""
+        wave = self.wave
+        if _STANDBY <= self.state <= _PAUSED:
+            if self.collect_ms > wave.level_ticks:
+                return True
+            if (self.slots[_WAVE_INDEX] - wave.hold_index) % wave.half:
+                return False  # within a half
+        board = self.board
+        start_us = board.ticks_us()
+        gc.collect()
+        self.collect_ms = board.ticks_diff(board.ticks_us(), start_us) // 1000 + 1
+        self.answered_bytes = 0
+        return True
+
+    def _level_held(self, stall_ms):
+        """Real time: the loop may pause here for `stall_ms` without moving charge. The output
+        is off, or the tick where the level changes least has just run (Waveform.hold_index) and
+        it stays that long: the ticks missed meanwhile then run back to back, and the output
+        delivers what it would have."""
+        if not _STANDBY <= self.state <= _PAUSED:
+            return True
+        wave = self.wave
+        return stall_ms <= wave.level_ticks and (self.slots[_WAVE_INDEX] - wave.hold_index) % wave.half == 0
+
+    def may_write(self):
+        """A flash write may hold the loop now (the store's, the Bluetooth bonds')."""
+        return self.pace is None or self._level_held(_WRITE_STALL_MS)
 
     def _save(self):
         """service(), while the store has something to write: when due, it writes. On a board,
         where the output holds its level: a write holds the loop for ms (littlefs)."""
-        if self.pace is not None and not self._level_held():
+        if not self.may_write():
             return
         store = self.store
         if self.record.save_open:  # built here, not in the tick: it allocates
@@ -407,6 +435,7 @@ class App:
                 self.store.close_session(self.session_entry(self.record.end or "stop"))
         self.state = state
         self.slots[_A_STATE] = state  # the tick's copy
+        self.transitions += 1  # for answers built in slices (roller.protocol)
         self.timer_ms = 0
         sup = self.supervisor
         if state == _RUN:

@@ -165,7 +165,7 @@ class BleLink:
             self._status_ms = now
             self._update_status(conn)
         bonds = self.bonds
-        if (bonds.changed or bonds.dirty) and bonds.service(now) and self._confirm:
+        if (bonds.changed or bonds.dirty) and self.app.may_write() and bonds.service(now) and self._confirm:
             self._confirm = False
             self.app.signal(LED_BONDS_FORGOTTEN)
 

@@ -8,6 +8,8 @@ fault:<CODE>, power_cut).
 """
 from micropython import const
 
+from roller.jsonline import Milli
+
 _UNIX_MIN_S = const(1_000_000_000)  # 2001: anything earlier is not a clock that was set
 
 
@@ -31,14 +33,14 @@ def as_dict(entry):
         "start": entry[0] if entry[0] >= 0 else None,
         "boot": entry[1],
         "uptime_s": entry[2],
-        "contact_s": entry[3] / 1000,
+        "contact_s": Milli(entry[3]),
         "zones": entry[4],
         "head": entry[5],
         "program": entry[6],
         "level": entry[7],
         "peak_ua": entry[8],
         "mean_ua": entry[9],
-        "charge_uc": entry[10] / 1000,
+        "charge_uc": Milli(entry[10]),
         "end": entry[11],
     }
 

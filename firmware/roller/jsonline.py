@@ -242,4 +242,4 @@ def _write(parts, value, pace):
         text = ("%.3f" % value).rstrip("0")
         parts.append(text + "0" if text[-1] == "." else text)
     else:
-        raise TypeError("not JSON: %s" % kind)
+        parts.append(json.dumps(value))

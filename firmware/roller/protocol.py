@@ -127,8 +127,16 @@ class Protocol:
         }
 
     def _cmd_status(self, request):
-        """Built in three parts with the tick let in between (App.pace): read-only, so a tick in
-        between shows in the later part at most."""
+        """Built in three parts with the tick let in between (App.pace); built again without a
+        break should a tick in between change the state, so that no answer contradicts itself."""
+        pace = self.app.pace
+        if pace is None:
+            return self._status(None)
+        transitions = self.app.transitions
+        answer = self._status(pace)
+        return answer if self.app.transitions == transitions else self._status(None)
+
+    def _status(self, pace):
         app = self.app
         s = app.settings
         answer = {
@@ -141,7 +149,6 @@ class Protocol:
             "week_target": s.week_target,
             "elapsed_s": app.session.contact_ms // 1000,
         }
-        pace = app.pace
         if pace is not None:
             pace()
         active = ui.superstate(app.state) is not None
@@ -200,13 +207,19 @@ class Protocol:
 
     def _cmd_log(self, request):
         store = self.app.store
+        pace = self.app.pace
+        entries = []
+        for e in store.log:
+            if pace is not None:
+                pace()  # a fault a tick logs meanwhile comes last: listed or not, all else stands
+            entries.append({"boot": e[0], "ms": e[1], "code": e[2]})
         return {
             "ok": True,
             "boot": store.boot,
             "sessions": store.sessions,
             "stim_s": store.stim_s,
             "last_fault": store.last_fault or None,
-            "entries": [{"boot": e[0], "ms": e[1], "code": e[2]} for e in store.log],
+            "entries": entries,
         }
 
     def _cmd_history(self, request):
@@ -214,11 +227,14 @@ class Protocol:
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
             return _error("limit must be an integer >= 1")
         entries = self.app.store.history
+        pace = self.app.pace
         n = len(entries)
-        return {
-            "ok": True,
-            "sessions": [history.as_dict(entries[n - 1 - i]) for i in range(min(limit, n))],
-        }
+        sessions = []
+        for i in range(min(limit, n)):
+            if pace is not None:
+                pace()  # a session a tick closes meanwhile comes last: counted from the end as read
+            sessions.append(history.as_dict(entries[n - 1 - i]))
+        return {"ok": True, "sessions": sessions}
 
     def _cmd_clock(self, request):
         unix = request.get("unix")

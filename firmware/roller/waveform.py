@@ -24,6 +24,7 @@ from roller.programs import BURST, SINE, SQUARE, TRIANGLE
 
 _MAX_HALF = const(1000)  # 0.5 Hz at the 1 kHz tick
 _DEAD_TICK_MIN_PERIOD = const(20)
+_PEAK_TICKS = const(3)  # a 30 Hz sine's peak moves 15 % in three ticks: a hold there gains ~1 %
 _ENABLE_TEST_MS = const(50)  # roller.limits.ENABLE_CHECK_PERIOD_MS (tests/test_waveform.py checks)
 FULL_SCALE = const(1000)  # table values are per mille of the amplitude
 
@@ -55,6 +56,12 @@ class Waveform:
         # the positive half per mille, then what the positive half commanded (the mirror)
         self.tables = array("h", bytes(4 * _MAX_HALF))
         self.carry_ua_ms = 0  # net charge left by cut periods, signed (commanded uA * ms)
+        # where a board may hold the loop for ms (a flash write, a collection: roller.app):
+        # the index (mod half) once the tick where the level changes least has run (a square's
+        # first level tick, past the dead one; a sine's or triangle's peak), and for how many
+        # ticks after it the level stays (within a few % for the peaks)
+        self.hold_index = 2
+        self.level_ticks = 0
         self.configure(SQUARE, 10)
 
     @property
@@ -85,6 +92,12 @@ class Waveform:
             else:  # SQUARE and BURST carrier
                 value = FULL_SCALE
             table[i] = value
+        if shape in (SINE, TRIANGLE):
+            self.hold_index = half // 2 + 1
+            self.level_ticks = _PEAK_TICKS if half > 4 * _PEAK_TICKS else 0
+        else:
+            self.hold_index = 2
+            self.level_ticks = half - 2 if half > 2 else 0
         slots = self.slots
         slots[_S_HALF] = half
         slots[_S_BURST_ON] = burst_on if shape == BURST else 0
