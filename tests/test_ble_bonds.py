@@ -12,7 +12,7 @@ import pytest
 
 from boards.sim.flash import Flash
 from host_tools import mplib, paths
-from roller.ble_bonds import OWN_IRK, SLOTS, Bonds, _valid
+from roller.ble_bonds import LEGACY_FILE, OWN_IRK, SLOTS, Bonds, _valid
 from roller.limits import BONDS_MAX
 from roller.store import decode, encode
 
@@ -174,3 +174,14 @@ def test_the_stacks_changes_reach_flash_in_service_only(tmp_path):
     assert not bonds.service(1) and fs.writes == 2  # nothing new: no write
     security.load_secrets()  # aioble, starting the stack again, gets the same dict
     assert security._secrets is bonds.secrets
+
+
+def test_the_first_ble_firmwares_keys_file_is_removed_not_kept(tmp_path):
+    """Keys that no record accounts for (the JSON file aioble wrote for the first BLE firmware)
+    must not stay on flash: forgetting bonds could not reach them."""
+    fs = Flash(str(tmp_path / "fs"))
+    with fs.open(LEGACY_FILE, "w") as f:
+        f.write('[[1, "a1a1a1a1a1a1a1", "1111"]]')
+    bonds = Bonds(fs)
+    bonds.load()
+    assert not fs.exists(LEGACY_FILE) and bonds.count() == 0

@@ -22,6 +22,7 @@ from roller.limits import BONDS_MAX, STORE_WRITE_MIN_MS
 from roller.store import encode, newest
 
 SLOTS = ("bonds.a", "bonds.b")
+LEGACY_FILE = "ble_bonds.json"  # where commit 45789b6 let aioble keep the keys (removed at load)
 OWN_IRK = const(10)  # NimBLE's SECRET_TYPE_OUR_IRK (extmod/nimble/modbluetooth_nimble.c)
 _KEY_MAX_BYTES = const(32)  # NimBLE's keys: 7 (an address), 3 ("irk")
 _VALUE_MAX_BYTES = const(128)  # NimBLE's ble_store_value_sec: about 80
@@ -84,7 +85,11 @@ class Bonds:
         self._failed_ms = -STORE_WRITE_MIN_MS  # a failed write is retried this long after
 
     def load(self):
-        """The newest valid record's secrets, in their order; none valid: no bonds."""
+        """The newest valid record's secrets, in their order; none valid: no bonds. The keys file
+        of the first BLE firmware (aioble's own JSON) is removed, not taken over: keys no record
+        accounts for must not stay on flash (its centrals pair again)."""
+        if self.fs.exists(LEGACY_FILE):
+            self.fs.remove(LEGACY_FILE)
         best, self.slot, self.skipped = newest(self.fs, SLOTS, _MAX_BYTES, _valid)
         if best is None:
             return
