@@ -24,8 +24,10 @@ def register(sub):
     )
     p.add_argument("scenario", help="path to a scenario JSON file, or a built-in name")
     p.add_argument("--trace", metavar="F.jsonl", help="trace output (default build/NAME.jsonl)")
-    p.add_argument("--runtime", choices=("cpython", "micropython", "pico", "pico-sim"), default="micropython",
-                   help="pico: the emulated Raspberry Pi Pico with the real HAL; pico-sim: the virtual "
+    p.add_argument("--runtime", choices=("cpython", "micropython", "pico", "pico-frozen", "pico-sim"),
+                   default="micropython",
+                   help="pico: the emulated Raspberry Pi Pico with the real HAL; pico-frozen: the same on "
+                   "the frozen image (make uf2's variant with the trace probe); pico-sim: the virtual "
                    "board inside the emulated Pico, armv6m code (docs/emulation.md)")
     p.add_argument("--vcd", metavar="F.vcd", help="also write a VCD of the trace")
     p.add_argument("--plot", metavar="F.png", help="also plot the trace")
@@ -92,6 +94,8 @@ def run_checked(doc, trace_path, runtime):
                     code, error = 0, None
                 except OSError as exc:  # a full disk, most likely
                     code, error = 1, "the run stopped: %s" % exc
+            elif runtime == "pico-frozen":
+                code, error = run_frozen(doc, trace_path, work)
             elif runtime in ("pico", "pico-sim"):
                 from host_tools import emu_board, emu_sim
 
@@ -104,6 +108,19 @@ def run_checked(doc, trace_path, runtime):
         shutil.rmtree(work, ignore_errors=True)
         if code and os.path.isfile(trace_path):  # a regular file: not /dev/stdout
             os.remove(trace_path)
+
+
+def run_frozen(doc, trace_path, work):
+    """(exit code, error line or None): the scenario on the emulated Pico running the frozen
+    image, built (cached) with the trace probe in its boot.py (host_tools/uf2_build.py --probe)."""
+    from host_tools import emu_sim, uf2_build
+
+    log = lambda line: sys.stderr.write(line + "\n")  # noqa: E731
+    try:
+        rec = uf2_build.build(probe=True, log=log)
+    except uf2_build.BuildError as exc:
+        return 2, "the frozen image: %s" % exc
+    return emu_sim.run_scenario(doc, trace_path, work, uf2=os.path.join(paths.ROOT, rec["uf2"]), log=log)
 
 
 def run_unix_port(doc, trace_path, work, heap_kb=None):

@@ -26,11 +26,13 @@ MAX_DURATION_S = 1000  # session10 (615 s) takes about 40 minutes
 _CTRL_C = "\x03"
 BOOT_LIMIT_MS = 20_000  # emulated: from power-on to the app built, or the image is broken
 _DEPLOY_S = 600
-_CORRUPT_FILE = "roller/app.mpy"  # the largest file: in littlefs data blocks (no CRC there)
-# flash_corrupt flips a bit of this text (a refusal's, in app.mpy's constants): data nothing
-# reads before the self-test hashes the file. The middle byte, once chosen, fell in native code
-# after a change and crashed the app first (the watchdog, not the self-test, then ended it).
-_CORRUPT_TEXT = b"program %s needs"
+# flash_corrupt flips a bit of a text in a deployed file (in littlefs data blocks: no CRC there):
+# app.mpy, the largest, in a refusal's text among its constants, data nothing reads before the
+# self-test hashes the file (the middle byte, once chosen, fell in native code after a change
+# and crashed the app first: the watchdog, not the self-test, then ended it). A frozen image
+# deploys only the unit's board_config: its NAME, which the self-test fails (R10).
+_CORRUPT = (("roller/app.mpy", b"program %s needs"), ("board_config.mpy", b"rp2040_pico"))
+_CORRUPT_CONTEXT = 8
 _BOUNCE_MS = 4  # as boards.sim.runner.BOUNCE_MS
 
 
@@ -122,6 +124,8 @@ def _deploy_onto(flash, uf2, work, log):
         out = os.path.join(work, "deploy")
         run_checked([sys.executable, "-m", "host_tools", "deploy", "--board", "rp2040_pico", "--port", port,
               "--out", out], "deploy")
+        if firmware_build.FROZEN in _manifest_names(out):
+            return  # a frozen image: the probe is frozen too (uf2_build --probe), nothing to add
         # the probe, imported from boot.py; both in the self-test's manifest
         with open(os.path.join(out, "boot.py"), "a") as f:
             f.write("import emu_probe  # emulated Pico only: sim --runtime pico (docs/emulation.md)\n")
@@ -141,18 +145,24 @@ def _manifest_names(out):
         return [line.split()[1] for line in f if line.strip()]
 
 
-def corrupt_offsets(image_path, deployed_file):
-    """Where _CORRUPT_TEXT of a deployed file sits in the flash image (every copy)."""
-    with open(deployed_file, "rb") as f:
+def corrupt_offsets(image_path, deployed_dir):
+    """Where the text flash_corrupt flips sits in the flash image (every copy)."""
+    there = [(name, text) for name, text in _CORRUPT if os.path.isfile(os.path.join(deployed_dir, name))]
+    if not there:
+        raise PicoSimError("no %s deployed for flash_corrupt" % " or ".join(n for n, _ in _CORRUPT))
+    name, text = there[0]
+    with open(os.path.join(deployed_dir, name), "rb") as f:
         data = f.read()
-    if _CORRUPT_TEXT not in data:
-        raise PicoSimError("%s holds no %r for flash_corrupt" % (_CORRUPT_FILE, _CORRUPT_TEXT.decode()))
-    window = _CORRUPT_TEXT
+    at = data.find(text)
+    if at < _CORRUPT_CONTEXT:
+        raise PicoSimError("%s holds no %r for flash_corrupt" % (name, text.decode()))
+    # found with the bytes before it: the file's copies only, not the same text in frozen code
+    window = data[at - _CORRUPT_CONTEXT:at + len(text)]
     with open(image_path, "rb") as f:
         image = f.read()
     found, at = [], image.find(window)
     while at >= 0:
-        found.append(at)
+        found.append(at + _CORRUPT_CONTEXT)
         at = image.find(window, at + 1)
     return found
 
@@ -354,7 +364,7 @@ class PicoRun:
 
         self._step_mv = OUT_STEP_MV
         self._pending = []
-        self._corrupt = corrupt_offsets(self.flash, os.path.join(deployed_dir, _CORRUPT_FILE))
+        self._corrupt = corrupt_offsets(self.flash, deployed_dir)
         pico = self.pico
         start_s = time.monotonic()
         pico.start()

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from host_tools import emu_link, paths
+from host_tools import emu_link, paths, uf2_build
 from tests.conftest import run_sim
 from tests.oracle import assert_safe
 
@@ -47,18 +47,19 @@ SHORT = {
 }
 
 
-def run_pico(doc, tmp_path):
-    """(trace events, the PicoRun) of a checked scenario on the emulated Pico."""
+def run_pico(doc, tmp_path, uf2=None):
+    """(trace events, the PicoRun) of a checked scenario on the emulated Pico (`uf2`: another
+    image than the stock MicroPython, e.g. the frozen one)."""
     from boards.sim import scenario
     from host_tools import emu_sim
 
     doc = scenario.parse(json.dumps(doc))
-    image, built = emu_sim.cached_image()
+    image, built = emu_sim.cached_image(uf2)
     flash = str(tmp_path / "flash.bin")
     with open(image, "rb") as src, open(flash, "wb") as dst:
         dst.write(src.read())
     out = io.StringIO()
-    run = emu_sim.PicoRun(doc, out, flash)
+    run = emu_sim.PicoRun(doc, out, flash, uf2)
     run.run(built)
     return [json.loads(line) for line in out.getvalue().splitlines()], run
 
@@ -228,3 +229,35 @@ def test_scenarios_tell_the_unix_ports_story(name, tmp_path):
     assert kinds == [x[:2] for x in story(unix, until_s)], "\n%s\n%s" % (story(events), story(unix))
     codes = sorted({e["code"] for e in events if e["kind"] == "fault"})
     assert codes == sorted({e["code"] for e in unix if e["kind"] == "fault"}), codes
+
+
+@needs_emu
+@pytest.mark.slow
+@pytest.mark.skipif(uf2_build.missing() is not None, reason="frozen image: %s" % uf2_build.missing())
+@pytest.mark.parametrize("name", ["demo", "pico_faults"])
+def test_the_frozen_image_tells_the_deployed_builds_story(name, tmp_path):
+    """Issue 16: the frozen image (make uf2's, with the trace probe frozen into its boot.py:
+    `sim --runtime pico-frozen`) runs the demo and the board's faults as the deployed build
+    does: safe by the oracle, the same states, faults, cues and resets in the same order, the
+    same delivered peaks. Times: within 5 ms up to the first power-on after t = 0; the frozen
+    image then boots faster (docs/emulation.md), so later ones are compared in order only."""
+    if name == "pico_faults":
+        doc = FAULTS
+    else:
+        with open(os.path.join(paths.SCENARIOS, name + ".json")) as f:
+            doc = json.load(f)
+    rec = uf2_build.build(probe=True, log=lambda line: None)
+    (tmp_path / "frozen").mkdir()
+    (tmp_path / "deployed").mkdir()
+    frozen, _ = run_pico(doc, tmp_path / "frozen", os.path.join(paths.ROOT, rec["uf2"]))
+    assert_safe(doc, frozen)
+    deployed, _ = run_pico(doc, tmp_path / "deployed")
+    kinds = [x[:2] for x in story(frozen)]
+    assert kinds == [x[:2] for x in story(deployed)], (story(frozen), story(deployed))
+    ons = [e["t"] for e in deployed if e["kind"] == "reset" and e["cause"] == "power" and e["t"] > 0]
+    drift = same_story(frozen, deployed, ons[0] if ons else None)
+    assert all(abs(d) <= STATE_TOLERANCE_MS for d in drift), drift
+    window = (2.0, 3.6) if name == "pico_faults" else (10.0, 20.0)  # RUN, past the soft start
+    peaks = [peak(e, window) for e in (frozen, deployed)]
+    assert peaks[1][0] >= 50 and peaks[1][1] <= -50, peaks
+    assert all(abs(a - b) <= PEAK_TOLERANCE_UA for a, b in zip(*peaks, strict=True)), peaks

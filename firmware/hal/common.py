@@ -18,7 +18,12 @@ if TYPE_CHECKING:
     from machine import ADC, PWM, WDT, Pin
 
 _TICK_US = const(1000)
-_RESYNC_US = const(20_000)  # this far behind (a long flash write): drop missed ticks, no burst
+# this far behind, missed ticks are dropped (the waveform then holds its sample that long); short
+# of it they catch up, one per pace() call: a flash write or a collection comes where the output
+# holds its level (roller.app._level_held), so what the missed ticks would have written is that
+# level. 20 ms once: a 22 ms checkpoint write and collection then stretched a half by 22 ms.
+# Short of the watchdog (250 ms), which ends a real hang anyway.
+_RESYNC_US = const(200_000)
 _CONSOLE_READ_BYTES = const(64)  # per call, so a flood of input cannot starve the tick
 _CONSOLE_KEEP_BYTES = const(512)  # unread input beyond this is dropped, like a full UART FIFO
 _HALF_SCALE = const(32768)

@@ -25,12 +25,12 @@ _TICKS = const(3000)
 _BINS = const(64)  # lateness histogram, 10 us per bin, the last one open
 _BIN_US = const(10)
 _TICK_US = const(1000)
-_RESYNC_US = const(20_000)  # as hal.common.Pacer: this far behind, missed ticks are dropped
+_STALL_US = const(20_000)  # a gap this long between tick starts is counted
 
 board = Board()
 app = App(board)
 late = array("i", bytes(4 * _BINS))
-worst = array("i", [0, 0, 0])  # max lateness, resyncs, max time between tick starts
+worst = array("i", [0, 0, 0])  # max lateness, stalls over 20 ms, max time between tick starts
 left = array("i", [0, 0])  # ticks left in this row, the last tick's start
 asked = [0]  # when the last request was made (ms)
 
@@ -50,7 +50,7 @@ def measured_tick():
         gap = time.ticks_diff(now, left[1])
         if gap > worst[2]:
             worst[2] = gap
-        if gap > _RESYNC_US:
+        if gap > _STALL_US:
             worst[1] += 1
     left[1] = now
     app.tick()
@@ -73,7 +73,7 @@ def summary(name, ticks=_TICKS):
         if p99 == 0 and total >= ticks * 99 // 100:
             p99 = (i + 1) * _BIN_US
     print("%s ticks %d p50_us <=%d p99_us <=%d over_100us %d over_500us %d max_us %d "
-          "max_between_starts_us %d resyncs %d" % (
+          "max_between_starts_us %d stalls_over_20ms %d" % (
               name, ticks, p50, p99, ticks - sum(late[i] for i in range(100 // _BIN_US)),
               ticks - sum(late[i] for i in range(500 // _BIN_US)), worst[0], worst[2], worst[1]))
     reset()
