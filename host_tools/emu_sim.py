@@ -244,6 +244,7 @@ class PicoRun:
         if words[0] == "state":
             self.trace.state(words[1], int(words[2]), words[3])
         elif words[0] == "fault":
+            self._stopped_before_the_fault()
             self.trace.fault(words[1])
         elif words[0] == "cue":
             self.trace.cue(words[1])
@@ -329,6 +330,23 @@ class PicoRun:
         elif key == "power":
             pico.fault({"cut": "off", "on": "on"}.get(value, "tear"))
 
+    def _stopped_before_the_fault(self):
+        """A trip opens the switch before the fault is reported: no current from then on, as a
+        scope sees it. The model learns the pins at the next conversion (the next tick), which
+        would show the stop up to 2 ms after the fault record."""
+        last = self._last_out
+        edges = self.enable_edges_us
+        if (last is None or not last[0] or not edges or edges[-1][1]
+                or "enable_stuck_on" in self.model.faults):
+            return
+        pins = list(self.model.pins)
+        pins[0] = 0  # boards.sim.model.PIN_ENABLE
+        self.trace.out(0, self.model.electrode_mv, pins)
+        self._last_out = (0, self.model.electrode_mv, tuple(pins))
+        self._out_stale = self.pico.conversions  # the model's last state is older than this record
+
+    _out_stale = -1
+
     def _ms(self, ms):
         """After each exchange: the out, led, cue pin and hw records from the pins and the model."""
         if self.origin_us is None:
@@ -340,7 +358,9 @@ class PicoRun:
         pins = self.front.pins
         out = (self.front.ua, model.electrode_mv, tuple(model.pins))
         last = self._last_out
-        if last is None or out[0] != last[0] or out[2] != last[2] or (
+        if self.pico.conversions == self._out_stale:
+            pass  # not stepped since the stop was recorded: its pins would show the switch closed
+        elif last is None or out[0] != last[0] or out[2] != last[2] or (
                 abs(out[1] - last[1]) > self._step_mv or (out[1] == 0 and last[1] != 0)):
             trace.out(out[0], out[1], model.pins)
             self._last_out = out

@@ -92,30 +92,23 @@ def test_parser_same_on_micropython(tmp_path):
     assert [json.loads(x) for x in out.stdout.splitlines()] == [list(parse(x)) for x in lines]
 
 
-def test_dumps_writes_thousandths_as_cpython_does_on_micropython(tmp_path):
-    """Telemetry's `t` and `v`, `battery_v`, bench `hz`: MicroPython's own repr would give
-    0.9340000000000001 for 934 / 1000, so traces with streaming differed between runtimes."""
-    milli = list(range(-2000, 2000, 3)) + list(range(0, 700_000, 997))
-    script = tmp_path / "milli.py"
-    script.write_text("import sys\nsys.path.insert(0, %r)\nfrom roller.jsonline import dumps\n"
-                      "print(dumps([m / 1000 for m in %r]))\n" % (paths.FIRMWARE, milli))
-    out = subprocess.run([paths.micropython_exe(), str(script)], capture_output=True, text=True,
-                         check=True)
-    assert out.stdout.strip() == json.dumps([m / 1000 for m in milli])
-    assert dumps([m / 1000 for m in milli]) == out.stdout.strip()
-
-
-def test_dumps_writes_milli_exactly_on_both_runtimes(tmp_path):
-    """The firmware's own decimals (uptime, volts, Hz) are integers in thousandths: the boards'
-    32-bit floats would print an uptime of hours with wrong last digits."""
-    milli = [0, 1, -1, 999, 1000, -1000, 3912, -2500, 86_400_000, 2**31 - 1] + list(range(-3000, 3000, 7))
+@pytest.mark.parametrize("values, as_written", [
+    # a request's own floats, echoed: MicroPython's repr may give 0.9340000000000001 for 934 / 1000
+    (list(range(-2000, 2000, 3)) + list(range(0, 700_000, 997)), "m / 1000"),
+    # the firmware's own decimals (uptime, volts, Hz, history), integers in thousandths: the
+    # boards' 32-bit floats would print an uptime of hours with wrong last digits
+    ([0, 1, -1, 999, 1000, -1000, 3912, -2500, 86_400_000, 2**31 - 1] + list(range(-3000, 3000, 7)),
+     "Milli(m)"),
+])
+def test_dumps_writes_thousandths_alike_on_both_runtimes(tmp_path, values, as_written):
     script = tmp_path / "milli.py"
     script.write_text("import sys\nsys.path.insert(0, %r)\nfrom roller.jsonline import Milli, dumps\n"
-                      "print(dumps([Milli(m) for m in %r]))\n" % (paths.FIRMWARE, milli))
+                      "print(dumps([%s for m in %r]))\n" % (paths.FIRMWARE, as_written, values))
     out = subprocess.run([paths.micropython_exe(), str(script)], capture_output=True, text=True,
                          check=True)
-    assert out.stdout.strip() == json.dumps([m / 1000 for m in milli])
-    assert dumps([Milli(m) for m in milli]) == out.stdout.strip()
+    assert out.stdout.strip() == json.dumps([m / 1000 for m in values])
+    here = [Milli(m) if as_written == "Milli(m)" else m / 1000 for m in values]
+    assert dumps(here) == out.stdout.strip()
 
 
 def test_dumps_and_parse_call_pace_between_keys():
