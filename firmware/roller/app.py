@@ -242,12 +242,8 @@ class App:
         """A board, after _COLLECT_AFTER_BYTES of answers: the collection where the output holds
         its level for as long as the last one took. True: requests may go on (collected, or no
         such moment in this waveform: then once the output is off); False: wait for it."""
-        wave = self.wave
-        if _STANDBY <= self.state <= _PAUSED:
-            if self.collect_ms > wave.level_ticks:
-                return True
-            if (self.slots[_WAVE_INDEX] - wave.hold_index) % wave.half:
-                return False  # within a half
+        if not self._level_held(self.collect_ms):
+            return self.collect_ms > self.wave.level_ticks  # else within a half
         board = self.board
         start_us = board.ticks_us()
         gc.collect()
